@@ -1,0 +1,30 @@
+from .connections import ConnectionEvent, ConnectionStatus, PendingAuthorisation, XeroConnection
+from .documents import (
+    BulkJob,
+    DocumentLine,
+    DocumentType,
+    ExportAttempt,
+    ExportRecord,
+    ExportState,
+    SourceDocument,
+)
+from .lists import (
+    Account,
+    Contact,
+    Currency,
+    ListName,
+    ListRefresh,
+    ListSyncState,
+    TaxRate,
+    TrackingCategory,
+    TrackingOption,
+)
+from .organisations import ExchangeRate, Membership, Organisation, Role
+from .ratelimits import RateBudget
+
+__all__ = [
+    "Account", "BulkJob", "ConnectionEvent", "ConnectionStatus", "Contact", "Currency", "DocumentLine",
+    "DocumentType", "ExchangeRate", "ExportAttempt", "ExportRecord", "ExportState", "ListName", "ListRefresh",
+    "ListSyncState", "Membership", "Organisation", "PendingAuthorisation", "RateBudget", "Role", "SourceDocument", "TaxRate",
+    "TrackingCategory", "TrackingOption", "XeroConnection",
+]

@@ -1,0 +1,187 @@
+"""Source documents of the host system and the export ledger."""
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from .connections import XeroConnection
+from .organisations import Organisation
+
+
+class DocumentType(models.TextChoices):
+    SALES_INVOICE = "sales_invoice", "Sales invoices"
+    BILL = "bill", "Bills"
+    SALES_CREDIT_NOTE = "sales_credit_note", "Sales credit notes"
+    PURCHASE_CREDIT_NOTE = "purchase_credit_note", "Purchase credit notes"
+    PAYMENT = "payment", "Payments"
+    MANUAL_JOURNAL = "manual_journal", "Manual journals"
+
+
+class SourceDocument(models.Model):
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="documents")
+    doc_type = models.CharField(max_length=30, choices=DocumentType.choices)
+    number = models.CharField(max_length=100)
+    reference = models.CharField(max_length=255, blank=True)
+    date = models.DateField()
+    due_date = models.DateField(null=True, blank=True)
+    contact_name = models.CharField(max_length=255, blank=True)
+    currency_code = models.CharField(max_length=3, blank=True)
+    line_amount_types = models.CharField(max_length=20, default="Exclusive")
+    total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # Manual journals
+    narration = models.TextField(blank=True)
+    # Payments: the exported invoice/bill it pays, the bank account code, the amount (total).
+    paid_document = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="payments")
+    payment_account_code = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "doc_type", "number"], name="uniq_document_number"),
+        ]
+        indexes = [models.Index(fields=["organisation", "doc_type", "date"])]
+        ordering = ["-date", "number"]
+
+    def __str__(self):
+        return f"{self.get_doc_type_display()[:-1]} {self.number}"
+
+
+class DocumentLine(models.Model):
+    document = models.ForeignKey(SourceDocument, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(default=0)
+    description = models.CharField(max_length=500, blank=True)
+    quantity = models.DecimalField(max_digits=14, decimal_places=4, default=1)
+    unit_amount = models.DecimalField(max_digits=14, decimal_places=4, default=0)
+    # For manual journals: signed amount (debit positive, credit negative).
+    line_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    account_code = models.CharField(max_length=20, blank=True)
+    tax_type = models.CharField(max_length=50, blank=True)
+    # [{"category": "Region", "option": "North"}]
+    tracking = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+
+class ExportState(models.TextChoices):
+    NOT_EXPORTED = "not_exported", "Not exported"
+    QUEUED = "queued", "Queued"
+    EXPORTING = "exporting", "Exporting"
+    EXPORTED = "exported", "Exported"
+    FAILED = "failed", "Failed"
+    WAITING_FOR_CONNECTION = "waiting", "Waiting for connection"
+
+
+class ExportRecord(models.Model):
+    """The ledger: one row per document, saying where it stands with Xero."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="export_records")
+    document = models.OneToOneField(SourceDocument, on_delete=models.CASCADE, related_name="export_record")
+    # Copied from the document so the Export Data page filters on one indexed table.
+    doc_type = models.CharField(max_length=30, choices=DocumentType.choices)
+    doc_date = models.DateField()
+    state = models.CharField(max_length=20, choices=ExportState.choices, default=ExportState.NOT_EXPORTED)
+    xero_id = models.CharField(max_length=64, blank=True)
+    tenant_id = models.CharField(max_length=64, blank=True)
+    connection = models.ForeignKey(XeroConnection, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    exported_at = models.DateTimeField(null=True, blank=True)
+    exported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    queued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # Update an existing Xero document on re-export instead of creating one.
+    update_existing = models.BooleanField(default=False)
+    last_error = models.TextField(blank=True)
+    attempts_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Idempotency: the key sent with the write that is (or was last) in flight.
+    idempotency_key = models.CharField(max_length=128, blank=True)
+    payload_hash = models.CharField(max_length=64, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    job = models.ForeignKey("BulkJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="records")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organisation", "doc_type", "doc_date"]),
+            models.Index(fields=["organisation", "state"]),
+            models.Index(fields=["state", "next_attempt_at"]),
+        ]
+        ordering = ["-doc_date", "id"]
+
+    def __str__(self):
+        return f"{self.document} — {self.get_state_display()}"
+
+
+class ExportAttempt(models.Model):
+    class Outcome(models.TextChoices):
+        EXPORTED = "exported", "Exported"
+        VALIDATION_FAILED = "validation_failed", "Refused by Xero"
+        PREFLIGHT_FAILED = "preflight_failed", "Missing in lists"
+        RATE_LIMITED = "rate_limited", "Rate limited"
+        UNAVAILABLE = "unavailable", "Xero unavailable"
+        CONNECTION_PROBLEM = "connection_problem", "Not connected"
+        RECOVERED = "recovered", "Recovered after interruption"
+        ERROR = "error", "Error"
+
+    record = models.ForeignKey(ExportRecord, on_delete=models.CASCADE, related_name="attempts")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=30, choices=Outcome.choices, blank=True)
+    messages = models.JSONField(default=list, blank=True, help_text="Xero's validation messages, verbatim.")
+    http_status = models.PositiveIntegerField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=128, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+
+class BulkJob(models.Model):
+    """A background job a person started: export a selection/range, retry failed, refresh
+    lists or run health checks, for one organisation or (portal) many."""
+
+    class Kind(models.TextChoices):
+        EXPORT_SELECTED = "export_selected", "Export selected"
+        EXPORT_RANGE = "export_range", "Export everything not yet exported"
+        RETRY_FAILED = "retry_failed", "Retry failed"
+        REEXPORT = "reexport", "Re-export"
+        REFRESH_LISTS = "refresh_lists", "Refresh lists"
+        HEALTH_CHECK = "health_check", "Health check"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    organisation = models.ForeignKey(Organisation, null=True, blank=True, on_delete=models.CASCADE,
+                                     related_name="bulk_jobs", help_text="Empty for portal jobs over many organisations.")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    waiting = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    # Per organisation (portal) or summary lines: [{"organisation": id, "name":.., "outcome":.., "detail":..}]
+    results = models.JSONField(default=list, blank=True)
+    summary = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        finished = self.done + self.failed + self.skipped
+        return int(100 * finished / self.total) if self.total else (100 if self.status == self.Status.DONE else 0)

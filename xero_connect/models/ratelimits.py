@@ -1,0 +1,25 @@
+from django.db import models
+
+
+class RateBudget(models.Model):
+    """Xero's call limits as one budget shared by every process and machine.
+
+    One row per tenant (scope="tenant:<id>") and one for the whole app (scope="app").
+    Updated under a row lock by xero_connect.services.ratelimits.
+    """
+
+    scope = models.CharField(max_length=100, unique=True)
+    minute_window_start = models.DateTimeField(null=True, blank=True)
+    minute_count = models.PositiveIntegerField(default=0)
+    day_window_start = models.DateTimeField(null=True, blank=True)
+    day_count = models.PositiveIntegerField(default=0)
+    in_flight = models.PositiveIntegerField(default=0)
+    blocked_until = models.DateTimeField(null=True, blank=True, help_text="Set from a 429's Retry-After.")
+    last_problem = models.CharField(max_length=30, blank=True)
+    # Remaining counts as last reported by Xero's X-*-Remaining headers.
+    reported_minute_remaining = models.IntegerField(null=True, blank=True)
+    reported_day_remaining = models.IntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return self.scope

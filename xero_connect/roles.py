@@ -1,0 +1,76 @@
+"""The one place that answers permission questions about organisations."""
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db import models
+
+from .models import Membership, Organisation, Role
+
+
+class Action(models.TextChoices):
+    VIEW = "view", "see the organisation"
+    EXPORT = "export", "export documents"
+    REFRESH_LISTS = "refresh_lists", "refresh lists"
+    DIAGNOSE = "diagnose", "diagnose the connection"
+    CONNECT = "connect", "connect Xero"
+    RECONNECT = "reconnect", "reconnect Xero"
+    DISCONNECT = "disconnect", "disconnect Xero"
+    SWITCH_TENANT = "switch_tenant", "switch the linked Xero organisation"
+    IMPORT_DOCUMENTS = "import_documents", "import documents"
+
+
+_MEMBER_ACTIONS = {Action.VIEW, Action.EXPORT, Action.REFRESH_LISTS, Action.DIAGNOSE}
+PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.ADMIN: frozenset(Action.values),
+    Role.MEMBER: frozenset(_MEMBER_ACTIONS),
+}
+ADMIN_ONLY_ACTIONS = frozenset(Action.values) - frozenset(_MEMBER_ACTIONS)
+
+
+class AdminRequired(PermissionDenied):
+    """Raised when someone who is not an Admin of the organisation tries an admin-only action.
+
+    The 403 page names the organisation's admins to ask.
+    """
+
+    def __init__(self, *, organisation: Organisation, action: str):
+        self.organisation = organisation
+        self.action = action
+        super().__init__(f"Only an Admin of {organisation.name} can {Action(action).label}.")
+
+
+def role_of(*, user, organisation: Organisation) -> str | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return (
+        Membership.objects.filter(user=user, organisation=organisation).values_list("role", flat=True).first()
+    )
+
+
+def role_allows(role: str | None, action: str) -> bool:
+    return role is not None and action in PERMISSIONS.get(role, frozenset())
+
+
+def can(*, user, organisation: Organisation, action: str, role: str | None = None) -> bool:
+    role = role if role is not None else role_of(user=user, organisation=organisation)
+    return role_allows(role, action)
+
+
+def require(*, user, organisation: Organisation, action: str, role: str | None = None) -> None:
+    if not can(user=user, organisation=organisation, action=action, role=role):
+        raise AdminRequired(organisation=organisation, action=action)
+
+
+def admins_of(organisation: Organisation):
+    User = get_user_model()
+    return User.objects.filter(
+        memberships__organisation=organisation, memberships__role=Role.ADMIN, is_active=True
+    ).order_by("first_name", "last_name", "username")
+
+
+def display_name(user) -> str:
+    full = user.get_full_name() if hasattr(user, "get_full_name") else ""
+    return full or user.get_username()
+
+
+def admin_names(organisation: Organisation) -> list[str]:
+    return [display_name(u) for u in admins_of(organisation)]

@@ -1,0 +1,38 @@
+from dataclasses import dataclass
+
+from ..connection_states import NOT_CONNECTED
+from ..models import ConnectionStatus, XeroConnection
+
+
+@dataclass(frozen=True)
+class StatusPresentation:
+    code: str
+    words: str
+    colour: str  # css modifier: ok / warn / bad / off
+    summary: str
+
+
+PRESENTATION = {
+    ConnectionStatus.CONNECTED: StatusPresentation(
+        "connected", "Connected", "ok", "Xero is connected and working."),
+    ConnectionStatus.NEEDS_RECONNECT: StatusPresentation(
+        "needs_reconnect", "Needs reconnect", "warn",
+        "Xero no longer accepts this connection's sign-in. An Admin needs to reconnect."),
+    ConnectionStatus.REMOVED_IN_XERO: StatusPresentation(
+        "removed_in_xero", "Removed in Xero", "bad",
+        "The app was disconnected on Xero's side (Connected Apps). An Admin needs to reconnect."),
+    NOT_CONNECTED: StatusPresentation(
+        "not_connected", "Not connected to Xero", "off", "This organisation is not connected to Xero."),
+}
+
+
+def current_connection(*, organisation) -> XeroConnection | None:
+    return XeroConnection.objects.filter(organisation=organisation, is_current=True).first()
+
+
+def status_code(connection: XeroConnection | None) -> str:
+    return connection.status if connection is not None and connection.is_current else NOT_CONNECTED
+
+
+def presentation(connection: XeroConnection | None) -> StatusPresentation:
+    return PRESENTATION[status_code(connection)]

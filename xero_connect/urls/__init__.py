@@ -1,0 +1,16 @@
+"""URLconf of the product. Every organisation page lives under /o/<org_slug>/."""
+from django.urls import include, path
+
+from ..views import auth, organisation
+
+urlpatterns = [
+    path("", organisation.home, name="home"),
+    path("login/", auth.ThrottledLoginView.as_view(), name="login"),
+    path("logout/", auth.LogoutView.as_view(), name="logout"),
+    path("portal/", include("xero_connect.urls.portal")),
+    path("xero/", include("xero_connect.urls.oauth")),
+    path("o/<slug:org_slug>/", organisation.organisation_home, name="organisation_home"),
+    path("o/<slug:org_slug>/xero/", include("xero_connect.urls.connection")),
+    path("o/<slug:org_slug>/lists/", include("xero_connect.urls.lists")),
+    path("o/<slug:org_slug>/exports/", include("xero_connect.urls.exports")),
+]
