@@ -46,6 +46,9 @@ class XeroConnection(models.Model):
     refresh_token_issued_at = models.DateTimeField(null=True, blank=True)
     # The refresh token before the last rotation, honoured by Xero for a grace period.
     previous_refresh_token_encrypted = models.TextField(blank=True, editable=False)
+    # A short lease so that exactly one process refreshes at a time (see services.tokens).
+    refresh_lock_until = models.DateTimeField(null=True, blank=True, editable=False)
+    refresh_lock_owner = models.CharField(max_length=64, blank=True, editable=False)
 
     connected_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="+")
