@@ -1,0 +1,18 @@
+"""django-q2 schedules of the product, created (idempotently) by `manage.py setup_schedules`.
+
+Each entry: (name, dotted task path, minutes between runs).
+"""
+from django_q.models import Schedule
+
+SCHEDULES: list[tuple[str, str, int]] = [
+]
+
+
+def ensure_schedules() -> list[str]:
+    names = []
+    for name, func, minutes in SCHEDULES:
+        Schedule.objects.update_or_create(
+            name=name, defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1},
+        )
+        names.append(name)
+    return names
