@@ -141,6 +141,9 @@ def _request(method: str, url: str, *, access_token: str | None = None, tenant_i
         raise errors.XeroUnavailable(f"Could not reach Xero: {exc.__class__.__name__}",
                                      maybe_committed=method in WRITE_METHODS) from exc
     limits = Limits.from_headers(resp.headers)
+    if resp.status_code == 304:
+        # If-Modified-Since and nothing changed: an empty answer, not a failure.
+        return XeroResponse(status=304, data=None, headers=dict(resp.headers), limits=limits)
     if not 200 <= resp.status_code < 300:
         log.info("%s.failed method=%s status=%s tenant=%s", event, method, resp.status_code, tenant_id)
         raise_for_response(resp, method=method, event=event)
