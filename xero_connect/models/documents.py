@@ -98,6 +98,13 @@ class ExportRecord(models.Model):
     # Idempotency: the key sent with the write that is (or was last) in flight.
     idempotency_key = models.CharField(max_length=128, blank=True)
     payload_hash = models.CharField(max_length=64, blank=True)
+    # Bumped each time a person asks again (Export, Retry, Re-export): part of the
+    # Idempotency-Key, so an automatic retry after a timeout or crash reuses the key while a
+    # deliberate new attempt is a new request for Xero.
+    generation = models.PositiveIntegerField(default=0)
+    # A write for this record may have reached Xero without an answer (timeout, dropped
+    # connection, worker died mid-call): look it up in Xero before sending it again.
+    in_doubt = models.BooleanField(default=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=100, blank=True)
     job = models.ForeignKey("BulkJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="records")
