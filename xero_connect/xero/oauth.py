@@ -3,6 +3,7 @@ and state, code exchange, refresh (rotating), revocation, and /connections."""
 import base64
 import hashlib
 import json
+import logging
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -20,6 +21,18 @@ from .http import _request
 
 # Xero may grant fewer scopes than asked; we record what was granted instead of failing.
 os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+
+
+class _DropDebug(logging.Filter):
+    def filter(self, record):
+        return record.levelno > logging.DEBUG
+
+
+# requests-oauthlib and oauthlib log whole token requests and responses at DEBUG. Tokens must
+# never reach a log, whatever a deployment's logging configuration says.
+for _name in ("requests_oauthlib", "oauthlib"):
+    logging.getLogger(_name).addFilter(_DropDebug())
+    logging.getLogger(_name).setLevel(logging.INFO)
 
 
 @dataclass
