@@ -14,3 +14,12 @@ TOKEN_ENCRYPTION_KEYS = ["dGVzdC1vbmx5LWtleS1ub3QtYS1zZWNyZXQtMDAwMDA="]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 XERO_SANDBOX_ENABLED = True
 LOGIN_THROTTLE_ATTEMPTS = 5
+
+# Each test run gets its own SQLite file (parallel runs must not share one), outside the repo.
+# Real processes started by tests (workers, concurrency tests) are pointed at it explicitly.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    import tempfile
+
+    _test_db_dir = os.path.join(tempfile.gettempdir(), "xero-connect-tests")
+    os.makedirs(_test_db_dir, exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(_test_db_dir, f"test-{os.getpid()}.sqlite3")}  # noqa: F405

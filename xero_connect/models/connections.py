@@ -134,10 +134,14 @@ class ConnectionEvent(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["organisation", "-created_at"])]
 
+    @staticmethod
+    def status_label(code: str) -> str:
+        return dict(ConnectionStatus.choices).get(code, "Not connected")
+
     def __str__(self):
         if self.kind == self.Kind.TRANSITION:
-            return f"{self.from_status or 'none'} → {self.to_status}: {self.reason}"
-        return f"{self.get_kind_display()}: {self.reason}"
+            return f"{self.status_label(self.from_status)} → {self.status_label(self.to_status)}: {self.reason}"
+        return self.reason
 
 
 class PendingAuthorisation(models.Model):
