@@ -1,0 +1,218 @@
+"""Pre-flight for exports: what a document needs from the lists that they do not hold, or hold
+as inactive, in a bookkeeper's words. An empty list means nothing stands in the way.
+
+Choices:
+- Contacts: Xero creates a contact when an invoice names one it does not know, so an unknown
+  contact name is fine. A contact that is archived in Xero is a problem (Xero refuses it).
+  Names are compared without regard to case, as Xero does.
+- A list that has never been imported for the organisation is not checked (there is nothing to
+  compare with, and Xero still validates); accounts and currencies are imported on every
+  (re)connect, the others by Refresh lists.
+- The organisation's base currency is always fine. Manual journals and payments carry no
+  currency or contact of their own, so only their account codes (and tax types) are checked;
+  a payment's account must accept payments (a bank account, or payments enabled).
+
+`documents_preflight` makes the same small number of queries for any number of documents.
+"""
+from collections import defaultdict
+
+from django.db.models.functions import Lower
+
+from ..models import (
+    Account,
+    Contact,
+    Currency,
+    DocumentLine,
+    DocumentType,
+    ExchangeRate,
+    ListName,
+    ListSyncState,
+    Organisation,
+    TaxRate,
+    TrackingCategory,
+    TrackingOption,
+)
+
+PRODUCT = "Xero Connect"
+_NO_CONTACT_OR_CURRENCY = {DocumentType.MANUAL_JOURNAL, DocumentType.PAYMENT}
+
+
+def _product() -> str:
+    from django.conf import settings
+    return getattr(settings, "PRODUCT_NAME", PRODUCT)
+
+
+def _gone(status: str) -> str:
+    return "deleted in Xero" if (status or "").upper() == "DELETED" else "archived in Xero"
+
+
+def document_preflight(*, document) -> list[str]:
+    return documents_preflight(documents=[document]).get(document.pk, [])
+
+
+def documents_preflight(*, documents) -> dict[int, list[str]]:
+    """{document id: problems}. At most ten queries (one more to load a queryset), however many
+    documents."""
+    docs = list(documents)
+    if not docs:
+        return {}
+    doc_ids = [d.pk for d in docs]
+    org_ids = {d.organisation_id for d in docs}
+
+    lines_by_doc = defaultdict(list)
+    for line in DocumentLine.objects.filter(document_id__in=doc_ids).values(
+            "document_id", "account_code", "tax_type", "tracking").order_by("document_id", "position", "id"):
+        lines_by_doc[line["document_id"]].append(line)
+
+    base_currency = dict(Organisation.objects.filter(pk__in=org_ids).values_list("pk", "base_currency"))
+    imported = set(ListSyncState.objects.filter(organisation_id__in=org_ids, last_refreshed_at__isnull=False)
+                   .values_list("organisation_id", "list_name"))
+
+    # What the documents need, across all of them.
+    codes, tax_types, contacts, currencies, categories, options = set(), set(), set(), set(), set(), set()
+    for doc in docs:
+        if doc.doc_type == DocumentType.PAYMENT and doc.payment_account_code:
+            codes.add(doc.payment_account_code.strip())
+        if doc.doc_type not in _NO_CONTACT_OR_CURRENCY:
+            if doc.contact_name.strip():
+                contacts.add(doc.contact_name.strip().lower())
+            if doc.currency_code:
+                currencies.add(doc.currency_code.upper())
+        for line in lines_by_doc[doc.pk]:
+            if line["account_code"]:
+                codes.add(line["account_code"].strip())
+            if line["tax_type"]:
+                tax_types.add(line["tax_type"].strip())
+            for tracking in line["tracking"] or []:
+                cat = str((tracking or {}).get("category") or "").strip().lower()
+                opt = str((tracking or {}).get("option") or "").strip().lower()
+                if cat:
+                    categories.add(cat)
+                    if opt:
+                        options.add((cat, opt))
+
+    accounts = {}
+    if codes:
+        for a in Account.objects.filter(organisation_id__in=org_ids, code__in=codes).values(
+                "organisation_id", "code", "name", "is_active", "status", "type", "enable_payments"):
+            key = (a["organisation_id"], a["code"])
+            # An active row wins over an archived one with the same code.
+            if key not in accounts or a["is_active"]:
+                accounts[key] = a
+    taxes = {}
+    if tax_types:
+        taxes = {(t["organisation_id"], t["tax_type"]): t for t in TaxRate.objects.filter(
+            organisation_id__in=org_ids, tax_type__in=tax_types).values("organisation_id", "tax_type", "name",
+                                                                           "is_active", "status")}
+    contact_rows = {}
+    if contacts:
+        for c in Contact.objects.annotate(lname=Lower("name")).filter(
+                organisation_id__in=org_ids, lname__in=contacts).values("organisation_id", "lname", "name",
+                                                                         "is_active", "status"):
+            key = (c["organisation_id"], c["lname"])
+            if key not in contact_rows or c["is_active"]:
+                contact_rows[key] = c
+    currency_rows, rates = {}, {}
+    if currencies:
+        currency_rows = {(c["organisation_id"], c["code"]): c for c in Currency.objects.filter(
+            organisation_id__in=org_ids, code__in=currencies).values("organisation_id", "code", "is_active")}
+        rates = {(r.organisation_id, r.currency_code.upper()): r for r in ExchangeRate.objects.filter(
+            organisation_id__in=org_ids, currency_code__in=currencies)}
+    category_rows, option_rows = {}, {}
+    if categories:
+        for c in TrackingCategory.objects.annotate(lname=Lower("name")).filter(
+                organisation_id__in=org_ids, lname__in=categories).values("organisation_id", "lname", "name",
+                                                                           "is_active", "status"):
+            key = (c["organisation_id"], c["lname"])
+            if key not in category_rows or c["is_active"]:
+                category_rows[key] = c
+        if options:
+            for o in TrackingOption.objects.annotate(lname=Lower("name"), lcat=Lower("category__name")).filter(
+                    organisation_id__in=org_ids, lcat__in=categories,
+                    lname__in={opt for _, opt in options}).values("organisation_id", "lcat", "lname", "name",
+                                                                    "is_active", "status"):
+                key = (o["organisation_id"], o["lcat"], o["lname"])
+                if key not in option_rows or o["is_active"]:
+                    option_rows[key] = o
+
+    out: dict[int, list[str]] = {}
+    for doc in docs:
+        org = doc.organisation_id
+        problems: list[str] = []
+
+        def add(text):
+            if text not in problems:
+                problems.append(text)
+
+        if doc.doc_type not in _NO_CONTACT_OR_CURRENCY:
+            name = doc.contact_name.strip()
+            if name and (org, ListName.CONTACTS) in imported:
+                row = contact_rows.get((org, name.lower()))
+                if row and not row["is_active"]:
+                    add(f"Contact {row['name']} is {_gone(row['status'])} — restore the contact in Xero and "
+                        f"refresh lists, or choose another contact")
+            code = (doc.currency_code or "").upper()
+            if code and code != (base_currency.get(org) or "").upper() and (org, ListName.CURRENCIES) in imported:
+                row = currency_rows.get((org, code))
+                if row is None or not row["is_active"]:
+                    rate = rates.get((org, code))
+                    if rate is None or not rate.is_valid:
+                        add(f"Currency {code} is not in your currency list: no exchange rate set up for {code} in "
+                            f"{_product()} — add a rate, then refresh lists")
+                    else:
+                        add(f"Currency {code} is not in your currency list: it is not enabled in Xero — enable "
+                            f"{code} in Xero, then refresh lists")
+
+        doc_codes = [line["account_code"].strip() for line in lines_by_doc[doc.pk] if line["account_code"]]
+        payment_code = doc.payment_account_code.strip() if doc.doc_type == DocumentType.PAYMENT else ""
+        if (org, ListName.ACCOUNTS) in imported:
+            for code in ([payment_code] if payment_code else []) + doc_codes:
+                row = accounts.get((org, code))
+                if row is None:
+                    add(f"Account code {code} is not in your Xero chart of accounts — refresh lists or fix the code")
+                elif not row["is_active"]:
+                    add(f"Account code {code} ({row['name']}) is {_gone(row['status'])} — restore it in Xero and "
+                        f"refresh lists, or use another account")
+                elif code == payment_code and row["type"] != "BANK" and not row["enable_payments"]:
+                    add(f"Account code {code} ({row['name']}) cannot receive payments in Xero — use a bank account, "
+                        f"or turn on “Enable payments to this account” in Xero and refresh lists")
+
+        if (org, ListName.TAX_RATES) in imported:
+            for line in lines_by_doc[doc.pk]:
+                tax_type = (line["tax_type"] or "").strip()
+                if not tax_type:
+                    continue
+                row = taxes.get((org, tax_type))
+                if row is None:
+                    add(f"Tax type {tax_type} is not in your Xero tax rates — refresh lists or fix the tax type")
+                elif not row["is_active"]:
+                    add(f"Tax rate {row['name']} ({tax_type}) is {_gone(row['status'])} — use another tax rate, "
+                        f"or restore it in Xero and refresh lists")
+
+        if (org, ListName.TRACKING) in imported:
+            for line in lines_by_doc[doc.pk]:
+                for tracking in line["tracking"] or []:
+                    cat = str((tracking or {}).get("category") or "").strip()
+                    opt = str((tracking or {}).get("option") or "").strip()
+                    if not cat:
+                        continue
+                    row = category_rows.get((org, cat.lower()))
+                    if row is None:
+                        add(f"Tracking category {cat} is not in your Xero tracking categories — refresh lists or "
+                            f"fix the document")
+                        continue
+                    if not row["is_active"]:
+                        add(f"Tracking category {row['name']} is {_gone(row['status'])} — restore it in Xero and "
+                            f"refresh lists, or fix the document")
+                        continue
+                    if not opt:
+                        continue
+                    opt_row = option_rows.get((org, cat.lower(), opt.lower()))
+                    if opt_row is None:
+                        add(f"Tracking option {opt} is not in tracking category {row['name']} in Xero — add it in "
+                            f"Xero and refresh lists, or fix the document")
+                    elif not opt_row["is_active"]:
+                        add(f"Tracking option {opt_row['name']} in {row['name']} is {_gone(opt_row['status'])} — "
+                            f"restore it in Xero and refresh lists, or fix the document")
+        out[doc.pk] = problems
+    return out
