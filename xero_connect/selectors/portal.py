@@ -53,8 +53,9 @@ DEFAULT_SORT = "name"
 
 
 def keepalive_days() -> int:
-    """Refresh tokens older than this are refreshed by the keep-alive schedule (connections work)."""
-    return int(getattr(settings, "XERO_KEEPALIVE_DAYS", 20))
+    """Refresh tokens older than this are refreshed by the keep-alive schedule (services.connections
+    reads XERO_REFRESH_KEEP_ALIVE_DAYS, default 20)."""
+    return int(getattr(settings, "XERO_REFRESH_KEEP_ALIVE_DAYS", getattr(settings, "XERO_KEEPALIVE_DAYS", 20)))
 
 
 @dataclass
@@ -205,7 +206,7 @@ def next_step_for(row: PortalRow) -> dict:
     """The one next step for an organisation, in the words of the help articles."""
     code = row.status.code
     if code in ATTENTION_STATUSES:
-        verb = "Connect to Xero" if code == NOT_CONNECTED else "Reconnect"
+        verb, phrase = ("Connect to Xero", "connect to Xero") if code == NOT_CONNECTED else ("Reconnect", "reconnect")
         if code == ConnectionStatus.REMOVED_IN_XERO:
             why = "The app was disconnected in Xero (Connected Apps). Reconnect and select the organisation again."
         elif code == ConnectionStatus.NEEDS_RECONNECT:
@@ -215,7 +216,7 @@ def next_step_for(row: PortalRow) -> dict:
         if row.is_admin:
             return {"kind": "reconnect", "label": verb, "why": why}
         names = " or ".join(row.admin_names) or "your support team"
-        return {"kind": "ask_admin", "label": f"Ask {names} to {verb.lower()}", "why": why,
+        return {"kind": "ask_admin", "label": f"Ask {names} to {phrase}", "why": why,
                 "admins": row.admin_names}
     if row.failed:
         return {"kind": "review_failed", "label": f"Review {row.failed} failed export{'s' if row.failed != 1 else ''}",

@@ -218,22 +218,37 @@ def _run_export_range(job: BulkJob, organisation: Organisation) -> tuple[str, st
     return DONE, detail, _exports_link(organisation)
 
 
-HEALTHY_SITUATIONS = {"ok", "healthy", "connected"}
+HEALTHY_SITUATIONS = {"working", "ok", "healthy", "connected"}
+
+
+def _health_check_service():
+    """connection_health_check: the contract names services.connections; it landed in
+    services.diagnosis. Prefer whichever module defines it."""
+    from . import connections as connection_service
+
+    found = getattr(connection_service, "connection_health_check", None)
+    if found is None:
+        from . import diagnosis
+
+        found = diagnosis.connection_health_check
+    return found
 
 
 def _run_health_check(job: BulkJob, organisation: Organisation) -> tuple[str, str, str]:
-    from . import connections as connection_service
-
-    diagnosis = connection_service.connection_health_check(organisation=organisation, actor=job.actor)
+    diagnosis = _health_check_service()(organisation=organisation, actor=job.actor)
     situation = str(getattr(diagnosis, "situation", "") or "")
-    words = str(getattr(diagnosis, "words", "") or getattr(diagnosis, "title", "") or situation or "Checked.")
+    words = str(getattr(diagnosis, "title", "") or getattr(diagnosis, "words", "") or situation or "Checked.")
+    explanation = str(getattr(diagnosis, "words", "") or "")
     next_step = str(getattr(diagnosis, "next_step", "") or "")
-    healthy = getattr(diagnosis, "healthy", None)
-    if healthy is None:
-        healthy = getattr(diagnosis, "ok", None)
+    healthy = getattr(diagnosis, "working", None)
     if healthy is None:
         healthy = situation.lower() in HEALTHY_SITUATIONS
-    detail = words if healthy or not next_step else f"{words} Next step: {next_step}"
+    detail = words if words.endswith(".") else f"{words}."
+    if not healthy:
+        if explanation and explanation != words:
+            detail = f"{detail} {explanation}"
+        if next_step:
+            detail = f"{detail} Next step: {next_step}"
     return (DONE if healthy else PROBLEM), detail, reverse("organisation_home", args=[organisation.slug])
 
 
@@ -334,6 +349,10 @@ def organisations_disconnect(*, organisations, actor) -> list[tuple[Organisation
         try:
             connection_service.connection_disconnect(organisation=organisation, actor=actor)
             out.append((organisation, DONE, "disconnected"))
+        except roles.AdminRequired:
+            names = " or ".join(roles.admin_names(organisation)) or "its support team"
+            out.append((organisation, SKIPPED, "refused: the connection service lets only an Admin of the "
+                                               f"organisation disconnect (ask {names})"))
         except Exception as error:
             logger.warning("portal.admin.disconnect_failed organisation=%s error=%s", organisation.pk,
                            type(error).__name__, exc_info=not _is_xero_error(error))
@@ -361,7 +380,7 @@ def documents_export_selected(*, documents, actor) -> list[BulkJob]:
             exports_service.ledger_sync(organisation=organisation)
             records = list(ExportRecord.objects.filter(organisation=organisation, document_id__in=document_ids))
             job = BulkJob.objects.create(organisation=organisation, actor=actor, kind=K.EXPORT_SELECTED,
-                                         total=len(records), params={"document_ids": document_ids, "by_staff": True})
+                                         params={"document_ids": document_ids, "by_staff": True})
             queued = exports_service.exports_enqueue(records=records, actor=actor, job=job)
             job.refresh_from_db()
             if not job.summary:
