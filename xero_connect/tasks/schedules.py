@@ -5,6 +5,7 @@ Each entry: (name, dotted task path, minutes between runs).
 from django_q.models import Schedule
 
 SCHEDULES: list[tuple[str, str, int]] = [
+    ("xero.exports.sweep", "xero_connect.tasks.exports.export_sweep", 1),
 ]
 
 

@@ -1,0 +1,73 @@
+"""The refresh page's progress bar moves while a refresh runs and the result appears when it
+is done — in Debian's chromium, against live_server (the worker's steps are played by
+updating the ListRefresh row, as lists_refresh_run does after each list)."""
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests import factories
+from tests.factories import PASSWORD
+from xero_connect.models import ListRefresh, Role
+
+pytestmark = pytest.mark.browser
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def page():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(15_000)
+        yield context.new_page()
+        browser.close()
+
+
+def _result(added):
+    return {"added": len(added), "updated": 0, "archived": 0, "unchanged": 0, "calls": 1, "error": None,
+            "changes": {"added": added, "updated": [], "archived": []}}
+
+
+def test_progress_bar_moves_and_the_result_appears(live_server, page, transactional_db):
+    from playwright.sync_api import expect
+
+    org = factories.make_organisation("Kiwi Kitchenware", slug="kiwi")
+    member = factories.make_user("mark", first_name="Mark", last_name="Member")
+    factories.add_member(org, member, Role.MEMBER)
+    refresh = ListRefresh.objects.create(organisation=org, actor=member, lists=["currencies", "accounts", "contacts"],
+                                         steps_total=3, status=ListRefresh.Status.RUNNING)
+
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "mark")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(f"{live_server.url}/o/kiwi/lists/refresh/{refresh.pk}/")
+    bar = page.locator("#refresh-progress")
+    expect(bar).to_have_attribute("aria-valuenow", "0")
+
+    refresh.steps_done = 2
+    refresh.results = {"currencies": _result(["NZD"]), "accounts": _result(["200 Sales"])}
+    refresh.save()
+    expect(bar).to_have_attribute("aria-valuenow", "66")
+    expect(page.locator("#refresh-progress-text")).to_contain_text("2 of 3 lists done · reading Contacts")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "lists-refresh-running.png"), full_page=True)
+
+    refresh.steps_done = 3
+    refresh.results = {**refresh.results, "contacts": _result(["Alpha Ltd"])}
+    refresh.status = ListRefresh.Status.DONE
+    refresh.save()
+    expect(page.locator("#refresh-status")).to_have_text("Done")
+    expect(page.locator("#refresh-results")).to_contain_text("Contacts")
+    expect(page.locator(".changes[data-list=contacts]")).to_contain_text("Alpha Ltd")
+    page.screenshot(path=str(ARTIFACTS / "lists-refresh-done.png"), full_page=True)
