@@ -113,7 +113,10 @@ def _refresh_holding_lease(connection_id: int, owner: str, refresh_token: str) -
                     connection.tenant_id, failure.__class__.__name__)
         if isinstance(failure, errors.ReauthorisationRequired) and connection.status in (
                 ConnectionStatus.CONNECTED, ConnectionStatus.REMOVED_IN_XERO):
-            connection_states.mark_needs_reconnect(
-                connection, reason="Xero no longer accepts this connection's sign-in (the refresh token expired or "
-                                   "was revoked).", details={"error": "invalid_grant"})
+            from .connections import connection_mark_problem  # emails the admins; imports tokens
+
+            connection_mark_problem(
+                connection, status=ConnectionStatus.NEEDS_RECONNECT,
+                reason="Xero no longer accepts this connection's sign-in (the refresh token expired or "
+                       "was revoked).", details={"error": "invalid_grant"})
     raise failure

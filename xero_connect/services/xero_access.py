@@ -2,7 +2,6 @@
 connection's state."""
 import logging
 
-from .. import connection_states
 from ..models import ConnectionStatus, XeroConnection
 from ..xero import errors, oauth
 from ..xero.accounting import AccountingApi
@@ -40,16 +39,22 @@ def tenant_still_listed(connection: XeroConnection) -> bool | None:
 
 def record_xero_failure(*, connection: XeroConnection, error: errors.XeroError, actor=None) -> None:
     """Move the connection to the state a failure proves. Transient failures change nothing."""
+    from .connections import connection_mark_problem  # emails the admins once, whoever found it
+
     connection.refresh_from_db()
     if not connection.is_current:
         return
     if isinstance(error, errors.ReauthorisationRequired):
         if connection.status in (ConnectionStatus.CONNECTED, ConnectionStatus.REMOVED_IN_XERO):
-            connection_states.mark_needs_reconnect(connection, actor=actor, reason=str(error))
+            connection_mark_problem(connection, status=ConnectionStatus.NEEDS_RECONNECT, actor=actor,
+                                    reason=str(error))
     elif isinstance(error, errors.ConnectionRevoked):
         if connection.status == ConnectionStatus.CONNECTED and tenant_still_listed(connection) is not True:
-            connection_states.mark_removed_in_xero(
-                connection, actor=actor,
+            connection.refresh_from_db()
+            if connection.status != ConnectionStatus.CONNECTED or not connection.is_current:
+                return
+            connection_mark_problem(
+                connection, status=ConnectionStatus.REMOVED_IN_XERO, actor=actor,
                 reason="Xero refused access (AuthenticationUnsuccessful) and the organisation is no longer in "
                        "this app's connections: the app was disconnected in Xero.")
 

@@ -1,3 +1,8 @@
+"""The one global OAuth redirect URI (settings.XERO_REDIRECT_URI = {SITE_URL}/xero/callback/)."""
 from django.urls import path
 
-urlpatterns: list = []
+from ..views import connection as v
+
+urlpatterns = [
+    path("callback/", v.oauth_callback, name="xero_oauth_callback"),
+]

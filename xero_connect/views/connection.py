@@ -1,20 +1,257 @@
-"""Connection pages. Implemented by the connection-lifecycle work (issue 4)."""
-from django.shortcuts import redirect
+"""Connection pages: connect / reconnect (the OAuth pipeline), choose the Xero organisation,
+confirm ("Finish"), disconnect, diagnose, and the connection page with its history.
+Thin doors: every decision is in services.connections / services.diagnosis."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 
+from .. import roles
+from ..messages import message_for
+from ..models import ConnectionEvent, ExportRecord, ExportState, Role
 from ..roles import Action
-from .base import organisation_view
+from ..selectors.connections import current_connection, presentation
+from ..services import connections as services
+from ..services import diagnosis as diagnosis_service
+from ..xero import errors
+from .base import can, organisation_view
+
+FLOW_PAGES = {
+    "cancelled": ("You cancelled the sign-in to Xero",
+                  "Nothing was changed: the connection stays as it was. When you are ready, try again and press "
+                  "Allow access on Xero's page.", "Try again"),
+    "timed_out": ("Your sign-in session timed out",
+                  "The sign-in to Xero took too long, was already finished in another tab, or its link was changed "
+                  "on the way. This is the \"authentication or session timeout\" problem: you don't need to log "
+                  "out, clear your cookies or change browser. Nothing was changed — just start again.",
+                  "Start again"),
+    "refused": ("This sign-in isn't yours to finish",
+                "It was started by another user, or for an organisation you cannot connect. Nothing was changed.",
+                ""),
+    "missing_code": ("Xero did not send back a sign-in code",
+                     "The answer from Xero was incomplete, so nothing was changed.", "Start again"),
+    "code_rejected": ("This sign-in link was already used or has expired",
+                      "This happens when the browser repeats the last step of the sign-in (Back or Refresh) or "
+                      "waits too long on it. Nothing was changed.", "Start again"),
+    "no_organisation": ("You didn't allow access to any Xero organisation",
+                        "On Xero's page, select the organisation to connect and press Allow access.", "Start again"),
+    "unknown_tenant": ("Choose one of the Xero organisations you allowed", "", "Start again"),
+    "retry": ("Finishing did not complete", "", "Start again"),
+    "xero_error": ("Xero refused the sign-in", "", "Start again"),
+}
+
+
+def _flow_problem(request, exc: services.ConnectionFlowError):
+    title, explanation, button = FLOW_PAGES.get(exc.kind, ("The sign-in to Xero did not complete", "", "Start again"))
+    next_step = ""
+    if exc.error is not None:
+        message = message_for(exc.error)
+        title, explanation, next_step = message.title, message.explanation, message.next_step
+    elif exc.kind == "xero_error" and exc.detail:
+        explanation = f"Xero said: {exc.detail}."
+        next_step = "Start again; if it keeps failing, contact support."
+    elif not explanation:
+        explanation = str(exc)
+    organisation = exc.organisation
+    can_start = bool(organisation) and roles.can(user=request.user, organisation=organisation, action=Action.CONNECT)
+    return render(request, "xero_connect/connection/sign_in_problem.html", {
+        "kind": exc.kind, "title": title, "explanation": explanation, "next_step": next_step,
+        "button": button if can_start else "", "organisation": organisation,
+        "start_url_name": ("connection_reconnect" if organisation and current_connection(organisation=organisation)
+                           else "connection_start"),
+    }, status=exc.status_code)
+
+
+# --- the connection page ------------------------------------------------------------------
+
+
+def _card_context(request) -> dict:
+    organisation = request.organisation
+    connection = current_connection(organisation=organisation)
+    return {
+        "organisation": organisation, "membership": request.membership,
+        "is_admin": request.membership.role == Role.ADMIN,
+        "connection": connection, "status": presentation(connection),
+        "admin_names": roles.admin_names(organisation),
+    }
+
+
+@organisation_view(Action.VIEW)
+@require_http_methods(["GET"])
+def connection_page(request):
+    organisation = request.organisation
+    context = _card_context(request)
+    context.update({
+        "events": ConnectionEvent.objects.filter(organisation=organisation).select_related("actor", "connection")[:30],
+        "last_check": ConnectionEvent.objects.filter(organisation=organisation,
+                                                     kind=ConnectionEvent.Kind.CHECK).first(),
+        "waiting_exports": ExportRecord.objects.filter(organisation=organisation,
+                                                       state=ExportState.WAITING_FOR_CONNECTION).count(),
+        "show_details": True,
+    })
+    return render(request, "xero_connect/connection/page.html", context)
+
+
+# --- connect / reconnect --------------------------------------------------------------
+
+
+def _start(request, *, reconnect: bool):
+    if request.method == "GET":
+        context = _card_context(request)
+        context["reconnect"] = reconnect
+        return render(request, "xero_connect/connection/start.html", context)
+    url = services.oauth_start(organisation=request.organisation, actor=request.user, session=request.session,
+                               reconnect=reconnect)
+    return redirect(url)
 
 
 @organisation_view(Action.CONNECT)
+@require_http_methods(["GET", "POST"])
 def connection_start(request):
-    return redirect("organisation_home", org_slug=request.organisation.slug)
+    return _start(request, reconnect=current_connection(organisation=request.organisation) is not None)
+
+
+@organisation_view(Action.RECONNECT)
+@require_http_methods(["GET", "POST"])
+def connection_reconnect(request):
+    return _start(request, reconnect=True)
+
+
+@login_required
+@require_http_methods(["GET"])
+def oauth_callback(request):
+    """Xero's redirect back (settings.XERO_REDIRECT_URI). Global: the organisation comes from
+    the state stored in the session."""
+    try:
+        pending = services.oauth_callback(session=request.session, user=request.user, params=request.GET)
+    except services.ConnectionFlowError as exc:
+        return _flow_problem(request, exc)
+    step = "connection_confirm" if pending.chosen_tenant_id else "connection_choose"
+    return redirect(step, org_slug=pending.organisation.slug, pending_id=pending.pk)
+
+
+def _pending_or_404(request, pending_id):
+    pending = services.pending_for(organisation=request.organisation, user=request.user, pending_id=pending_id)
+    if pending is None:
+        raise Http404("No such sign-in.")
+    return pending
+
+
+def _pending_closed(request, pending):
+    if pending.completed_at is not None:
+        messages.info(request, "This sign-in was already finished.")
+        return redirect("connection_page", org_slug=request.organisation.slug)
+    return _flow_problem(request, services.SignInTimedOut(organisation=request.organisation))
+
+
+@organisation_view(Action.CONNECT)
+@require_http_methods(["GET", "POST"])
+def connection_choose(request, pending_id):
+    pending = _pending_or_404(request, pending_id)
+    if not services.pending_is_open(pending):
+        return _pending_closed(request, pending)
+    error = ""
+    if request.method == "POST":
+        tenant_id = request.POST.get("tenant_id", "")
+        try:
+            services.pending_choose(pending=pending, actor=request.user, tenant_id=tenant_id)
+        except services.ConnectionFlowError as exc:
+            if exc.kind != "unknown_tenant":
+                return _flow_problem(request, exc)
+            error = "Select the Xero organisation to connect, then press Next."
+        else:
+            return redirect("connection_confirm", org_slug=request.organisation.slug, pending_id=pending.pk)
+    return render(request, "xero_connect/connection/choose.html", {
+        "organisation": request.organisation, "pending": pending, "error": error,
+        "current": current_connection(organisation=request.organisation),
+    }, status=400 if error else 200)
+
+
+@organisation_view(Action.CONNECT)
+@require_http_methods(["GET", "POST"])
+def connection_confirm(request, pending_id):
+    pending = _pending_or_404(request, pending_id)
+    if request.method == "GET" and not services.pending_is_open(pending):
+        return _pending_closed(request, pending)
+    if request.method == "POST" and pending.completed_at is None and not services.pending_is_open(pending):
+        return _pending_closed(request, pending)
+    tenant_id = request.POST.get("tenant_id") or pending.chosen_tenant_id
+    tenant = services.pending_tenant(pending, tenant_id)
+    if tenant is None and pending.completed_at is None:
+        return redirect("connection_choose", org_slug=request.organisation.slug, pending_id=pending.pk)
+    organisation = request.organisation
+    current = current_connection(organisation=organisation)
+    consequence = services.connection_switch_consequence(organisation=organisation, tenant_id=tenant_id,
+                                                         tenant_name=(tenant or {}).get("tenantName", ""))
+    error = ""
+    status = 200
+    if request.method == "POST":
+        try:
+            connection = services.connection_complete(pending=pending, actor=request.user, tenant_id=tenant_id,
+                                                      confirm_switch=request.POST.get("confirm_switch") == "1")
+        except services.SwitchConfirmationRequired as exc:
+            consequence = exc.consequence
+            error = "Tick the box to confirm the switch, or go back and choose the same Xero organisation as before."
+            status = 400
+        except services.ConnectionFlowError as exc:
+            return _flow_problem(request, exc)
+        except errors.XeroError as exc:
+            message = message_for(exc)
+            error = f"{message.title}. {message.explanation} {message.next_step}"
+            status = 502
+        else:
+            messages.success(request, f"Your organisation is connected: {organisation.name} is linked to "
+                                      f"{connection.tenant_name} in Xero. Importing currencies and account codes "
+                                      f"from Xero now.")
+            return redirect("connection_page", org_slug=organisation.slug)
+    return render(request, "xero_connect/connection/confirm.html", {
+        "organisation": organisation, "pending": pending, "tenant": tenant, "current": current,
+        "consequence": consequence, "error": error, "several": len(pending.tenants) > 1,
+    }, status=status)
+
+
+@organisation_view(Action.CONNECT)
+@require_http_methods(["POST"])
+def connection_pending_cancel(request, pending_id):
+    pending = _pending_or_404(request, pending_id)
+    services.pending_discard(pending=pending, actor=request.user)
+    messages.info(request, "You cancelled the sign-in to Xero. Nothing was changed.")
+    return redirect("connection_page", org_slug=request.organisation.slug)
+
+
+# --- disconnect -----------------------------------------------------------------------------
 
 
 @organisation_view(Action.DISCONNECT)
+@require_http_methods(["GET", "POST"])
 def connection_disconnect(request):
-    return redirect("organisation_home", org_slug=request.organisation.slug)
+    organisation = request.organisation
+    if current_connection(organisation=organisation) is None:
+        messages.info(request, "This organisation is not connected to Xero.")
+        return redirect("connection_page", org_slug=organisation.slug)
+    if request.method == "GET":
+        return render(request, "xero_connect/connection/disconnect.html", _card_context(request))
+    services.connection_disconnect(organisation=organisation, actor=request.user)
+    messages.success(request, "Disconnected from Xero. The history, lists and export ledger are kept; exports wait "
+                              "until you connect again.")
+    return redirect("connection_page", org_slug=organisation.slug)
+
+
+# --- diagnose -----------------------------------------------------------------------------
 
 
 @organisation_view(Action.DIAGNOSE)
+@require_http_methods(["GET", "POST"])
 def connection_diagnose(request):
-    return redirect("organisation_home", org_slug=request.organisation.slug)
+    context = _card_context(request)
+    context["diagnosis"] = None
+    if request.method == "POST":
+        context["diagnosis"] = diagnosis_service.connection_health_check(organisation=request.organisation,
+                                                                          actor=request.user)
+        context.update(_card_context(request))  # the status may have changed
+        context["can_reconnect"] = can(request, Action.RECONNECT)
+    else:
+        context["last_check"] = ConnectionEvent.objects.filter(organisation=request.organisation,
+                                                               kind=ConnectionEvent.Kind.CHECK).first()
+    return render(request, "xero_connect/connection/diagnose.html", context)
