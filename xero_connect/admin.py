@@ -1,7 +1,62 @@
-"""The built-in admin for platform staff. Tokens are never shown or editable."""
-from django.contrib import admin
+"""The built-in admin for platform staff. Tokens are never shown or editable.
+
+Admin actions are thin doors to the same services the portal uses (services.portal): each one
+leaves an audit row with actor=request.user (a BulkJob, or a ConnectionEvent for disconnect)
+and says what it did in the message bar. Disconnect confirms first on an intermediate page.
+"""
+from django.contrib import admin, messages
+from django.db.models import CharField, Count, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from . import models as m
+from .connection_states import NOT_CONNECTED
+from .selectors.connections import PRESENTATION
+from .services import portal as portal_service
+
+K = m.BulkJob.Kind
+
+
+def _start_job(modeladmin, request, organisations, kind: str) -> None:
+    organisations = list(organisations)
+    if not organisations:
+        modeladmin.message_user(request, "Nothing selected that belongs to an organisation.", messages.WARNING)
+        return
+    job = portal_service.staff_bulk_start(actor=request.user, organisations=organisations, kind=kind)
+    names = ", ".join(o.name for o in organisations[:5]) + (f" and {len(organisations) - 5} more"
+                                                            if len(organisations) > 5 else "")
+    modeladmin.message_user(request, format_html(
+        '{} started for {} organisation{} ({}) as bulk job #{}, running in the background. '
+        '<a href="{}">Follow its progress and per-organisation results</a>.',
+        portal_service.BULK_ACTIONS[kind].label, len(organisations), "" if len(organisations) == 1 else "s",
+        names, job.pk, reverse("portal_job", args=[job.pk])), messages.SUCCESS)
+
+
+def _disconnect(modeladmin, request, organisations, queryset, action_name: str):
+    """Confirm first (intermediate page), then disconnect each organisation through the
+    connection service (which records a ConnectionEvent with the staff member as actor)."""
+    organisations = list({o.pk: o for o in organisations}.values())
+    if request.POST.get("confirm") != "yes":
+        return TemplateResponse(request, "admin/xero_connect/disconnect_confirmation.html", {
+            **modeladmin.admin_site.each_context(request),
+            "title": "Disconnect Xero?",
+            "organisations": organisations,
+            "queryset": queryset,
+            "action_name": action_name,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "opts": modeladmin.model._meta,
+        })
+    outcomes = portal_service.organisations_disconnect(organisations=organisations, actor=request.user)
+    for outcome in (portal_service.DONE, portal_service.SKIPPED, portal_service.FAILED):
+        group = [(o, words) for o, result, words in outcomes if result == outcome]
+        if not group:
+            continue
+        level = {portal_service.DONE: messages.SUCCESS, portal_service.SKIPPED: messages.WARNING,
+                 portal_service.FAILED: messages.ERROR}[outcome]
+        modeladmin.message_user(request, "; ".join(f"{o.name}: {words}" for o, words in group) + ".", level)
+    return None
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -28,13 +83,72 @@ class ExchangeRateInline(admin.TabularInline):
     extra = 0
 
 
+class XeroStatusFilter(admin.SimpleListFilter):
+    title = "Xero status"
+    parameter_name = "xero_status"
+
+    def lookups(self, request, model_admin):
+        return [(code, p.words) for code, p in PRESENTATION.items()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(xero_status=self.value()) if self.value() else queryset
+
+
+class OrganisationActions:
+    """Admin actions shared by the organisation and connection admins; `organisations_of`
+    maps the selected rows to their organisations."""
+
+    def organisations_of(self, queryset):
+        return list(queryset)
+
+    @admin.action(description="Refresh lists (accounts, contacts, tax rates, tracking, currencies)")
+    def refresh_lists(self, request, queryset):
+        _start_job(self, request, self.organisations_of(queryset), K.REFRESH_LISTS)
+
+    @admin.action(description="Run a health check")
+    def health_check(self, request, queryset):
+        _start_job(self, request, self.organisations_of(queryset), K.HEALTH_CHECK)
+
+    @admin.action(description="Retry failed exports")
+    def retry_failed_exports(self, request, queryset):
+        _start_job(self, request, self.organisations_of(queryset), K.RETRY_FAILED)
+
+    @admin.action(description="Disconnect Xero…", permissions=["change"])
+    def disconnect_xero(self, request, queryset):
+        return _disconnect(self, request, self.organisations_of(queryset), queryset, "disconnect_xero")
+
+
 @admin.register(m.Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "base_currency", "created_at"]
-    search_fields = ["name", "slug"]
-    list_filter = ["base_currency"]
+class OrganisationAdmin(OrganisationActions, admin.ModelAdmin):
+    list_display = ["name", "slug", "xero_status_words", "xero_tenant", "members", "base_currency", "created_at"]
+    search_fields = ["name", "slug", "xero_connections__tenant_name"]
+    list_filter = [XeroStatusFilter, "base_currency"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline, ExchangeRateInline]
+    actions = ["refresh_lists", "health_check", "retry_failed_exports", "disconnect_xero"]
+
+    def get_queryset(self, request):
+        current = m.XeroConnection.objects.filter(organisation=OuterRef("pk"), is_current=True)
+        return super().get_queryset(request).annotate(
+            xero_status=Coalesce(Subquery(current.values("status")[:1], output_field=CharField()),
+                                 Value(NOT_CONNECTED)),
+            xero_tenant_name=Subquery(current.values("tenant_name")[:1], output_field=CharField()),
+            member_count=Count("memberships", distinct=True),
+        )
+
+    @admin.display(description="Xero", ordering="xero_status")
+    def xero_status_words(self, obj):
+        p = PRESENTATION.get(obj.xero_status, PRESENTATION[NOT_CONNECTED])
+        colours = {"ok": "#1f9d55", "warn": "#c77700", "bad": "#d0312d", "off": "#8a96a3"}
+        return format_html('<span style="color:{};font-weight:600">● {}</span>', colours[p.colour], p.words)
+
+    @admin.display(description="Xero organisation", ordering="xero_tenant_name")
+    def xero_tenant(self, obj):
+        return obj.xero_tenant_name or "—"
+
+    @admin.display(description="Members", ordering="member_count")
+    def members(self, obj):
+        return obj.member_count
 
 
 @admin.register(m.Membership)
@@ -49,19 +163,31 @@ TOKEN_FIELDS = {"access_token_encrypted", "refresh_token_encrypted", "previous_r
 
 
 @admin.register(m.XeroConnection)
-class XeroConnectionAdmin(admin.ModelAdmin):
+class XeroConnectionAdmin(OrganisationActions, admin.ModelAdmin):
     list_display = ["organisation", "tenant_name", "status", "is_current", "connected_by", "connected_at",
-                    "last_refreshed_at", "last_health_check_at"]
+                    "refresh_token_issued_at", "last_refreshed_at", "last_health_check_at"]
     list_filter = ["status", "is_current"]
-    search_fields = ["organisation__name", "tenant_name", "tenant_id", "short_code"]
-    exclude = sorted(TOKEN_FIELDS)
+    search_fields = ["organisation__name", "tenant_name", "tenant_id", "short_code", "xero_user_email"]
+    list_select_related = ["organisation", "connected_by"]
+    date_hierarchy = "connected_at"
+    actions = ["refresh_lists", "health_check", "retry_failed_exports", "disconnect_xero"]
+    exclude = sorted(TOKEN_FIELDS | {"refresh_lock_until", "refresh_lock_owner"})
     readonly_fields = ["organisation", "status", "is_current", "tenant_id", "tenant_name", "xero_connection_id",
                        "auth_event_id", "short_code", "xero_base_currency", "scopes", "xero_user_name",
                        "xero_user_email", "access_token_expires_at", "refresh_token_issued_at", "connected_by",
                        "connected_at", "disconnected_at", "last_refreshed_at", "last_health_check_at",
                        "last_error", "last_error_at"]
 
+    def organisations_of(self, queryset):
+        """Actions act on the organisation; only a current connection can be acted on."""
+        return [c.organisation for c in queryset.filter(is_current=True).select_related("organisation")]
+
     def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a row would lose the history and leave the authorisation alive at Xero:
+        # use the "Disconnect Xero" action instead.
         return False
 
 
@@ -72,6 +198,7 @@ class ConnectionEventAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "to_status", "outcome"]
     search_fields = ["organisation__name", "reason", "actor__username"]
     date_hierarchy = "created_at"
+    list_select_related = ["organisation", "actor"]
 
 
 @admin.register(m.PendingAuthorisation)
@@ -130,6 +257,18 @@ class ListRefreshAdmin(ReadOnlyAdmin):
     search_fields = ["organisation__name"]
 
 
+def _export_documents(modeladmin, request, documents) -> None:
+    jobs = portal_service.documents_export_selected(documents=documents, actor=request.user)
+    for job in jobs:
+        queued = getattr(job, "queued_count", 0)
+        already = len(job.params.get("document_ids", [])) - queued
+        modeladmin.message_user(request, format_html(
+            "{}: {} document{} queued for export (job #{}){}.", job.organisation.name, queued,
+            "" if queued == 1 else "s", job.pk,
+            f"; {already} already exported or on their way, left as they are" if already > 0 else ""),
+            messages.SUCCESS if queued else messages.WARNING)
+
+
 class DocumentLineInline(admin.TabularInline):
     model = m.DocumentLine
     extra = 0
@@ -144,6 +283,11 @@ class SourceDocumentAdmin(admin.ModelAdmin):
     list_select_related = ["organisation"]
     inlines = [DocumentLineInline]
     raw_id_fields = ["paid_document"]
+    actions = ["export_selected_documents"]
+
+    @admin.action(description="Export selected documents to Xero")
+    def export_selected_documents(self, request, queryset):
+        _export_documents(self, request, list(queryset.select_related("organisation")))
 
 
 class ExportAttemptInline(admin.TabularInline):
@@ -165,16 +309,34 @@ class ExportRecordAdmin(admin.ModelAdmin):
     list_select_related = ["document", "organisation"]
     readonly_fields = [f.name for f in m.ExportRecord._meta.fields]
     inlines = [ExportAttemptInline]
+    date_hierarchy = "doc_date"
+    actions = ["export_selected_records", "retry_failed_exports"]
 
     def has_add_permission(self, request):
         return False
 
+    @admin.action(description="Export selected documents to Xero")
+    def export_selected_records(self, request, queryset):
+        _export_documents(self, request, [r.document for r in queryset.select_related("document__organisation")])
+
+    @admin.action(description="Retry failed exports of these organisations")
+    def retry_failed_exports(self, request, queryset):
+        organisations = m.Organisation.objects.filter(pk__in=queryset.values("organisation_id"))
+        _start_job(self, request, organisations, K.RETRY_FAILED)
+
 
 @admin.register(m.BulkJob)
 class BulkJobAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "kind", "organisation", "actor", "status", "total", "done", "failed", "waiting"]
-    list_filter = ["kind", "status"]
-    search_fields = ["organisation__name", "actor__username"]
+    list_display = ["created_at", "kind", "scope", "actor", "status", "total", "done", "failed", "waiting",
+                    "skipped", "summary"]
+    list_filter = ["kind", "status", ("organisation", admin.EmptyFieldListFilter)]
+    search_fields = ["organisation__name", "actor__username", "summary"]
+    list_select_related = ["organisation", "actor"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="Organisation")
+    def scope(self, obj):
+        return obj.organisation or f"{obj.total} organisations (portal)"
 
 
 @admin.register(m.RateBudget)

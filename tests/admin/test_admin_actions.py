@@ -1,0 +1,184 @@
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.urls import reverse
+
+from tests import factories
+from xero_connect.models import (
+    BulkJob, ConnectionEvent, DocumentType, ExportRecord, ExportState, ListRefresh, Role, SourceDocument,
+    XeroConnection,
+)
+
+
+@pytest.fixture
+def staff(db):
+    return factories.make_user("olive", first_name="Olive", last_name="Operations", is_staff=True,
+                               is_superuser=True)
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def _act(client, model, action, ids, **extra):
+    url = reverse(f"admin:xero_connect_{model}_changelist")
+    return client.post(url, {"action": action, ACTION_CHECKBOX_NAME: [str(i) for i in ids], **extra}, follow=True)
+
+
+def _messages(response):
+    return [str(m) for m in response.context["messages"]]
+
+
+MODELS = ["organisation", "membership", "xeroconnection", "connectionevent", "pendingauthorisation", "account",
+          "currency", "taxrate", "contact", "trackingcategory", "listrefresh", "sourcedocument", "exportrecord",
+          "bulkjob", "ratebudget"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_staff_can_see_and_search_every_model(staff_client, model, org, admin_user):
+    url = reverse(f"admin:xero_connect_{model}_changelist")
+    assert staff_client.get(url).status_code == 200
+    assert staff_client.get(url, {"q": "acme"}).status_code == 200
+
+
+def test_non_staff_cannot_use_the_admin(admin_client):
+    response = admin_client.get(reverse("admin:xero_connect_organisation_changelist"))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_tokens_are_never_shown_or_editable(staff_client, org, admin_user):
+    connection = factories.make_connection(org, actor=admin_user, access_token="ACCESS-SECRET-1",
+                                           refresh_token="REFRESH-SECRET-1")
+    html = staff_client.get(reverse("admin:xero_connect_xeroconnection_change", args=[connection.pk])).content.decode()
+    for secret in ("ACCESS-SECRET-1", "REFRESH-SECRET-1", connection.access_token_encrypted,
+                   connection.refresh_token_encrypted):
+        assert secret not in html
+    assert "token_encrypted" not in html and "refresh_lock" not in html
+    listing = staff_client.get(reverse("admin:xero_connect_xeroconnection_changelist")).content.decode()
+    assert connection.refresh_token_encrypted not in listing
+    # No delete (it would lose the history and leave the authorisation alive at Xero).
+    assert staff_client.get(reverse("admin:xero_connect_xeroconnection_delete", args=[connection.pk])).status_code == 403
+
+
+def test_audit_rows_are_read_only(staff_client, org, admin_user):
+    factories.make_connection(org, actor=admin_user)
+    event = ConnectionEvent.objects.get()
+    url = reverse("admin:xero_connect_connectionevent_change", args=[event.pk])
+    assert staff_client.post(url, {"reason": "rewritten"}).status_code == 403
+    event.refresh_from_db()
+    assert event.reason != "rewritten"
+
+
+def test_organisation_list_shows_status_in_words(staff_client, org, other_org, admin_user):
+    factories.make_connection(org, actor=admin_user, status="needs_reconnect", tenant_name="Acme in Xero")
+    html = staff_client.get(reverse("admin:xero_connect_organisation_changelist")).content.decode()
+    assert "Needs reconnect" in html and "Not connected to Xero" in html and "Acme in Xero" in html
+    filtered = staff_client.get(reverse("admin:xero_connect_organisation_changelist"),
+                                {"xero_status": "needs_reconnect"})
+    assert list(filtered.context["cl"].result_list) == [org]
+
+
+def test_health_check_action_runs_the_diagnosis_and_is_audited(staff_client, staff, org, other_org,
+                                                               django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _act(staff_client, "organisation", "health_check", [org.pk, other_org.pk])
+    job = BulkJob.objects.get()
+    assert job.actor == staff and job.kind == BulkJob.Kind.HEALTH_CHECK and job.organisation is None
+    assert any(f"Run a health check started for 2 organisations" in m and f"#{job.pk}" in m
+               for m in _messages(response))
+    assert job.status == "done" and {r["outcome"] for r in job.results} == {"problem"}  # neither is connected
+    assert all("not connected" in r["detail"].lower() for r in job.results), job.results
+    checks = ConnectionEvent.objects.filter(kind=ConnectionEvent.Kind.CHECK)
+    assert {(e.organisation_id, e.actor_id) for e in checks} == {(org.pk, staff.pk), (other_org.pk, staff.pk)}
+    # The job's page shows the per-organisation results to the staff member who started it.
+    page = staff_client.get(reverse("portal_job", args=[job.pk]))
+    assert page.status_code == 200 and "Acme Widgets" in page.content.decode()
+
+
+def test_refresh_lists_action_from_connections(staff_client, staff, org, admin_user,
+                                               django_capture_on_commit_callbacks):
+    connection = factories.make_connection(org, actor=admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        _act(staff_client, "xeroconnection", "refresh_lists", [connection.pk])
+    refresh = ListRefresh.objects.get(organisation=org)
+    assert refresh.actor == staff and refresh.trigger == ListRefresh.Trigger.BULK
+    job = BulkJob.objects.get()
+    assert job.actor == staff and job.results[0]["name"] == "Acme Widgets"
+
+
+def test_retry_failed_action_calls_the_export_service(staff_client, staff, org, monkeypatch,
+                                                      django_capture_on_commit_callbacks):
+    from xero_connect.services import exports as export_service
+
+    calls = []
+    monkeypatch.setattr(export_service, "exports_retry_failed",
+                        lambda *, organisation, actor, job=None: calls.append((organisation, actor)) or
+                        BulkJob(total=3), raising=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        _act(staff_client, "organisation", "retry_failed_exports", [org.pk])
+    assert calls == [(org, staff)]
+    assert BulkJob.objects.get(organisation=None).results[0]["detail"] == "3 failed exports queued again."
+
+
+def test_export_selected_documents_action(staff_client, staff, org, monkeypatch):
+    from xero_connect.services import exports as export_service
+
+    docs = [SourceDocument.objects.create(organisation=org, doc_type=DocumentType.SALES_INVOICE, number=f"INV-{n}",
+                                          date="2025-02-0%d" % (n + 1)) for n in range(3)]
+
+    def ledger_sync(*, organisation):
+        for doc in SourceDocument.objects.filter(organisation=organisation):
+            ExportRecord.objects.get_or_create(document=doc, defaults=dict(
+                organisation=organisation, doc_type=doc.doc_type, doc_date=doc.date))
+
+    def exports_enqueue(*, records, actor, update_existing=False, job=None):
+        ids = [r.pk for r in records]
+        return ExportRecord.objects.filter(pk__in=ids).exclude(state=ExportState.EXPORTED).update(
+            state=ExportState.QUEUED, queued_by=actor, job=job)
+
+    monkeypatch.setattr(export_service, "ledger_sync", ledger_sync, raising=False)
+    monkeypatch.setattr(export_service, "exports_enqueue", exports_enqueue, raising=False)
+    ledger_sync(organisation=org)
+    ExportRecord.objects.filter(document=docs[0]).update(state=ExportState.EXPORTED)
+    response = _act(staff_client, "sourcedocument", "export_selected_documents", [d.pk for d in docs])
+    job = BulkJob.objects.get(organisation=org)
+    assert job.actor == staff and job.kind == BulkJob.Kind.EXPORT_SELECTED
+    assert ExportRecord.objects.filter(state=ExportState.QUEUED, queued_by=staff, job=job).count() == 2
+    assert f"Acme Widgets: 2 documents queued for export (job #{job.pk}); 1 already exported or on their way, " \
+           "left as they are." in _messages(response)
+
+
+def test_disconnect_confirms_first(staff_client, org, admin_user):
+    connection = factories.make_connection(org, actor=admin_user)
+    response = _act(staff_client, "organisation", "disconnect_xero", [org.pk])
+    html = response.content.decode()
+    assert "Disconnect Xero for 1 organisation?" in html and 'name="confirm" value="yes"' in html
+    connection.refresh_from_db()
+    assert connection.is_current and connection.status == "connected"
+
+
+def test_disconnect_after_confirmation_is_audited(staff_client, staff, org, other_org, admin_user, monkeypatch):
+    from xero_connect.services import connections as connection_service
+
+    connection = factories.make_connection(org, actor=admin_user)
+    factories.add_member(org, staff, Role.ADMIN)  # the connection service lets Admins disconnect
+    # No network: Xero's side of the disconnect is best effort and recorded by the service.
+    monkeypatch.setattr(connection_service.oauth, "delete_connection", lambda **kw: None)
+    monkeypatch.setattr(connection_service.oauth, "revoke", lambda **kw: None)
+    response = _act(staff_client, "organisation", "disconnect_xero", [org.pk, other_org.pk], confirm="yes")
+    connection.refresh_from_db()
+    assert not connection.is_current and connection.status == "disconnected"
+    event = ConnectionEvent.objects.get(transition="disconnect")
+    assert event.actor == staff and event.organisation == org
+    messages = _messages(response)
+    assert "Acme Widgets: disconnected." in messages and "Other Co: was not connected." in messages
+
+
+def test_disconnect_by_staff_who_is_not_admin_is_refused_with_reason(staff_client, staff, org, admin_user):
+    connection = factories.make_connection(org, actor=admin_user)
+    response = _act(staff_client, "xeroconnection", "disconnect_xero", [connection.pk], confirm="yes")
+    connection.refresh_from_db()
+    assert connection.is_current
+    assert any(m.startswith("Acme Widgets: refused: the connection service lets only an Admin") and
+               "Alice Admin" in m for m in _messages(response))
