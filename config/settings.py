@@ -156,6 +156,26 @@ XERO_OAUTH_STATE_TTL = env.int("XERO_OAUTH_STATE_TTL", default=600)
 # Fernet keys, comma separated, newest first. Older keys still decrypt (rotation).
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
 
+# --- Xero sandbox (xero_sandbox/, see docs/sandbox.md) ----------------------------------
+# Tunables of the local Xero stand-in; the control endpoint can override them at run time.
+XERO_SANDBOX_ACCESS_TOKEN_TTL = env.int("XERO_SANDBOX_ACCESS_TOKEN_TTL", default=1800)
+XERO_SANDBOX_REFRESH_TOKEN_TTL = env.int("XERO_SANDBOX_REFRESH_TOKEN_TTL", default=60 * 24 * 3600)
+XERO_SANDBOX_REFRESH_GRACE = env.int("XERO_SANDBOX_REFRESH_GRACE", default=1800)
+XERO_SANDBOX_CODE_TTL = env.int("XERO_SANDBOX_CODE_TTL", default=300)
+XERO_SANDBOX_SESSION_AGE = env.int("XERO_SANDBOX_SESSION_AGE", default=12 * 3600)
+XERO_SANDBOX_IDEMPOTENCY_RETENTION = env.int("XERO_SANDBOX_IDEMPOTENCY_RETENTION", default=360)
+# Time scale of the limits: how many real seconds "a minute" and "a day" last.
+XERO_SANDBOX_MINUTE_SECONDS = env.float("XERO_SANDBOX_MINUTE_SECONDS", default=60.0)
+XERO_SANDBOX_DAY_SECONDS = env.float("XERO_SANDBOX_DAY_SECONDS", default=86400.0)
+XERO_SANDBOX_LIMIT_CONCURRENT = env.int("XERO_SANDBOX_LIMIT_CONCURRENT", default=5)
+XERO_SANDBOX_LIMIT_MINUTE = env.int("XERO_SANDBOX_LIMIT_MINUTE", default=60)
+XERO_SANDBOX_LIMIT_DAY = env.int("XERO_SANDBOX_LIMIT_DAY", default=5000)
+XERO_SANDBOX_LIMIT_APP_MINUTE = env.int("XERO_SANDBOX_LIMIT_APP_MINUTE", default=10000)
+# Standing faults, a JSON list of objects like the control endpoint's "fault" action.
+XERO_SANDBOX_FAULTS = env.json("XERO_SANDBOX_FAULTS", default=[])
+# When set, /xero-sandbox/control/* requires this value in X-Sandbox-Control-Token.
+XERO_SANDBOX_CONTROL_TOKEN = env.str("XERO_SANDBOX_CONTROL_TOKEN", default="")
+
 # --- django-q2 ---------------------------------------------------------------------------
 Q_CLUSTER = {
     "name": env.str("Q_CLUSTER_NAME", default="xero_connect"),
