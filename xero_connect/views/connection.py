@@ -55,6 +55,8 @@ def _flow_problem(request, exc: services.ConnectionFlowError):
         explanation = str(exc)
     organisation = exc.organisation
     can_start = bool(organisation) and roles.can(user=request.user, organisation=organisation, action=Action.CONNECT)
+    if organisation is None and exc.kind in ("timed_out", "cancelled"):
+        can_start = True  # the organisation is unknown: "Start again" leads to the user's organisations
     return render(request, "xero_connect/connection/sign_in_problem.html", {
         "kind": exc.kind, "title": title, "explanation": explanation, "next_step": next_step,
         "button": button if can_start else "", "organisation": organisation,
