@@ -112,3 +112,10 @@ class AccountingApi:
             raise errors.XeroUnavailable("Xero's answer to a batch could not be matched to what was sent.",
                                          maybe_committed=True)
         return out
+
+    def find(self, resource: str, *, where: str, page_size: int = 100) -> list[dict]:
+        """One page of a paged resource matching Xero's `where` filter (e.g. to look up
+        documents by number after an interrupted write)."""
+        data = self.call("GET", resource, params={"where": where, "page": 1, "pageSize": page_size},
+                         event=f"xero.{resource.lower()}.find").data or {}
+        return (data.get(resource) or []) if isinstance(data, dict) else []

@@ -1,0 +1,172 @@
+"""Putting ledger records in the export queue: one at a time, a selection, a date range,
+the failed ones again, and the ones that waited for the connection."""
+import logging
+import math
+from datetime import date
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ...models import BulkJob, ExportRecord, ExportState
+from ..payloads import KINDS
+from .conf import setting
+from .jobs import jobs_refresh
+from .ledger import ledger_sync
+
+log = logging.getLogger("xero.exports")
+CHUNK = 500
+# States a person can send (again) without it being a re-export.
+SENDABLE = (ExportState.NOT_EXPORTED, ExportState.FAILED, ExportState.WAITING_FOR_CONNECTION)
+UPDATABLE_TYPES = [doc_type for doc_type, kind in KINDS.items() if kind.can_update]
+
+
+def _ids(records) -> list[int]:
+    if hasattr(records, "values_list"):
+        return list(records.values_list("pk", flat=True))
+    return [r if isinstance(r, int) else r.pk for r in records]
+
+
+def _chunks(ids):
+    for i in range(0, len(ids), CHUNK):
+        yield ids[i:i + CHUNK]
+
+
+def kick_drains(*, organisation_id: int, queued: int) -> None:
+    """After commit, start worker tasks for the organisation's tenant (as many as are useful)."""
+    if queued <= 0:
+        return
+    n = max(1, min(setting("XERO_EXPORT_DRAINS_PER_TENANT"), math.ceil(queued / setting("XERO_EXPORT_BATCH_SIZE"))))
+
+    def start():
+        from django_q.tasks import async_task
+
+        for _ in range(n):
+            async_task("xero_connect.tasks.exports.export_drain", organisation_id)
+
+    transaction.on_commit(start)
+
+
+@transaction.atomic
+def exports_enqueue(*, records, actor, update_existing: bool = False, job: BulkJob | None = None) -> int:
+    """Queue records for export. Returns how many were put in the queue.
+
+    - not exported / failed / waiting → queued (a new attempt: its own Idempotency-Key);
+    - queued / exporting → left as they are (already on their way);
+    - exported → only with `update_existing`: queued to update the document in Xero for
+      types Xero lets us update, skipped for the others (payments) — never sent as new.
+    Skipped items are counted on the job.
+    """
+    ids = _ids(records)
+    now = timezone.now()
+    common = dict(state=ExportState.QUEUED, queued_by=actor, queued_at=now, next_attempt_at=now,
+                  attempts_count=0, last_error="", generation=F("generation") + 1)
+    if job is not None:
+        common["job"] = job
+    queued = skipped = 0
+    orgs: dict[int, int] = {}
+    for chunk in _chunks(ids):
+        base = ExportRecord.objects.filter(pk__in=chunk)
+        for org_id in base.values_list("organisation_id", flat=True).distinct():
+            orgs.setdefault(org_id, 0)
+        fresh = base.filter(state__in=SENDABLE)
+        for org_id in fresh.values_list("organisation_id", flat=True).distinct():
+            orgs[org_id] += fresh.filter(organisation_id=org_id).count()
+        queued += fresh.filter(xero_id="").update(update_existing=False, **common)
+        # A failed update of a document already in Xero stays an update.
+        queued += fresh.exclude(xero_id="").update(update_existing=True, **common)
+        exported = base.filter(state=ExportState.EXPORTED)
+        if update_existing:
+            updatable = exported.filter(doc_type__in=UPDATABLE_TYPES).exclude(xero_id="")
+            for org_id in updatable.values_list("organisation_id", flat=True).distinct():
+                orgs[org_id] += updatable.filter(organisation_id=org_id).count()
+            queued += updatable.update(update_existing=True, **common)
+        skipped += base.filter(state=ExportState.EXPORTED).count()
+        if job is not None:
+            base.filter(state__in=(ExportState.QUEUED, ExportState.EXPORTING)).exclude(job=job).update(job=job)
+    if job is not None:
+        BulkJob.objects.filter(pk=job.pk).update(total=F("total") + (len(ids) - skipped), skipped=F("skipped") + skipped)
+        job.refresh_from_db()
+        jobs_refresh(job_ids=[job.pk])
+    for org_id, n in orgs.items():
+        kick_drains(organisation_id=org_id, queued=n)
+    log.info("xero.exports.enqueued records=%s queued=%s skipped=%s job=%s", len(ids), queued, skipped,
+             job.pk if job else None)
+    return queued
+
+
+def _new_job(*, organisation, actor, kind, params) -> BulkJob:
+    return BulkJob.objects.create(organisation=organisation, actor=actor, kind=kind, params=params)
+
+
+def range_records(*, organisation, date_from: date | None, date_to: date | None, doc_types=None):
+    qs = ExportRecord.objects.filter(organisation=organisation)
+    if date_from:
+        qs = qs.filter(doc_date__gte=date_from)
+    if date_to:
+        qs = qs.filter(doc_date__lte=date_to)
+    if doc_types:
+        qs = qs.filter(doc_type__in=list(doc_types))
+    return qs
+
+
+def exports_enqueue_selected(*, organisation, actor, record_ids, update_existing=False) -> BulkJob:
+    """"Export selected" (or re-export them): one job over the chosen records of the organisation."""
+    kind = BulkJob.Kind.REEXPORT if update_existing else BulkJob.Kind.EXPORT_SELECTED
+    job = _new_job(organisation=organisation, actor=actor, kind=kind, params={"records": len(record_ids)})
+    records = ExportRecord.objects.filter(organisation=organisation, pk__in=list(record_ids))
+    exports_enqueue(records=records, actor=actor, update_existing=update_existing, job=job)
+    return job
+
+
+def exports_enqueue_range(*, organisation, actor, date_from, date_to, doc_types=None, job=None,
+                          update_existing: bool = False) -> BulkJob:
+    """"Export everything not yet exported in this range" (not exported, or waiting for the
+    connection). Failed items are left to "Retry failed", which says what went wrong first.
+    With `update_existing`, the documents already in Xero in the range are re-exported too."""
+    ledger_sync(organisation=organisation)
+    params = {"date_from": date_from.isoformat() if date_from else None,
+              "date_to": date_to.isoformat() if date_to else None,
+              "doc_types": list(doc_types or []), "update_existing": update_existing}
+    job = job or _new_job(organisation=organisation, actor=actor,
+                          kind=BulkJob.Kind.REEXPORT if update_existing else BulkJob.Kind.EXPORT_RANGE,
+                          params=params)
+    wanted = [ExportState.NOT_EXPORTED, ExportState.WAITING_FOR_CONNECTION]
+    if update_existing:
+        wanted.append(ExportState.EXPORTED)
+    records = range_records(organisation=organisation, date_from=date_from, date_to=date_to,
+                            doc_types=doc_types).filter(state__in=wanted)
+    exports_enqueue(records=records, actor=actor, update_existing=update_existing, job=job)
+    job.refresh_from_db()
+    return job
+
+
+def exports_retry_failed(*, organisation, actor, job=None, date_from=None, date_to=None, doc_types=None) -> BulkJob:
+    """"Retry failed": every failed item of the organisation (optionally within a range)."""
+    job = job or _new_job(organisation=organisation, actor=actor, kind=BulkJob.Kind.RETRY_FAILED,
+                          params={"date_from": date_from.isoformat() if date_from else None,
+                                  "date_to": date_to.isoformat() if date_to else None})
+    records = range_records(organisation=organisation, date_from=date_from, date_to=date_to,
+                            doc_types=doc_types).filter(state=ExportState.FAILED)
+    exports_enqueue(records=records, actor=actor, job=job)
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def exports_release_waiting(*, organisation, actor=None) -> int:
+    """After a (re)connect: items waiting for the connection go back in the queue and out, with
+    nobody pressing anything. The same intent as before, so the same generation (key)."""
+    now = timezone.now()
+    waiting = ExportRecord.objects.filter(organisation=organisation, state=ExportState.WAITING_FOR_CONNECTION)
+    job_ids = list(waiting.exclude(job=None).values_list("job_id", flat=True).distinct())
+    n = waiting.update(state=ExportState.QUEUED, next_attempt_at=now, last_error="")
+    if job_ids:
+        jobs_refresh(job_ids=job_ids)
+    log.info("xero.exports.released organisation=%s records=%s", organisation.pk, n)
+    kick_drains(organisation_id=organisation.pk, queued=n)
+    return n
+
+
+def due_filter(now) -> Q:
+    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)

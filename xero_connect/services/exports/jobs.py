@@ -1,0 +1,47 @@
+"""Bulk jobs of the export area: the counts a progress bar shows, and the summary at the end."""
+from django.db.models import Count
+from django.utils import timezone
+
+from ...models import BulkJob, ExportRecord, ExportState
+
+PENDING = (ExportState.QUEUED, ExportState.EXPORTING)
+
+
+def job_counts(job: BulkJob) -> dict[str, int]:
+    """Live counts of the job's records by state (one query)."""
+    rows = ExportRecord.objects.filter(job=job).values("state").annotate(n=Count("id")).order_by()
+    return {row["state"]: row["n"] for row in rows}
+
+
+def job_summary(job: BulkJob) -> str:
+    parts = [f"{job.done} exported"]
+    if job.failed:
+        parts.append(f"{job.failed} failed (see the reason on each; fix and press Retry failed)")
+    if job.waiting:
+        parts.append(f"{job.waiting} waiting for the Xero connection (they go out by themselves after a reconnect)")
+    if job.skipped:
+        parts.append(f"{job.skipped} skipped")
+    return ", ".join(parts) + "."
+
+
+def jobs_refresh(*, job_ids) -> None:
+    """Store each job's counts; a job with nothing queued or being sent is done."""
+    for job in BulkJob.objects.filter(pk__in=set(j for j in job_ids if j)):
+        counts = job_counts(job)
+        job.done = counts.get(ExportState.EXPORTED, 0)
+        job.failed = counts.get(ExportState.FAILED, 0)
+        job.waiting = counts.get(ExportState.WAITING_FOR_CONNECTION, 0)
+        pending = sum(counts.get(s, 0) for s in PENDING)
+        fields = ["done", "failed", "waiting"]
+        if pending == 0:
+            if job.status != BulkJob.Status.DONE or job.finished_at is None:
+                job.finished_at = timezone.now()
+            job.status = BulkJob.Status.DONE
+            job.summary = job_summary(job)
+            fields += ["status", "finished_at", "summary"]
+        else:
+            # Items released after a reconnect bring a finished job back to life.
+            job.status = BulkJob.Status.RUNNING
+            job.started_at = job.started_at or timezone.now()
+            fields += ["status", "started_at"]
+        job.save(update_fields=fields)

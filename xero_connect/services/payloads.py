@@ -1,0 +1,176 @@
+"""Source documents → the JSON elements Xero's Accounting API takes.
+
+Deterministic on purpose: the same document always gives the same element (keys sorted when
+hashed, decimals as fixed strings), so the payload hash — and with it the Idempotency-Key —
+is stable across retries and across processes.
+"""
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ..models import DocumentType, SourceDocument
+
+
+@dataclass(frozen=True)
+class XeroKind:
+    resource: str           # API resource and envelope key: "Invoices"
+    id_field: str           # "InvoiceID"
+    xero_type: str | None   # Type on the element: ACCREC / ACCPAY / …
+    number_field: str | None
+    can_update: bool        # does Xero let us update an existing one?
+    update_note: str        # what a re-export does, in the user's words
+
+
+KINDS: dict[str, XeroKind] = {
+    DocumentType.SALES_INVOICE: XeroKind(
+        "Invoices", "InvoiceID", "ACCREC", "InvoiceNumber", True,
+        "updates the existing invoice in Xero (Xero refuses if it has been paid or voided there)"),
+    DocumentType.BILL: XeroKind(
+        "Invoices", "InvoiceID", "ACCPAY", "InvoiceNumber", True,
+        "updates the existing bill in Xero (Xero refuses if it has been paid or voided there)"),
+    DocumentType.SALES_CREDIT_NOTE: XeroKind(
+        "CreditNotes", "CreditNoteID", "ACCRECCREDIT", "CreditNoteNumber", True,
+        "updates the existing credit note in Xero (Xero refuses if it has been allocated or voided there)"),
+    DocumentType.PURCHASE_CREDIT_NOTE: XeroKind(
+        "CreditNotes", "CreditNoteID", "ACCPAYCREDIT", "CreditNoteNumber", True,
+        "updates the existing credit note in Xero (Xero refuses if it has been allocated or voided there)"),
+    DocumentType.PAYMENT: XeroKind(
+        "Payments", "PaymentID", None, None, False,
+        "is skipped: Xero does not allow payments to be edited, so the payment already in Xero stays as it is"),
+    DocumentType.MANUAL_JOURNAL: XeroKind(
+        "ManualJournals", "ManualJournalID", None, None, True,
+        "updates the existing manual journal in Xero"),
+}
+
+# Invoices first, so that payments in the same run find their invoice already exported.
+RESOURCE_ORDER = ["Invoices", "CreditNotes", "ManualJournals", "Payments"]
+DOC_TYPES_BY_RESOURCE: dict[str, list[str]] = {}
+for _doc_type, _kind in KINDS.items():
+    DOC_TYPES_BY_RESOURCE.setdefault(_kind.resource, []).append(str(_doc_type))
+
+
+def kind_of(doc_type: str) -> XeroKind:
+    return KINDS[doc_type]
+
+
+def _money(value) -> float:
+    """Amounts go out as JSON numbers, as Xero's API types them."""
+    return float(Decimal(value or 0).quantize(Decimal("0.01")))
+
+
+def _qty(value) -> float:
+    return float(Decimal(value if value is not None else 1).quantize(Decimal("0.0001")))
+
+
+def _amount(value) -> float:
+    return float(Decimal(value or 0).quantize(Decimal("0.0001")))
+
+
+def _tracking(line) -> list[dict]:
+    out = []
+    for item in line.tracking or []:
+        if isinstance(item, dict) and item.get("category") and item.get("option"):
+            out.append({"Name": item["category"], "Option": item["option"]})
+    return out
+
+
+def journal_narration(document: SourceDocument) -> str:
+    """The narration sent to Xero ends with our document number, so a journal can be found
+    again in Xero (look-up after an interrupted send) without guessing."""
+    narration = (document.narration or "").strip() or f"Journal {document.number}"
+    return narration if document.number in narration else f"{narration} ({document.number})"
+
+
+def build_element(document: SourceDocument, *, xero_id: str = "", paid_xero_id: str = "",
+                  contact_ids: dict[str, str] | None = None) -> dict:
+    """One element for the API. `xero_id` makes it an update of the document already in Xero;
+    `paid_xero_id` is the Xero id of the invoice/bill a payment pays; `contact_ids` maps contact
+    names to ContactIDs from the lists (a name not in the lists is sent by Name)."""
+    kind = KINDS[document.doc_type]
+    lines = list(document.lines.all())
+    if document.doc_type == DocumentType.PAYMENT:
+        element = {
+            "Invoice": {"InvoiceID": paid_xero_id},
+            "Account": {"Code": document.payment_account_code},
+            "Date": document.date.isoformat(),
+            "Amount": _money(document.total),
+            "Reference": document.number,
+        }
+        if document.currency_code:
+            element["CurrencyCode"] = document.currency_code
+        return element
+    if document.doc_type == DocumentType.MANUAL_JOURNAL:
+        element = {
+            "Narration": journal_narration(document),
+            "Date": document.date.isoformat(),
+            "Status": "POSTED",
+            "LineAmountTypes": document.line_amount_types or "NoTax",
+            "JournalLines": [
+                {k: v for k, v in {
+                    "Description": line.description,
+                    "LineAmount": _money(line.line_amount if line.line_amount is not None
+                                         else Decimal(line.quantity or 0) * Decimal(line.unit_amount or 0)),
+                    "AccountCode": line.account_code,
+                    "TaxType": line.tax_type or None,
+                    "Tracking": _tracking(line) or None,
+                }.items() if v not in (None, "")}
+                for line in lines
+            ],
+        }
+        if xero_id:
+            element[kind.id_field] = xero_id
+        return element
+    contact_id = (contact_ids or {}).get(document.contact_name)
+    element = {
+        "Type": kind.xero_type,
+        "Contact": {"ContactID": contact_id} if contact_id else {"Name": document.contact_name},
+        "Date": document.date.isoformat(),
+        "LineAmountTypes": document.line_amount_types or "Exclusive",
+        kind.number_field: document.number,
+        "Status": "AUTHORISED",
+        "LineItems": [
+            {k: v for k, v in {
+                "Description": line.description or document.number,
+                "Quantity": _qty(line.quantity),
+                "UnitAmount": _amount(line.unit_amount),
+                "AccountCode": line.account_code,
+                "TaxType": line.tax_type or None,
+                "Tracking": _tracking(line) or None,
+            }.items() if v not in (None, "")}
+            for line in lines
+        ],
+    }
+    if document.due_date:
+        element["DueDate"] = document.due_date.isoformat()
+    if document.reference:
+        element["Reference"] = document.reference
+    if document.currency_code:
+        element["CurrencyCode"] = document.currency_code
+    if xero_id:
+        element[kind.id_field] = xero_id
+    return element
+
+
+def payload_hash(element: dict) -> str:
+    canonical = json.dumps(element, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def element_xero_id(doc_type: str, element: dict) -> str:
+    return str(element.get(KINDS[doc_type].id_field) or "")
+
+
+def element_messages(element: dict) -> list[str]:
+    """Xero's validation messages for one element, verbatim (errors, then warnings)."""
+    out = []
+    for key in ("ValidationErrors", "Warnings"):
+        for item in element.get(key) or []:
+            if isinstance(item, dict) and item.get("Message"):
+                out.append(str(item["Message"]))
+    return out
+
+
+def element_failed(element: dict) -> bool:
+    status = str(element.get("StatusAttributeString") or "").upper()
+    return status == "ERROR" or bool(element.get("HasErrors")) or bool(element.get("ValidationErrors"))
