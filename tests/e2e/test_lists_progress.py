@@ -71,3 +71,38 @@ def test_progress_bar_moves_and_the_result_appears(live_server, page, transactio
     expect(page.locator("#refresh-results")).to_contain_text("Contacts")
     expect(page.locator(".changes[data-list=contacts]")).to_contain_text("Alpha Ltd")
     page.screenshot(path=str(ARTIFACTS / "lists-refresh-done.png"), full_page=True)
+
+
+def test_lists_page_in_a_browser(live_server, page, transactional_db):
+    from playwright.sync_api import expect
+
+    from xero_connect.models import Account, ListName, ListSyncState
+    from django.utils import timezone
+
+    org = factories.make_organisation("Kiwi Kitchenware", slug="kiwi")
+    member = factories.make_user("mark", first_name="Mark", last_name="Member")
+    factories.add_member(org, member, Role.MEMBER)
+    Account.objects.create(organisation=org, xero_id="a1", code="200", name="Sales", type="REVENUE")
+    Account.objects.create(organisation=org, xero_id="a2", code="400", name="Advertising", type="OVERHEADS")
+    Account.objects.create(organisation=org, xero_id="a3", code="455", name="Old Marketing", is_active=False,
+                           status="ARCHIVED")
+    ListSyncState.objects.create(organisation=org, list_name=ListName.ACCOUNTS, last_refreshed_at=timezone.now())
+
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "mark")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(f"{live_server.url}/o/kiwi/lists/")
+    expect(page.locator("#list-table")).to_contain_text("Advertising")
+    expect(page.locator("#last-refreshed")).to_contain_text("Accounts last refreshed")
+    page.fill("#q", "sales")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#list-table")).not_to_contain_text("Advertising")
+    page.select_option("#status", "all")
+    page.fill("#q", "")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#list-table")).to_contain_text("Archived")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "lists-index.png"), full_page=True)
+    expect(page.get_by_role("button", name="Refresh lists")).to_be_visible()
