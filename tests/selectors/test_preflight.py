@@ -5,7 +5,6 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from tests import factories
 from xero_connect.models import (
     Account,
     Contact,
