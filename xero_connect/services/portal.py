@@ -266,8 +266,10 @@ def _summary(kind: str, results: list[dict]) -> str:
         counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
     parts = [f"{BULK_ACTIONS[kind].label}: {_plural(len(results), 'organisation')}"]
     for outcome in (DONE, PROBLEM, FAILED, SKIPPED):
-        if counts.get(outcome):
-            parts.append(f"{counts[outcome]} {OUTCOME_WORDS[outcome].lower()}")
+        n = counts.get(outcome)
+        if n:
+            words = OUTCOME_WORDS[outcome].lower()
+            parts.append(f"{n} {'need attention' if outcome == PROBLEM and n > 1 else words}")
     return ", ".join(parts) + "."
 
 
