@@ -115,7 +115,7 @@ def test_connect_imports_then_refresh_reports_exactly_the_changes(xero, kiwi, cl
     client.force_login(member)
     page = client.get(reverse("lists_refresh_detail", kwargs={"org_slug": org.slug, "refresh_id": on_connect.pk}))
     html = page.content.decode()
-    assert "Imports after connecting" in html
+    assert "Imports after connecting" in html and "In your currency list:</strong> AUD, NZD, USD" in html
     assert "no exchange rate set up for FJD in Xero Connect" in html
     assert "the exchange rate for GBP in Xero Connect is not above zero" in html
 

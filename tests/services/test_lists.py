@@ -257,7 +257,7 @@ def test_currencies_need_a_valid_local_rate_and_skips_are_explained(org, connect
     refresh = run(org, [ListName.CURRENCIES])
 
     result = refresh.results["currencies"]
-    assert sorted(result["changes"]["added"]) == ["NZD", "USD"]
+    assert sorted(result["changes"]["added"]) == ["NZD", "USD"] and result["in_list"] == ["NZD", "USD"]
     assert result["changes"]["archived"] == ["AUD"]  # no longer in Xero
     reasons = {s["code"]: s["reason"] for s in result["skipped"]}
     assert reasons == {"EUR": "no exchange rate set up for EUR in Xero Connect",

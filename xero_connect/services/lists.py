@@ -8,7 +8,8 @@ run; a connection problem stops the run with the reason and moves the connection
 
 `ListRefresh.results` holds, per list name, {added, updated, archived, unchanged, calls,
 error, error_title, next_step, full_read, changes: {added: [...], updated: [...], archived:
-[...]}} and for currencies also `skipped: [{code, description, reason}]`. When the run stops
+[...]}} and for currencies also `skipped: [{code, description, reason}]` and `in_list` (the
+codes the currency list holds afterwards). When the run stops
 before reading anything (not connected, or the connection broke) the reason is under the key
 "_failure" as {title, explanation, next_step}.
 
@@ -243,6 +244,7 @@ class Tally:
     full_read: bool = True
     changes: dict = field(default_factory=lambda: {"added": [], "updated": [], "archived": []})
     skipped: list | None = None
+    in_list: list | None = None  # currencies: the codes the organisation's list holds after the import
 
     def note(self, kind: str, label: str) -> None:
         setattr(self, kind, getattr(self, kind) + 1)
@@ -255,6 +257,8 @@ class Tally:
                "changes": self.changes}
         if self.skipped is not None:
             out["skipped"] = self.skipped
+        if self.in_list is not None:
+            out["in_list"] = self.in_list
         return out
 
 
@@ -539,6 +543,7 @@ def import_currencies(*, organisation, connection, api: AccountingApi) -> Tally:
                 label=lambda key, f: key, tally=tally, now=now,
                 full_read=True, absent_status="")
         _save_state(organisation, ListName.CURRENCIES, connection, now=now)
+    tally.in_list = sorted(code for code, f in incoming.items() if f["is_active"])
     return tally
 
 
