@@ -109,7 +109,7 @@ class _Parser:
     def value(self):
         kind, value = self.take()
         if kind == "str":
-            return bytes(value[1:-1], "utf-8").decode("unicode_escape")
+            return re.sub(r"\\(.)", r"\1", value[1:-1])
         if kind == "num":
             return float(value)
         if kind == "word":

@@ -234,7 +234,7 @@ def _line_items(ctx, raw_lines, errors, *, sales, line_amount_types):
         if quantity is None:
             quantity = Decimal(1) if unit is not None or given_amount is not None else Decimal(0)
         unit = unit if unit is not None else (given_amount / quantity if given_amount is not None and quantity else Decimal(0))
-        amount = given_amount if given_amount is not None else quantity * unit * (1 - (discount or 0) / 100)
+        amount = given_amount if given_amount is not None else quantity * unit * (1 - (discount or Decimal(0)) / Decimal(100))
         amount = money(amount)
         percent = rate.rate if rate and line_amount_types != "NoTax" else Decimal(0)
         if line_amount_types == "Inclusive":
@@ -356,7 +356,7 @@ def _write_invoice_like(ctx, el, path_id, *, kind):
                                                      line_amount_types=line_amount_types)
     if status == "AUTHORISED" and not lines:
         errors.append("At least one line item is required to approve this document.")
-    number = (el.get(number_field) or "").strip()
+    number = (el.get(number_field) or "").strip() or (existing.number if existing else "")
     if is_invoice and doc_type == "ACCREC" and number:
         clash = Document.objects.filter(organisation=ctx.org, kind=kind, doc_type="ACCREC", number__iexact=number)
         clash = clash.exclude(status__in=["DELETED", "VOIDED"])

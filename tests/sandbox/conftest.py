@@ -5,6 +5,7 @@ import hashlib
 import json
 import re
 import secrets
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -54,12 +55,16 @@ class SpecChecker:
     def response(self, response):
         from openapi_core.testing import MockResponse
         assert response.headers["Content-Type"].startswith("application/json"), response.text[:200]
-        self.openapi.validate_response(self._request(response), MockResponse(
-            response.content, status_code=response.status_code, content_type="application/json"))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Unsupported scheme type")  # OAuth2 is not checked here
+            self.openapi.validate_response(self._request(response), MockResponse(
+                response.content, status_code=response.status_code, content_type="application/json"))
         self.checked += 1
 
     def request(self, response):
-        self.openapi.validate_request(self._request(response))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Unsupported scheme type")
+            self.openapi.validate_request(self._request(response))
         self.checked += 1
 
 
