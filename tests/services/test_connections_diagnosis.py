@@ -137,3 +137,23 @@ def test_scheduled_health_check_covers_every_connected_organisation(org, other_o
     add_organisation(rsps)
     assert connections_health_check_all() == {"working": 2}
     assert not ExportRecord.objects.exists()
+
+
+def test_xero_health_command_prints_the_situation_and_next_step(org, admin_user):
+    from io import StringIO
+
+    from django.core.management import call_command
+    out = StringIO()
+    call_command("xero_health", "--org", org.slug, stdout=out)
+    text = out.getvalue()
+    assert "acme: not_connected — Not connected to Xero" in text and "next step: Press Connect to Xero" in text
+
+
+def test_schedules_include_keep_alive_and_health_checks(db):
+    from django_q.models import Schedule
+
+    from xero_connect.tasks.schedules import ensure_schedules
+    ensure_schedules()
+    funcs = set(Schedule.objects.values_list("func", flat=True))
+    assert {"xero_connect.tasks.connections.connections_keep_alive",
+            "xero_connect.tasks.connections.connections_health_check_all"} <= funcs
