@@ -283,7 +283,7 @@ def _failure_words(error: Exception) -> str:
 def portal_bulk_run(*, job_id: int, save_every_seconds: float = 1.0) -> BulkJob:
     """Process a bulk job's pending organisations in order. Safe to run again (resumes)."""
     with transaction.atomic():
-        job = BulkJob.objects.select_for_update().select_related("actor").get(pk=job_id)
+        job = BulkJob.objects.select_for_update(of=("self",)).select_related("actor").get(pk=job_id)
         if job.status in (BulkJob.Status.DONE, BulkJob.Status.FAILED):
             return job
         job.status = BulkJob.Status.RUNNING
