@@ -16,6 +16,7 @@ class Action(models.TextChoices):
     DISCONNECT = "disconnect", "disconnect Xero"
     SWITCH_TENANT = "switch_tenant", "switch the linked Xero organisation"
     IMPORT_DOCUMENTS = "import_documents", "import documents"
+    REEXPORT = "reexport", "re-export documents already in Xero"
 
 
 _MEMBER_ACTIONS = {Action.VIEW, Action.EXPORT, Action.REFRESH_LISTS, Action.DIAGNOSE}

@@ -1,10 +1,209 @@
-"""Export Data pages. Implemented by the export work (issue 6)."""
-from django.shortcuts import redirect
+"""Export Data pages: thin doors to selectors.exports and services.exports/documents."""
+from datetime import date
+from urllib.parse import urlencode
 
+from django.contrib import messages
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .. import roles
+from ..models import BulkJob, DocumentType, ExportRecord, ExportState
 from ..roles import Action
-from .base import organisation_view
+from ..selectors import exports as sel
+from ..selectors.access import get_scoped_or_404
+from ..services import exports as svc
+from ..services.documents import COLUMNS, documents_import_csv
+from .base import can, organisation_view
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
+def _date(value, default):
+    try:
+        return date.fromisoformat(value) if value else default
+    except ValueError:
+        return default
+
+
+def _filters(params, today=None) -> dict:
+    default_from, default_to = sel.default_range(today or timezone.localdate())
+    state = params.get("state", "")
+    doc_type = params.get("type", "")
+    return {
+        "date_from": _date(params.get("from"), default_from),
+        "date_to": _date(params.get("to"), default_to),
+        "state": state if state in ExportState.values else "",
+        "doc_type": doc_type if doc_type in DocumentType.values else "",
+        "search": (params.get("q") or "").strip()[:100],
+    }
+
+
+def _query(f: dict, **extra) -> str:
+    params = {"from": f["date_from"].isoformat(), "to": f["date_to"].isoformat()}
+    for key, name in (("state", "state"), ("doc_type", "type"), ("search", "q")):
+        if f.get(key):
+            params[name] = f[key]
+    params.update({k: v for k, v in extra.items() if v})
+    return urlencode(params)
+
+
+def _back(request, f, **extra):
+    return redirect(f"{reverse('exports_page', args=[request.organisation.slug])}?{_query(f, **extra)}")
+
+
+@require_GET
 @organisation_view(Action.VIEW)
 def exports_page(request):
-    return redirect("organisation_home", org_slug=request.organisation.slug)
+    organisation = request.organisation
+    svc.ledger_sync_missing(organisation=organisation)
+    f = _filters(request.GET)
+    pages = {t: request.GET.get(f"page_{t}") for t in DocumentType.values}
+    data = sel.export_page(organisation=organisation, date_from=f["date_from"], date_to=f["date_to"],
+                           state=f["state"], search=f["search"], doc_type=f["doc_type"], pages=pages)
+    job = None
+    job_id = request.GET.get("job")
+    if job_id and job_id.isdigit():
+        job = BulkJob.objects.filter(organisation=organisation, pk=int(job_id)).first()
+    job = job or sel.latest_job(organisation=organisation)
+    progress = sel.job_progress(job) if job else None
+    waiting = data["totals"].get(ExportState.WAITING_FOR_CONNECTION, 0)
+    return render(request, "xero_connect/exports/page.html", {
+        **data, "organisation": organisation, "f": f, "query": _query(f), "job": job, "progress": progress,
+        "waiting": waiting, "states": sel.STATE_ORDER, "doc_types": DocumentType.choices,
+        "can_export": can(request, Action.EXPORT), "can_reexport": can(request, Action.REEXPORT),
+        "can_import": can(request, Action.IMPORT_DOCUMENTS),
+        "admin_names": roles.admin_names(organisation) if waiting else [],
+    })
+
+
+@require_POST
+@organisation_view(Action.EXPORT)
+def exports_action(request):
+    """Export one, Export selected, Export everything not yet exported in this range, Retry failed."""
+    organisation, actor = request.organisation, request.user
+    f = _filters(request.POST)
+    one = request.POST.get("export_one")
+    action = request.POST.get("action", "")
+    if one:
+        record = get_scoped_or_404(ExportRecord.objects.all(), organisation=organisation, pk=_int(one))
+        if record.state == ExportState.EXPORTED:
+            messages.info(request, f"{record.document} is already in Xero. Use Re-export to update it there.")
+            return _back(request, f)
+        job = svc.exports_enqueue_selected(organisation=organisation, actor=actor, record_ids=[record.pk])
+        messages.success(request, f"{record.document} is on its way to Xero.")
+        return _back(request, f, job=job.pk)
+    if action == "selected":
+        ids = [_int(i) for i in request.POST.getlist("records") if _int(i)]
+        if not ids:
+            messages.warning(request, "Select at least one item first.")
+            return _back(request, f)
+        already = ExportRecord.objects.filter(organisation=organisation, pk__in=ids,
+                                              state=ExportState.EXPORTED).count()
+        job = svc.exports_enqueue_selected(organisation=organisation, actor=actor, record_ids=ids)
+        note = f" {already} already in Xero were left alone (use Re-export to update them)." if already else ""
+        messages.success(request, f"{job.total} item(s) queued for export.{note}")
+        return _back(request, f, job=job.pk)
+    if action == "range":
+        job = svc.exports_enqueue_range(organisation=organisation, actor=actor, date_from=f["date_from"],
+                                        date_to=f["date_to"], doc_types=[f["doc_type"]] if f["doc_type"] else None)
+        messages.success(request, f"{job.total} item(s) not yet exported between {f['date_from']:%-d %b %Y} and "
+                                  f"{f['date_to']:%-d %b %Y} queued for export." if job.total else
+                         "Nothing to export: everything in this range is already in Xero, queued, or failed "
+                         "(use Retry failed).")
+        return _back(request, f, job=job.pk)
+    if action == "retry_failed":
+        job = svc.exports_retry_failed(organisation=organisation, actor=actor, date_from=f["date_from"],
+                                       date_to=f["date_to"])
+        messages.success(request, f"{job.total} failed item(s) queued again." if job.total
+                         else "No failed items in this range.")
+        return _back(request, f, job=job.pk)
+    messages.warning(request, "Unknown action.")
+    return _back(request, f)
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@require_POST
+@organisation_view(Action.REEXPORT)
+def exports_reexport(request):
+    """Re-export items already in Xero: first a page that says what will happen per type, then
+    (confirm) the job. Never creates a duplicate: documents are updated by their Xero id, or
+    skipped where Xero does not allow updates."""
+    organisation, actor = request.organisation, request.user
+    f = _filters(request.POST)
+    scope = request.POST.get("scope", "selected")
+    if scope == "range":
+        ids = list(sel.ledger_queryset(organisation=organisation, date_from=f["date_from"], date_to=f["date_to"],
+                                       doc_types=[f["doc_type"]] if f["doc_type"] else None)
+                   .filter(state=ExportState.EXPORTED).values_list("pk", flat=True))
+    else:
+        ids = [i for i in (_int(v) for v in request.POST.getlist("records")) if i]
+        ids = list(ExportRecord.objects.filter(organisation=organisation, pk__in=ids).values_list("pk", flat=True))
+    preview = sel.reexport_preview(organisation=organisation, record_ids=ids)
+    if not preview:
+        messages.info(request, "None of these items are in Xero yet, so there is nothing to re-export. Use Export.")
+        return _back(request, f)
+    if request.POST.get("confirm") != "yes":
+        return render(request, "xero_connect/exports/reexport_confirm.html", {
+            "organisation": organisation, "preview": preview, "ids": ids, "f": f, "scope": scope,
+            "total": sum(p["n"] for p in preview)})
+    job = svc.exports_enqueue_selected(organisation=organisation, actor=actor, record_ids=ids, update_existing=True)
+    messages.success(request, f"Re-export started: {job.total} item(s) will be updated in Xero"
+                              + (f", {job.skipped} skipped (Xero does not allow updating them)." if job.skipped else "."))
+    return _back(request, f, job=job.pk)
+
+
+@require_GET
+@organisation_view(Action.VIEW)
+def exports_job_progress(request, job_id: int):
+    job = BulkJob.objects.filter(organisation=request.organisation, pk=job_id).first()
+    if job is None:
+        raise Http404("No such job in this organisation.")
+    return JsonResponse(sel.job_progress(job))
+
+
+@require_GET
+@organisation_view(Action.VIEW)
+def exports_record(request, record_id: int):
+    record = get_scoped_or_404(
+        ExportRecord.objects.select_related("document", "connection", "exported_by", "queued_by",
+                                            "document__paid_document__export_record"),
+        organisation=request.organisation, pk=record_id)
+    return render(request, "xero_connect/exports/record.html", {
+        "organisation": request.organisation, "record": record, "link": sel.record_link(record),
+        "attempts": record.attempts.select_related("actor")[:50], "lines": record.document.lines.all(),
+        "can_export": can(request, Action.EXPORT)})
+
+
+@require_http_methods(["GET", "POST"])
+@organisation_view(Action.IMPORT_DOCUMENTS)
+def documents_import(request):
+    organisation = request.organisation
+    result = None
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.warning(request, "Choose a CSV file first.")
+        elif upload.size > MAX_UPLOAD_BYTES:
+            messages.error(request, "That file is larger than 5 MB: split it and import the parts.")
+        else:
+            try:
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = None
+                messages.error(request, "The file is not UTF-8 text. Save it as “CSV UTF-8” and try again.")
+            if text is not None:
+                result = documents_import_csv(organisation=organisation, actor=request.user, text=text)
+                if result.ok:
+                    messages.success(request, f"Imported {result.created} document(s) with {result.lines} line(s).")
+                    return redirect("exports_page", org_slug=organisation.slug)
+    return render(request, "xero_connect/exports/import.html", {
+        "organisation": organisation, "result": result, "columns": COLUMNS})

@@ -1,0 +1,168 @@
+"""Reads for the Export Data page: counts by section and state, a page of rows per section,
+"View in Xero" links, job progress. A constant number of queries whatever the ledger's size:
+one aggregate for every count, one query per shown section for its rows (pages are sliced,
+never counted again — the aggregate already knows the totals)."""
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from urllib.parse import quote, urlencode
+
+from django.conf import settings
+from django.db.models import Count, Q
+
+from ..models import BulkJob, DocumentType, ExportRecord, ExportState
+from ..services.payloads import KINDS
+from .connections import current_connection, presentation
+
+PAGE_SIZE = 25
+STATE_ORDER = [ExportState.NOT_EXPORTED, ExportState.QUEUED, ExportState.EXPORTING, ExportState.EXPORTED,
+               ExportState.FAILED, ExportState.WAITING_FOR_CONNECTION]
+STATE_COLOUR = {ExportState.NOT_EXPORTED: "off", ExportState.QUEUED: "warn", ExportState.EXPORTING: "warn",
+                ExportState.EXPORTED: "ok", ExportState.FAILED: "bad", ExportState.WAITING_FOR_CONNECTION: "warn"}
+# Xero's deep-link paths ("View in Xero"), from Xero's deep-link documentation.
+DEEP_LINK_PATHS = {
+    DocumentType.SALES_INVOICE: "/AccountsReceivable/View.aspx?InvoiceID={id}",
+    DocumentType.BILL: "/AccountsPayable/Edit.aspx?InvoiceID={id}",
+    DocumentType.SALES_CREDIT_NOTE: "/AccountsPayable/ViewCreditNote.aspx?creditNoteID={id}",
+    DocumentType.PURCHASE_CREDIT_NOTE: "/AccountsPayable/ViewCreditNote.aspx?creditNoteID={id}",
+    DocumentType.MANUAL_JOURNAL: "/Journal/View.aspx?invoiceID={id}",
+}
+
+
+def default_range(today: date) -> tuple[date, date]:
+    """This month and last: from the first of last month to the end of this month."""
+    first_this = today.replace(day=1)
+    first_last = (first_this - timedelta(days=1)).replace(day=1)
+    next_month = (first_this + timedelta(days=32)).replace(day=1)
+    return first_last, next_month - timedelta(days=1)
+
+
+def deep_link(*, doc_type: str, xero_id: str, short_code: str) -> str:
+    """The "View in Xero" address. Payments open the invoice or bill they pay (Xero shows the
+    payment there); pass that document's type and id."""
+    path = DEEP_LINK_PATHS.get(doc_type)
+    if not (path and xero_id and short_code):
+        return ""
+    query = urlencode({"shortcode": short_code, "redirecturl": path.format(id=xero_id)}, quote_via=quote, safe="/")
+    return f"{settings.XERO_DEEP_LINK_URL}?{query}"
+
+
+def record_link(record: ExportRecord) -> str:
+    if record.state != ExportState.EXPORTED or not record.xero_id:
+        return ""
+    short_code = record.connection.short_code if record.connection_id and record.connection else ""
+    if record.doc_type == DocumentType.PAYMENT:
+        paid = record.document.paid_document
+        paid_record = getattr(paid, "export_record", None) if paid else None
+        if paid_record and paid_record.xero_id:
+            return deep_link(doc_type=paid.doc_type, xero_id=paid_record.xero_id, short_code=short_code)
+        return ""
+    return deep_link(doc_type=record.doc_type, xero_id=record.xero_id, short_code=short_code)
+
+
+@dataclass
+class Row:
+    record: ExportRecord
+    link: str
+    state_colour: str
+
+
+@dataclass
+class Section:
+    doc_type: str
+    label: str
+    counts: list[tuple[str, str, int, str]]  # (state, words, n, colour)
+    total: int
+    shown_total: int
+    rows: list[Row] = field(default_factory=list)
+    page: int = 1
+    pages: int = 1
+    update_note: str = ""
+
+    @property
+    def has_prev(self):
+        return self.page > 1
+
+    @property
+    def has_next(self):
+        return self.page < self.pages
+
+
+def ledger_queryset(*, organisation, date_from=None, date_to=None, search: str = "", doc_types=None):
+    qs = ExportRecord.objects.filter(organisation=organisation)
+    if date_from:
+        qs = qs.filter(doc_date__gte=date_from)
+    if date_to:
+        qs = qs.filter(doc_date__lte=date_to)
+    if doc_types:
+        qs = qs.filter(doc_type__in=list(doc_types))
+    search = (search or "").strip()
+    if search:
+        qs = qs.filter(Q(document__number__icontains=search) | Q(document__contact_name__icontains=search))
+    return qs
+
+
+def export_page(*, organisation, date_from, date_to, state: str = "", search: str = "", doc_type: str = "",
+                pages: dict | None = None, page_size: int = PAGE_SIZE) -> dict:
+    base = ledger_queryset(organisation=organisation, date_from=date_from, date_to=date_to, search=search,
+                           doc_types=[doc_type] if doc_type else None)
+    counts: dict[str, dict[str, int]] = {}
+    for row in base.values("doc_type", "state").annotate(n=Count("id")).order_by():
+        counts.setdefault(row["doc_type"], {})[row["state"]] = row["n"]
+    sections = []
+    pages = pages or {}
+    for value, label in DocumentType.choices:
+        if doc_type and value != doc_type:
+            continue
+        by_state = counts.get(value, {})
+        total = sum(by_state.values())
+        shown_total = by_state.get(state, 0) if state else total
+        n_pages = max(1, -(-shown_total // page_size))
+        page = min(max(1, int(pages.get(value) or 1)), n_pages)
+        section = Section(
+            doc_type=value, label=label, total=total, shown_total=shown_total, page=page, pages=n_pages,
+            counts=[(s.value, s.label, by_state.get(s.value, 0), STATE_COLOUR[s]) for s in STATE_ORDER],
+            update_note=KINDS[value].update_note)
+        if shown_total:
+            rows = base.filter(doc_type=value)
+            if state:
+                rows = rows.filter(state=state)
+            rows = (rows.select_related("document", "connection", "document__paid_document__export_record")
+                    .order_by("-doc_date", "-id")[(page - 1) * page_size: page * page_size])
+            section.rows = [Row(r, record_link(r), STATE_COLOUR.get(r.state, "off")) for r in rows]
+        sections.append(section)
+    connection = current_connection(organisation=organisation)
+    totals = {s.value: sum(c.get(s.value, 0) for c in counts.values()) for s in STATE_ORDER}
+    return {"sections": sections, "connection": connection, "status": presentation(connection), "totals": totals}
+
+
+def latest_job(*, organisation) -> BulkJob | None:
+    return (BulkJob.objects.filter(organisation=organisation, kind__in=[
+        BulkJob.Kind.EXPORT_SELECTED, BulkJob.Kind.EXPORT_RANGE, BulkJob.Kind.RETRY_FAILED, BulkJob.Kind.REEXPORT])
+        .order_by("-created_at", "-id").first())
+
+
+def job_progress(job: BulkJob) -> dict:
+    """What the progress bar shows, from the job row (the worker keeps its counts current) and
+    a live count of the job's records (one query)."""
+    live = dict(ExportRecord.objects.filter(job=job).values_list("state").annotate(n=Count("id")).order_by())
+    done = live.get(ExportState.EXPORTED, 0)
+    failed = live.get(ExportState.FAILED, 0)
+    waiting = live.get(ExportState.WAITING_FOR_CONNECTION, 0)
+    pending = live.get(ExportState.QUEUED, 0) + live.get(ExportState.EXPORTING, 0)
+    total = job.total
+    finished = total - pending if total else 0
+    percent = int(100 * finished / total) if total else 100
+    return {"id": job.pk, "kind": job.get_kind_display(), "status": job.status,
+            "status_words": job.get_status_display(), "total": total, "done": done, "failed": failed,
+            "waiting": waiting, "pending": pending, "skipped": job.skipped, "percent": max(0, min(100, percent)),
+            "finished": pending == 0, "summary": job.summary if pending == 0 else ""}
+
+
+def reexport_preview(*, organisation, record_ids) -> list[dict]:
+    """For the confirm page: per type, how many of the chosen items are in Xero and what a
+    re-export does to them."""
+    rows = (ExportRecord.objects.filter(organisation=organisation, pk__in=record_ids, state=ExportState.EXPORTED)
+            .values("doc_type").annotate(n=Count("id")).order_by())
+    by_type = {r["doc_type"]: r["n"] for r in rows}
+    return [{"doc_type": value, "label": label, "n": by_type[value], "can_update": KINDS[value].can_update,
+             "note": KINDS[value].update_note} for value, label in DocumentType.choices if by_type.get(value)]
