@@ -182,3 +182,17 @@ def test_disconnect_by_staff_who_is_not_admin_is_refused_with_reason(staff_clien
     assert connection.is_current
     assert any(m.startswith("Acme Widgets: refused: the connection service lets only an Admin") and
                "Alice Admin" in m for m in _messages(response))
+
+
+def test_export_selected_records_through_the_real_export_service(staff_client, staff, org):
+    docs = [SourceDocument.objects.create(organisation=org, doc_type=DocumentType.BILL, number=f"BILL-{n}",
+                                          date="2025-03-0%d" % (n + 1)) for n in range(2)]
+    from xero_connect.services.exports import ledger_sync
+
+    ledger_sync(organisation=org)
+    records = ExportRecord.objects.filter(document__in=docs)
+    response = _act(staff_client, "exportrecord", "export_selected_records", [r.pk for r in records])
+    job = BulkJob.objects.get(organisation=org, kind=BulkJob.Kind.EXPORT_SELECTED)
+    assert job.actor == staff and job.total == 2
+    assert set(records.values_list("state", "queued_by", "job")) == {(ExportState.QUEUED, staff.pk, job.pk)}
+    assert f"Acme Widgets: 2 documents queued for export (job #{job.pk})." in _messages(response)

@@ -91,3 +91,26 @@ def test_task_entry_point_runs_the_job(org, admin_user, monkeypatch, no_enqueue)
     bulk_job_run(job.pk)
     job.refresh_from_db()
     assert job.status == "done" and job.results[0]["detail"] == "Xero answers."
+
+
+def test_export_range_and_retry_through_the_real_export_service(org, admin_user, no_enqueue):
+    """No stubs: the export area's services queue exactly the right ledger rows, by the actor."""
+    from xero_connect.models import DocumentType, ExportRecord, ExportState, SourceDocument
+
+    docs = {n: SourceDocument.objects.create(organisation=org, doc_type=DocumentType.SALES_INVOICE, number=n,
+                                             date=date(2025, 1, day)) for n, day in
+            (("INV-1", 5), ("INV-2", 10), ("INV-3", 20), ("INV-OLD", 1))}
+    job = svc.portal_bulk_start(actor=admin_user, organisation_ids=[org.pk], kind=BulkJob.Kind.EXPORT_RANGE,
+                                params={"date_from": date(2025, 1, 2), "date_to": date(2025, 1, 31)})
+    job = svc.portal_bulk_run(job_id=job.pk)
+    assert job.results[0]["outcome"] == "done"
+    assert job.results[0]["detail"] == "3 documents queued for export."
+    queued = ExportRecord.objects.filter(state=ExportState.QUEUED, queued_by=admin_user)
+    assert sorted(r.document.number for r in queued) == ["INV-1", "INV-2", "INV-3"]
+    assert ExportRecord.objects.get(document=docs["INV-OLD"]).state == ExportState.NOT_EXPORTED
+
+    ExportRecord.objects.filter(document=docs["INV-2"]).update(state=ExportState.FAILED, last_error="Refused")
+    job = svc.portal_bulk_start(actor=admin_user, organisation_ids=[org.pk], kind=BulkJob.Kind.RETRY_FAILED)
+    job = svc.portal_bulk_run(job_id=job.pk)
+    assert job.results[0]["detail"] == "1 failed export queued again."
+    assert ExportRecord.objects.get(document=docs["INV-2"]).state == ExportState.QUEUED
