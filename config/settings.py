@@ -23,6 +23,8 @@ SECRET_KEY = env.str("SECRET_KEY", default=DEMO_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# The product's name as users know it (used in messages such as "no exchange rate set up in …").
+PRODUCT_NAME = env.str("PRODUCT_NAME", default="Xero Connect")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -152,6 +154,8 @@ XERO_HTTP_TIMEOUT = env.float("XERO_HTTP_TIMEOUT", default=20.0)
 XERO_TOKEN_REFRESH_MARGIN = env.int("XERO_TOKEN_REFRESH_MARGIN", default=120)
 # How long a started sign-in (state + PKCE) stays valid.
 XERO_OAUTH_STATE_TTL = env.int("XERO_OAUTH_STATE_TTL", default=600)
+# Refresh tokens unused for this many days are renewed (Xero drops them after 60).
+XERO_REFRESH_KEEP_ALIVE_DAYS = env.int("XERO_REFRESH_KEEP_ALIVE_DAYS", default=20)
 
 # Fernet keys, comma separated, newest first. Older keys still decrypt (rotation).
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])

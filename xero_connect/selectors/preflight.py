@@ -39,7 +39,7 @@ _NO_CONTACT_OR_CURRENCY = {DocumentType.MANUAL_JOURNAL, DocumentType.PAYMENT}
 
 def _product() -> str:
     from django.conf import settings
-    return getattr(settings, "PRODUCT_NAME", PRODUCT)
+    return settings.PRODUCT_NAME
 
 
 def _gone(status: str) -> str:

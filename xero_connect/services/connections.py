@@ -563,7 +563,7 @@ def connection_disconnect(*, organisation, actor) -> XeroConnection | None:
 
 
 def keep_alive_days() -> int:
-    return int(getattr(settings, "XERO_REFRESH_KEEP_ALIVE_DAYS", 20))
+    return settings.XERO_REFRESH_KEEP_ALIVE_DAYS
 
 
 def connections_keep_alive() -> int:

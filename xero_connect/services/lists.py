@@ -68,7 +68,7 @@ FINISHED = {ListRefresh.Status.DONE, ListRefresh.Status.PARTIAL, ListRefresh.Sta
 
 
 def product_name() -> str:
-    return getattr(settings, "PRODUCT_NAME", "Xero Connect")
+    return settings.PRODUCT_NAME
 
 
 # --- enqueue ------------------------------------------------------------------------------
