@@ -16,6 +16,7 @@ Choices:
 """
 from collections import defaultdict
 
+from django.conf import settings
 from django.db.models.functions import Lower
 
 from ..models import (
@@ -33,12 +34,10 @@ from ..models import (
     TrackingOption,
 )
 
-PRODUCT = "Xero Connect"
 _NO_CONTACT_OR_CURRENCY = {DocumentType.MANUAL_JOURNAL, DocumentType.PAYMENT}
 
 
 def _product() -> str:
-    from django.conf import settings
     return settings.PRODUCT_NAME
 
 
