@@ -25,6 +25,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     Role.MEMBER: frozenset(_MEMBER_ACTIONS),
 }
 ADMIN_ONLY_ACTIONS = frozenset(Action.values) - frozenset(_MEMBER_ACTIONS)
+# What platform staff may do to any organisation from the Django admin (not from the
+# organisation's own pages, where membership rules apply to everyone).
+STAFF_ACTIONS = frozenset({Action.DISCONNECT, Action.DIAGNOSE, Action.REFRESH_LISTS, Action.EXPORT})
 
 
 class AdminRequired(PermissionDenied):
@@ -56,7 +59,16 @@ def can(*, user, organisation: Organisation, action: str, role: str | None = Non
     return role_allows(role, action)
 
 
-def require(*, user, organisation: Organisation, action: str, role: str | None = None) -> None:
+def staff_may(*, user, action: str) -> bool:
+    return bool(getattr(user, "is_active", False) and getattr(user, "is_staff", False) and action in STAFF_ACTIONS)
+
+
+def require(*, user, organisation: Organisation, action: str, role: str | None = None,
+            as_staff: bool = False) -> None:
+    """Raise AdminRequired unless the user's role allows the action. `as_staff` (the Django
+    admin's actions) also lets platform staff do STAFF_ACTIONS."""
+    if as_staff and staff_may(user=user, action=action):
+        return
     if not can(user=user, organisation=organisation, action=action, role=role):
         raise AdminRequired(organisation=organisation, action=action)
 

@@ -520,10 +520,11 @@ def pending_discard(*, pending: PendingAuthorisation, actor) -> None:
 # --- disconnect ---------------------------------------------------------------------------
 
 
-def connection_disconnect(*, organisation, actor) -> XeroConnection | None:
-    """Disconnect (Admin): remove the connection at Xero (best effort, recorded), keep the
-    history and the export ledger. Returns the ended connection (None if there was none)."""
-    roles.require(user=actor, organisation=organisation, action=Action.DISCONNECT)
+def connection_disconnect(*, organisation, actor, as_staff: bool = False) -> XeroConnection | None:
+    """Disconnect (an Admin of the organisation, or platform staff from the Django admin with
+    as_staff=True): remove the connection at Xero (best effort, recorded), keep the history and
+    the export ledger. Returns the ended connection (None if there was none)."""
+    roles.require(user=actor, organisation=organisation, action=Action.DISCONNECT, as_staff=as_staff)
     connection = XeroConnection.objects.filter(organisation=organisation, is_current=True).first()
     if connection is None:
         return None
@@ -552,7 +553,8 @@ def connection_disconnect(*, organisation, actor) -> XeroConnection | None:
         connection.clear_tokens()
         connection.save(update_fields=["access_token_encrypted", "refresh_token_encrypted",
                                        "previous_refresh_token_encrypted", "access_token_expires_at"])
-        connection_states.disconnect(connection, actor=actor, reason="Disconnected from Xero by an Admin",
+        who = "platform staff" if as_staff and roles.staff_may(user=actor, action=Action.DISCONNECT) else "an Admin"
+        connection_states.disconnect(connection, actor=actor, reason=f"Disconnected from Xero by {who}",
                                      details=report)
     log.info("xero.connection.disconnected organisation=%s connection=%s report=%s", organisation.pk,
              connection.pk, report)

@@ -30,6 +30,7 @@ PEOPLE = [
         "pacific-parts": Role.MEMBER, "harbour-bakery": Role.ADMIN,
     }),
     ("hamish", "Hamish", "Harbour", False, {"harbour-bakery": Role.ADMIN, "brolly-co": Role.MEMBER}),
+    ("priya", "Priya", "Parts", False, {"pacific-parts": Role.ADMIN}),
     ("ops", "Olive", "Operations", True, {}),
 ]
 
