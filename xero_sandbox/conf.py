@@ -20,6 +20,8 @@ DEFAULTS = {
     "LIMIT_MINUTE": 60,
     "LIMIT_DAY": 5000,
     "LIMIT_APP_MINUTE": 10000,
+    # where the fixed windows start (epoch seconds); services.limits_reset() moves it to now
+    "LIMITS_EPOCH": 0.0,
 }
 
 NAMES = tuple(DEFAULTS)

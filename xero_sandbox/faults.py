@@ -28,14 +28,22 @@ def _settings_faults():
     return out
 
 
-def pick(*, endpoint: str, kinds: set, organisation=None, method: str = "GET", path: str = "") -> Fault | None:
-    """The first active fault of one of `kinds` that matches this call, consumed once."""
-    qs = Fault.objects.filter(kind__in=kinds, endpoint__in=[endpoint, "any"]).filter(
-        Q(remaining__isnull=True) | Q(remaining__gt=0))
+def active(*, endpoint: str, organisation=None) -> list:
+    """The faults that may apply to one call (read once per call)."""
+    qs = Fault.objects.filter(endpoint__in=[endpoint, "any"]).filter(Q(remaining__isnull=True) | Q(remaining__gt=0))
     qs = qs.filter(Q(organisation__isnull=True) | Q(organisation=organisation)) if organisation else qs.filter(
         organisation__isnull=True)
-    candidates = list(qs) + [f for f in _settings_faults() if f.kind in kinds and f.endpoint in (endpoint, "any")]
+    return list(qs) + [f for f in _settings_faults() if f.endpoint in (endpoint, "any")]
+
+
+def pick(*, endpoint: str, kinds: set, organisation=None, method: str = "GET", path: str = "",
+         candidates: list | None = None) -> Fault | None:
+    """The first active fault of one of `kinds` that matches this call, consumed once."""
+    if candidates is None:
+        candidates = active(endpoint=endpoint, organisation=organisation)
     for fault in candidates:
+        if fault.kind not in kinds:
+            continue
         if fault.methods and method.upper() not in {m.strip().upper() for m in fault.methods.split(",")}:
             continue
         if fault.path_contains and fault.path_contains.lower() not in path.lower():

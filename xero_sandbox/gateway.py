@@ -99,24 +99,24 @@ def handle(request, resource_name: str, item_id: str | None = None):
     if not scope_allows(grant, resource, method):
         return problem(401, "Unauthorized", "AuthorizationUnsuccessful")
 
-    limits.count("api_calls")
-    limits.count(f"api_calls:{org.tenant_id}")
     path = request.path
-    fault = faults.pick(endpoint="api", kinds=faults.PRE_KINDS, organisation=org, method=method, path=path)
+    standing = faults.active(endpoint="api", organisation=org)
+    fault = faults.pick(endpoint="api", kinds=faults.PRE_KINDS, method=method, path=path, candidates=standing)
     if fault is not None:
-        limits.count(f"faults:{fault.kind}")
+        with transaction.atomic():
+            limits.count("api_calls")
+            limits.count(f"api_calls:{org.tenant_id}")
+            limits.count(f"faults:{fault.kind}")
+            if fault.kind == Fault.Kind.RATE_LIMIT:
+                limits.count(f"api_429:{org.tenant_id}")
         response = faults.pre_response(fault)
-        if fault.kind == Fault.Kind.RATE_LIMIT:
-            limits.count(f"api_429:{org.tenant_id}")
         return _with_headers(response, limits.peek(app_id=grant.app_id, org_id=org.pk))
     try:
-        remaining = limits.take(app_id=grant.app_id, org_id=org.pk)
-        slot = limits.slot_acquire(org_id=org.pk)
+        remaining, slot = limits.admit(app_id=grant.app_id, org_id=org.pk, tenant_key=str(org.tenant_id))
     except limits.LimitExceeded as exc:
-        limits.count(f"api_429:{org.tenant_id}")
         return too_many(exc, limits.peek(app_id=grant.app_id, org_id=org.pk))
     try:
-        slow = faults.pick(endpoint="api", kinds=faults.SLOW_KINDS, organisation=org, method=method, path=path)
+        slow = faults.pick(endpoint="api", kinds=faults.SLOW_KINDS, method=method, path=path, candidates=standing)
         if slow is not None:
             time.sleep(slow.delay)
         provider = grant.app.name
@@ -126,7 +126,7 @@ def handle(request, resource_name: str, item_id: str | None = None):
             response = json_response(status, body)
         else:
             response = _write(request, resource, org, grant, provider, item_id)
-        post = faults.pick(endpoint="api", kinds=faults.POST_KINDS, organisation=org, method=method, path=path)
+        post = faults.pick(endpoint="api", kinds=faults.POST_KINDS, method=method, path=path, candidates=standing)
         if post is not None:
             limits.count(f"faults:{post.kind}")
             if post.kind == Fault.Kind.TRUNCATED:

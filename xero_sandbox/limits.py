@@ -40,8 +40,12 @@ class Remaining:
 
 
 def _windows(cfg, now):
+    """Window lengths and indexes; `now` is seconds since LIMITS_EPOCH."""
     minute, day = float(cfg["MINUTE_SECONDS"]), float(cfg["DAY_SECONDS"])
     return minute, day, int(now // minute), int(now // day)
+
+
+NAMES = ("MINUTE_SECONDS", "DAY_SECONDS", "LIMIT_MINUTE", "LIMIT_DAY", "LIMIT_APP_MINUTE", "LIMITS_EPOCH")
 
 
 def _keys(app_id, org_id):
@@ -50,8 +54,8 @@ def _keys(app_id, org_id):
 
 def take(*, app_id: int, org_id: int) -> Remaining:
     """Count one call, or raise LimitExceeded(problem, retry_after seconds)."""
-    cfg = conf.get_many("MINUTE_SECONDS", "DAY_SECONDS", "LIMIT_MINUTE", "LIMIT_DAY", "LIMIT_APP_MINUTE")
-    now = time.time()
+    cfg = conf.get_many(*NAMES)
+    now = time.time() - float(cfg["LIMITS_EPOCH"])
     minute_len, day_len, minute_w, day_w = _windows(cfg, now)
     tenant_minute, tenant_day, app_minute = _keys(app_id, org_id)
     checks = [
@@ -71,10 +75,30 @@ def take(*, app_id: int, org_id: int) -> Remaining:
                      app_minute=counts["appminute"][0] - counts["appminute"][1])
 
 
+def admit(*, app_id: int, org_id: int, tenant_key: str) -> tuple[Remaining, int]:
+    """Everything a call does before it is answered, in one transaction (one commit):
+    count it, take the minute/day/app budgets and a concurrent slot. Raises
+    LimitExceeded (after counting the call and the 429)."""
+    refused = None
+    with transaction.atomic():
+        count("api_calls")
+        count(f"api_calls:{tenant_key}")
+        try:
+            with transaction.atomic():
+                remaining = take(app_id=app_id, org_id=org_id)
+                slot = slot_acquire(org_id=org_id)
+        except LimitExceeded as exc:
+            count(f"api_429:{tenant_key}")
+            refused = exc
+    if refused is not None:
+        raise refused
+    return remaining, slot
+
+
 def peek(*, app_id: int, org_id: int) -> Remaining:
     """Remaining budgets without counting (for answers that did not count)."""
-    cfg = conf.get_many("MINUTE_SECONDS", "DAY_SECONDS", "LIMIT_MINUTE", "LIMIT_DAY", "LIMIT_APP_MINUTE")
-    _, _, minute_w, day_w = _windows(cfg, time.time())
+    cfg = conf.get_many(*NAMES)
+    _, _, minute_w, day_w = _windows(cfg, time.time() - float(cfg["LIMITS_EPOCH"]))
     tenant_minute, tenant_day, app_minute = _keys(app_id, org_id)
 
     def used(key, window):

@@ -4,6 +4,7 @@ Every helper that names a tenant takes `tenant` as a tenant id (UUID or string),
 ShortCode (e.g. "!kWh4R") or an organisation's name, so tests can write whichever they
 have at hand. These functions change the sandbox's Xero, never the product.
 """
+import time
 import uuid
 from datetime import date
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -21,10 +22,10 @@ from .models import (AccessToken, Account, AuthorisationCode, Connection, Contac
 from .seed import CURRENCY_NAMES, seed_sandbox
 
 __all__ = [
-    "sandbox_reset", "organisation_get", "tenants", "set_fault", "clear_faults", "configure", "expire_access_tokens",
-    "documents_count", "documents", "document_find", "archive_account", "restore_account", "add_contact",
-    "disconnect_app", "set_period_lock_date", "currency_enable", "currency_disable", "counts",
-    "consent_redirect", "seed_sandbox",
+    "sandbox_reset", "limits_reset", "organisation_get", "tenants", "set_fault", "clear_faults", "configure",
+    "expire_access_tokens", "documents_count", "documents", "document_find", "archive_account", "restore_account",
+    "add_contact", "add_tax_rate", "archive_tax_rate", "disconnect_app", "connected_apps", "lists_summary",
+    "set_period_lock_date", "currency_enable", "currency_disable", "counts", "consent_redirect", "seed_sandbox",
 ]
 
 
@@ -104,6 +105,13 @@ def expire_access_tokens(*, tenant=None) -> int:
     return qs.update(expires_at=timezone.now())
 
 
+def limits_reset() -> None:
+    """Forget the calls counted so far and start a fresh (time-scaled) minute and day now."""
+    RateWindow.objects.all().delete()
+    InFlightCall.objects.all().delete()
+    conf.set_many({"LIMITS_EPOCH": time.time()})
+
+
 # --- documents ---------------------------------------------------------------------------------
 
 KIND_ALIASES = {"invoice": "invoice", "invoices": "invoice", "creditnote": "creditnote", "creditnotes": "creditnote",
@@ -175,6 +183,19 @@ def add_contact(*, tenant, name: str, email: str = "", is_customer: bool = True,
                                      is_customer=is_customer, is_supplier=is_supplier,
                                      default_currency=default_currency, updated_at=timezone.now())
     return s.contact(contact)
+
+
+def add_tax_rate(*, tenant, name: str, tax_type: str, rate, for_revenue: bool = True,
+                 for_expenses: bool = True, report_tax_type: str = "") -> dict:
+    from decimal import Decimal
+    row = TaxRate.objects.create(organisation=organisation_get(tenant), name=name, tax_type=tax_type,
+                                 rate=Decimal(str(rate)), for_revenue=for_revenue, for_expenses=for_expenses,
+                                 report_tax_type=report_tax_type)
+    return s.tax_rate(row)
+
+
+def archive_tax_rate(*, tenant, tax_type: str) -> None:
+    TaxRate.objects.filter(organisation=organisation_get(tenant), tax_type=tax_type).update(status="ARCHIVED")
 
 
 def set_period_lock_date(*, tenant, lock_date) -> None:
