@@ -302,7 +302,7 @@ def _resolve_paid(organisation, specs, errors):
 def documents_import_csv(*, organisation, actor, text: str) -> ImportResult:
     """Import a CSV file: everything, or nothing with the list of problems by row."""
     specs, errors = parse_csv(organisation=organisation, text=text)
-    existing = _resolve_paid(organisation, specs, errors) if not errors else {}
+    existing = _resolve_paid(organisation, specs, errors)
     if errors:
         return ImportResult(errors=sorted(errors, key=lambda e: e.row))
     result = ImportResult()

@@ -14,6 +14,9 @@ def job_counts(job: BulkJob) -> dict[str, int]:
 
 
 def job_summary(job: BulkJob) -> str:
+    if not job.total:
+        return ("Nothing to send: " + (f"{job.skipped} already in Xero (skipped)." if job.skipped
+                                       else "no items needed exporting."))
     parts = [f"{job.done} exported"]
     if job.failed:
         parts.append(f"{job.failed} failed (see the reason on each; fix and press Retry failed)")
