@@ -143,7 +143,7 @@ def token_exchange_code(*, app: SandboxApp, code: str, redirect_uri: str, code_v
                         public_client: bool = False) -> TokenSet:
     now = timezone.now()
     with transaction.atomic():
-        row = (AuthorisationCode.objects.select_for_update().select_related("grant__app", "grant__user")
+        row = (AuthorisationCode.objects.select_for_update(of=("self",)).select_related("grant__app", "grant__user")
                .filter(code_hash=jwt.sha256(code or "")).first())
         if row is None or row.used_at is not None or row.expires_at <= now or row.grant.app_id != app.id:
             raise OAuthError("invalid_grant")
@@ -168,7 +168,7 @@ def token_refresh(*, app: SandboxApp, refresh_token: str) -> TokenSet:
     now = timezone.now()
     grace = timedelta(seconds=float(conf.get("REFRESH_GRACE")))
     with transaction.atomic():
-        row = (RefreshToken.objects.select_for_update().select_related("grant__app", "grant__user")
+        row = (RefreshToken.objects.select_for_update(of=("self",)).select_related("grant__app", "grant__user")
                .filter(token_hash=jwt.sha256(refresh_token or "")).first())
         if row is None or row.grant.app_id != app.id or row.grant.revoked_at is not None:
             raise OAuthError("invalid_grant")

@@ -127,7 +127,7 @@ def slot_acquire(*, org_id: int) -> int:
     with transaction.atomic():
         # The row lock serialises acquirers of one tenant on PostgreSQL; SQLite's
         # IMMEDIATE transactions serialise all writers anyway.
-        SandboxOrganisation.objects.select_for_update().filter(pk=org_id).exists()
+        list(SandboxOrganisation.objects.select_for_update().filter(pk=org_id).values_list("pk", flat=True))
         busy = InFlightCall.objects.filter(organisation_id=org_id, started_at__gt=now - STALE_IN_FLIGHT).count()
         if busy >= limit:
             raise LimitExceeded("concurrent", 1)
