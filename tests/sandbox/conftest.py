@@ -158,7 +158,12 @@ class XeroUser:
 
 @pytest.fixture
 def xero(live_server, seeded):
-    return XeroUser(live_server.url)
+    user = XeroUser(live_server.url)
+    yield user
+    # Close keep-alive sockets so the live server's threads end and close their database
+    # connections (PostgreSQL refuses to drop a test database that is still in use).
+    user.browser.close()
+    user.api_session.close()
 
 
 @pytest.fixture
