@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from .. import serializers as s
 from .. import services
-from ..models import Account, Connection, Contact, Document, SandboxOrganisation
+from ..models import Account, Contact, Document, SandboxOrganisation
 from .identity import current_user
 
 
