@@ -1,8 +1,6 @@
 """A portal bulk job's page, in Debian's chromium against live_server: the progress bar and the
 per-organisation rows move by themselves (bounded polling of the JSON progress endpoint) while
 the job runs (the worker's steps are played by the test, organisation by organisation)."""
-import os
-import shutil
 
 import pytest
 
@@ -11,23 +9,6 @@ from tests.factories import PASSWORD
 from xero_connect.models import BulkJob, Role
 
 pytestmark = pytest.mark.browser
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture
-def page():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        browser.close()
 
 
 def test_bulk_job_progress_moves_on_the_page(live_server, page, transactional_db, monkeypatch):

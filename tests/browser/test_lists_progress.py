@@ -1,9 +1,6 @@
 """The refresh page's progress bar moves while a refresh runs and the result appears when it
 is done — in Debian's chromium, against live_server (the worker's steps are played by
 updating the ListRefresh row, as lists_refresh_run does after each list)."""
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -12,24 +9,6 @@ from tests.factories import PASSWORD
 from xero_connect.models import ListRefresh, Role
 
 pytestmark = pytest.mark.browser
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-@pytest.fixture
-def page():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        browser.close()
 
 
 def _result(added):
@@ -37,7 +16,7 @@ def _result(added):
             "changes": {"added": added, "updated": [], "archived": []}}
 
 
-def test_progress_bar_moves_and_the_result_appears(live_server, page, transactional_db):
+def test_progress_bar_moves_and_the_result_appears(live_server, page, shoot, transactional_db):
     from playwright.sync_api import expect
 
     org = factories.make_organisation("Kiwi Kitchenware", slug="kiwi")
@@ -60,8 +39,7 @@ def test_progress_bar_moves_and_the_result_appears(live_server, page, transactio
     refresh.save()
     expect(bar).to_have_attribute("aria-valuenow", "66")
     expect(page.locator("#refresh-progress-text")).to_contain_text("2 of 3 lists done · reading Contacts")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "lists-refresh-running.png"), full_page=True)
+    shoot(page, "lists-refresh-running")
 
     refresh.steps_done = 3
     refresh.results = {**refresh.results, "contacts": _result(["Alpha Ltd"])}
@@ -70,10 +48,10 @@ def test_progress_bar_moves_and_the_result_appears(live_server, page, transactio
     expect(page.locator("#refresh-status")).to_have_text("Done")
     expect(page.locator("#refresh-results")).to_contain_text("Contacts")
     expect(page.locator(".changes[data-list=contacts]")).to_contain_text("Alpha Ltd")
-    page.screenshot(path=str(ARTIFACTS / "lists-refresh-done.png"), full_page=True)
+    shoot(page, "lists-refresh-done")
 
 
-def test_lists_page_in_a_browser(live_server, page, transactional_db):
+def test_lists_page_in_a_browser(live_server, page, shoot, transactional_db):
     from playwright.sync_api import expect
 
     from xero_connect.models import Account, ListName, ListSyncState
@@ -103,6 +81,5 @@ def test_lists_page_in_a_browser(live_server, page, transactional_db):
     page.fill("#q", "")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("#list-table")).to_contain_text("Archived")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "lists-index.png"), full_page=True)
+    shoot(page, "lists-index")
     expect(page.get_by_role("button", name="Refresh lists")).to_be_visible()
