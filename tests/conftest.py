@@ -107,3 +107,16 @@ def sign_in(live_server):
         page.wait_for_load_state()
 
     return _sign_in
+
+
+@pytest.fixture
+def xero(live_server, settings):
+    """The sandbox is Xero for this test: every Xero URL points at it on live_server."""
+    from xero_sandbox import services as sandbox
+
+    from .xero_live import point_at_sandbox
+
+    point_at_sandbox(settings, live_server.url)
+    sandbox.sandbox_reset()
+    yield sandbox
+    sandbox.clear_faults()
