@@ -120,3 +120,6 @@ def xero(live_server, settings):
     sandbox.sandbox_reset()
     yield sandbox
     sandbox.clear_faults()
+
+
+from .workers import async_queue, worker  # noqa: E402,F401  (real django-q2 workers for tests)

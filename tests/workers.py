@@ -1,0 +1,73 @@
+"""Real django-q2 workers (`manage.py qcluster` subprocesses) against the test database."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from django.conf import settings
+
+from .processes import PYTHON, child_env
+
+
+def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.2, tick=None):
+    """Poll until predicate() is true; bounded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if tick:
+            tick()
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Cluster:
+    """One qcluster process group; `kill()` is a power cut (SIGKILL, no clean-up)."""
+
+    def __init__(self, env):
+        self.proc = subprocess.Popen([PYTHON, "manage.py", "qcluster"], cwd=settings.BASE_DIR, env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def async_queue(monkeypatch):
+    """Tasks go to the broker for the real workers instead of running inline (tests run django-q2
+    synchronously otherwise)."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)
+
+
+def xero_env(settings_obj) -> dict:
+    names = ["XERO_AUTHORIZE_URL", "XERO_TOKEN_URL", "XERO_REVOKE_URL", "XERO_CONNECTIONS_URL", "XERO_API_URL",
+             "XERO_DEEP_LINK_URL", "XERO_REDIRECT_URI", "SITE_URL"]
+    return {name: getattr(settings_obj, name) for name in names}
+
+
+@pytest.fixture
+def worker(xero, settings, async_queue):
+    """Start real workers pointed at the test database and the sandbox; all stopped afterwards."""
+    started = []
+
+    def start(**extra_env):
+        cluster = Cluster(child_env(**xero_env(settings), **extra_env))
+        started.append(cluster)
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.kill()
