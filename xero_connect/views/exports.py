@@ -54,8 +54,8 @@ def _back(request, f, **extra):
     return redirect(f"{reverse('exports_page', args=[request.organisation.slug])}?{_query(f, **extra)}")
 
 
-@require_GET
 @organisation_view(Action.VIEW)
+@require_GET
 def exports_page(request):
     organisation = request.organisation
     svc.ledger_sync_missing(organisation=organisation)
@@ -79,8 +79,8 @@ def exports_page(request):
     })
 
 
-@require_POST
 @organisation_view(Action.EXPORT)
+@require_POST
 def exports_action(request):
     """Export one, Export selected, Export everything not yet exported in this range, Retry failed."""
     organisation, actor = request.organisation, request.user
@@ -131,8 +131,8 @@ def _int(value):
         return None
 
 
-@require_POST
 @organisation_view(Action.REEXPORT)
+@require_POST
 def exports_reexport(request):
     """Re-export items already in Xero: first a page that says what will happen per type, then
     (confirm) the job. Never creates a duplicate: documents are updated by their Xero id, or
@@ -161,8 +161,8 @@ def exports_reexport(request):
     return _back(request, f, job=job.pk)
 
 
-@require_GET
 @organisation_view(Action.VIEW)
+@require_GET
 def exports_job_progress(request, job_id: int):
     job = BulkJob.objects.filter(organisation=request.organisation, pk=job_id).first()
     if job is None:
@@ -170,8 +170,8 @@ def exports_job_progress(request, job_id: int):
     return JsonResponse(sel.job_progress(job))
 
 
-@require_GET
 @organisation_view(Action.VIEW)
+@require_GET
 def exports_record(request, record_id: int):
     record = get_scoped_or_404(
         ExportRecord.objects.select_related("document", "connection", "exported_by", "queued_by",
@@ -183,8 +183,8 @@ def exports_record(request, record_id: int):
         "can_export": can(request, Action.EXPORT)})
 
 
-@require_http_methods(["GET", "POST"])
 @organisation_view(Action.IMPORT_DOCUMENTS)
+@require_http_methods(["GET", "POST"])
 def documents_import(request):
     organisation = request.organisation
     result = None
