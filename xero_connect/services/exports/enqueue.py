@@ -5,7 +5,7 @@ import math
 from datetime import date
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from ...models import BulkJob, ExportRecord, ExportState
@@ -15,21 +15,21 @@ from .jobs import jobs_refresh
 from .ledger import ledger_sync
 
 log = logging.getLogger("xero.exports")
-CHUNK = 500
 # States a person can send (again) without it being a re-export.
 SENDABLE = (ExportState.NOT_EXPORTED, ExportState.FAILED, ExportState.WAITING_FOR_CONNECTION)
 UPDATABLE_TYPES = [doc_type for doc_type, kind in KINDS.items() if kind.can_update]
 
 
-def _ids(records) -> list[int]:
-    if hasattr(records, "values_list"):
-        return list(records.values_list("pk", flat=True))
-    return [r if isinstance(r, int) else r.pk for r in records]
+def _base(records):
+    """The records as a queryset: a queryset is used as a subquery (one UPDATE however many
+    rows), a list of records or ids as an id list."""
+    if hasattr(records, "values"):
+        return ExportRecord.objects.filter(pk__in=records.values("pk"))
+    return ExportRecord.objects.filter(pk__in=[r if isinstance(r, int) else r.pk for r in records])
 
 
-def _chunks(ids):
-    for i in range(0, len(ids), CHUNK):
-        yield ids[i:i + CHUNK]
+def _per_org(qs) -> dict[int, int]:
+    return dict(qs.values("organisation_id").annotate(n=Count("id")).values_list("organisation_id", "n").order_by())
 
 
 def kick_drains(*, organisation_id: int, queued: int) -> None:
@@ -55,42 +55,39 @@ def exports_enqueue(*, records, actor, update_existing: bool = False, job: BulkJ
     - queued / exporting → left as they are (already on their way);
     - exported → only with `update_existing`: queued to update the document in Xero for
       types Xero lets us update, skipped for the others (payments) — never sent as new.
-    Skipped items are counted on the job.
+    Skipped items are counted on the job. A handful of queries, whatever the number of records.
     """
-    ids = _ids(records)
+    base = _base(records)
     now = timezone.now()
     common = dict(state=ExportState.QUEUED, queued_by=actor, queued_at=now, next_attempt_at=now,
                   attempts_count=0, last_error="", generation=F("generation") + 1)
     if job is not None:
         common["job"] = job
-    queued = skipped = 0
-    orgs: dict[int, int] = {}
-    for chunk in _chunks(ids):
-        base = ExportRecord.objects.filter(pk__in=chunk)
-        for org_id in base.values_list("organisation_id", flat=True).distinct():
-            orgs.setdefault(org_id, 0)
-        fresh = base.filter(state__in=SENDABLE)
-        for org_id in fresh.values_list("organisation_id", flat=True).distinct():
-            orgs[org_id] += fresh.filter(organisation_id=org_id).count()
-        queued += fresh.filter(xero_id="").update(update_existing=False, **common)
-        # A failed update of a document already in Xero stays an update.
-        queued += fresh.exclude(xero_id="").update(update_existing=True, **common)
-        exported = base.filter(state=ExportState.EXPORTED)
-        if update_existing:
-            updatable = exported.filter(doc_type__in=UPDATABLE_TYPES).exclude(xero_id="")
-            for org_id in updatable.values_list("organisation_id", flat=True).distinct():
-                orgs[org_id] += updatable.filter(organisation_id=org_id).count()
-            queued += updatable.update(update_existing=True, **common)
-        skipped += base.filter(state=ExportState.EXPORTED).count()
-        if job is not None:
-            base.filter(state__in=(ExportState.QUEUED, ExportState.EXPORTING)).exclude(job=job).update(job=job)
+    fresh = base.filter(state__in=SENDABLE)
+    updatable = base.filter(state=ExportState.EXPORTED, doc_type__in=UPDATABLE_TYPES).exclude(xero_id="")
+    orgs = _per_org(fresh)
+    if update_existing:
+        for org_id, n in _per_org(updatable).items():
+            orgs[org_id] = orgs.get(org_id, 0) + n
+    considered = base.count()
+    on_their_way = base.filter(state__in=(ExportState.QUEUED, ExportState.EXPORTING))
     if job is not None:
-        BulkJob.objects.filter(pk=job.pk).update(total=F("total") + (len(ids) - skipped), skipped=F("skipped") + skipped)
+        on_their_way.exclude(job=job).update(job=job)
+    queued = 0
+    if update_existing:
+        queued += updatable.update(update_existing=True, **common)
+    # A failed update of a document already in Xero stays an update.
+    queued += fresh.exclude(xero_id="").update(update_existing=True, **common)
+    queued += fresh.filter(xero_id="").update(update_existing=False, **common)
+    skipped = base.filter(state=ExportState.EXPORTED).count()
+    if job is not None:
+        BulkJob.objects.filter(pk=job.pk).update(total=F("total") + (considered - skipped),
+                                                 skipped=F("skipped") + skipped)
         job.refresh_from_db()
         jobs_refresh(job_ids=[job.pk])
     for org_id, n in orgs.items():
         kick_drains(organisation_id=org_id, queued=n)
-    log.info("xero.exports.enqueued records=%s queued=%s skipped=%s job=%s", len(ids), queued, skipped,
+    log.info("xero.exports.enqueued records=%s queued=%s skipped=%s job=%s", considered, queued, skipped,
              job.pk if job else None)
     return queued
 

@@ -156,8 +156,9 @@ def _next_resource(*, organisation_id: int) -> tuple[str, list[str]] | None:
 
 # --- writing outcomes ---------------------------------------------------------------------------
 
-def _attempt(record, outcome, *, messages=(), status=None, key="", now=None):
-    return ExportAttempt(record=record, started_at=now or timezone.now(), finished_at=now or timezone.now(),
+def _attempt(record, outcome, *, messages=(), status=None, key="", now=None, started=None):
+    now = now or timezone.now()
+    return ExportAttempt(record=record, started_at=started or now, finished_at=now,
                          outcome=outcome, messages=list(messages), http_status=status, idempotency_key=key,
                          actor=record.queued_by)
 
@@ -183,7 +184,7 @@ def _requeue(items, *, at, fields_extra=()):
     _save([it.record for it in items], ["state", "next_attempt_at", "claimed_by", *fields_extra])
 
 
-def _fail(items, reason_for, *, outcome, status=None, key="", record_attempt=True):
+def _fail(items, reason_for, *, outcome, status=None, key="", record_attempt=True, started=None):
     """Mark failed; `reason_for(item)` → list of messages (Xero's words verbatim)."""
     now = timezone.now()
     attempts = []
@@ -195,13 +196,13 @@ def _fail(items, reason_for, *, outcome, status=None, key="", record_attempt=Tru
         r.claimed_by = ""
         r.updated_at = now
         if record_attempt:
-            attempts.append(_attempt(r, outcome, messages=msgs, status=status, key=key, now=now))
+            attempts.append(_attempt(r, outcome, messages=msgs, status=status, key=key, now=now, started=started))
     _save([it.record for it in items], ["state", "last_error", "claimed_by"])
     ExportAttempt.objects.bulk_create(attempts)
 
 
 def _mark_exported(items_and_ids, *, connection: XeroConnection, outcome=Outcome.EXPORTED, status=200, key="",
-                   messages_for=None):
+                   messages_for=None, started=None):
     now = timezone.now()
     records, attempts = [], []
     for it, xero_id in items_and_ids:
@@ -219,7 +220,7 @@ def _mark_exported(items_and_ids, *, connection: XeroConnection, outcome=Outcome
         r.updated_at = now
         records.append(r)
         msgs = messages_for(it) if messages_for else []
-        attempts.append(_attempt(r, outcome, messages=msgs, status=status, key=key, now=now))
+        attempts.append(_attempt(r, outcome, messages=msgs, status=status, key=key, now=now, started=started))
     _save(records, ["state", "xero_id", "tenant_id", "connection", "exported_at", "exported_by", "in_doubt",
                     "update_existing", "last_error", "claimed_by"])
     return attempts
@@ -471,7 +472,7 @@ def _send(api, resource: str, items: list[Item], connection: XeroConnection, res
                  exc.retry_after, exc.problem)
         return
     except errors.ValidationFailed as exc:
-        _whole_batch_refused(items, exc, key, result)
+        _whole_batch_refused(items, exc, key, result, started=now)
         return
     except errors.XeroUnavailable as exc:
         _unavailable(items, exc, key, result)
@@ -489,10 +490,10 @@ def _send(api, resource: str, items: list[Item], connection: XeroConnection, res
         _finish_open_attempts(records, Outcome.ERROR, messages=[str(exc)], status=exc.status)
         result.failed += len(items)
         return
-    _record_elements(items, elements, connection, key, result)
+    _record_elements(items, elements, connection, key, result, started=now)
 
 
-def _record_elements(items, elements, connection, key, result):
+def _record_elements(items, elements, connection, key, result, started=None):
     ok, bad = [], []
     for it, el in zip(items, elements):
         if payloads.element_failed(el):
@@ -502,7 +503,7 @@ def _record_elements(items, elements, connection, key, result):
     with transaction.atomic():
         ExportAttempt.objects.filter(record__in=[it.record for it in items], outcome="").delete()
         attempts = _mark_exported([(it, xid) for it, xid, _ in ok], connection=connection, key=key,
-                                  messages_for=None) if ok else []
+                                  messages_for=None, started=started) if ok else []
         for (it, _, el), attempt in zip(ok, attempts):
             attempt.messages = payloads.element_messages(el)  # warnings, verbatim
         ExportAttempt.objects.bulk_create(attempts)
@@ -512,12 +513,12 @@ def _record_elements(items, elements, connection, key, result):
                 it.record.in_doubt = False
             _save([it.record for it, _ in bad], ["in_doubt"])
             _fail([it for it, _ in bad], lambda it: msgs[id(it)], outcome=Outcome.VALIDATION_FAILED, status=200,
-                  key=key)
+                  key=key, started=started)
     result.exported += len(ok)
     result.failed += len(bad)
 
 
-def _whole_batch_refused(items, exc: errors.ValidationFailed, key, result):
+def _whole_batch_refused(items, exc: errors.ValidationFailed, key, result, started=None):
     records = [it.record for it in items]
     if any("idempotency" in m.lower() for m in exc.messages):
         # Xero saw this key with another body: treat the items as in doubt and ask anew.
@@ -539,7 +540,8 @@ def _whole_batch_refused(items, exc: errors.ValidationFailed, key, result):
         for r in records:
             r.in_doubt = False
         _save(records, ["in_doubt"])
-        _fail(items, lambda it: msgs[id(it)], outcome=Outcome.VALIDATION_FAILED, status=exc.status, key=key)
+        _fail(items, lambda it: msgs[id(it)], outcome=Outcome.VALIDATION_FAILED, status=exc.status, key=key,
+              started=started)
     result.failed += len(items)
 
 

@@ -1,0 +1,311 @@
+#!/usr/bin/env python
+"""Benchmark: export N documents for T tenants against the sandbox, with Xero's limits
+time-scaled, through a real server and real django-q2 workers on loopback.
+
+Prints: API calls per document (goal ≤ 0.021), 429s received, throughput as a share of the
+ceiling the limits allow (goal ≥ 90%), and lost / duplicated documents counted in the
+sandbox (goal 0 / 0).
+
+    .venv/bin/python bench/export_throughput.py                               # 10,000 docs, 5 tenants
+    .venv/bin/python bench/export_throughput.py --documents 2000 --minute-seconds 12
+    .venv/bin/python bench/export_throughput.py --faults mix                  # drops after commit, 503s, 429 storms
+
+Time scale: the sandbox's "minute" lasts --minute-seconds real seconds
+(XERO_SANDBOX_MINUTE_SECONDS) and the product's pacing window is set to the same length
+(XERO_LIMIT_MINUTE_SECONDS), 60 calls per "minute" per tenant. The ceiling is
+tenants × 60 calls / minute × 50 documents per call.
+
+Everything runs in a throw-away directory (SQLite database, logs); the server and the workers
+are subprocesses of this script, bounded by --timeout, and stopped at the end. Not a test.
+"""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+TEST_KEY = "dGVzdC1vbmx5LWtleS1ub3QtYS1zZWNyZXQtMDAwMDA="
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Session(dict):
+    modified = False
+
+
+def wait_for(predicate, *, timeout, what, interval=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise SystemExit(f"timed out after {timeout}s waiting for {what}")
+
+
+def _as_postgres(cmd: str) -> list[str]:
+    # PostgreSQL refuses to run as root: use the postgres account then.
+    return ["su", "postgres", "-s", "/bin/bash", "-c", cmd] if os.getuid() == 0 else ["bash", "-c", cmd]
+
+
+def start_postgres(workdir: Path) -> dict:
+    pgbin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+    root = workdir / "pg"
+    root.mkdir()
+    if os.getuid() == 0:
+        shutil.chown(root, "postgres")
+        os.chmod(workdir, 0o755)
+    port = free_port()
+    subprocess.run(_as_postgres(f"'{pgbin}/initdb' -D '{root}/data' -A trust -U postgres >/dev/null"), check=True)
+    subprocess.run(_as_postgres(
+        f"'{pgbin}/pg_ctl' -D '{root}/data' -l '{root}/log' -o \"-p {port} -k {root} -c listen_addresses=127.0.0.1 "
+        f"-c fsync=off -c max_connections=300\" -w start >/dev/null"), check=True)
+    subprocess.run(_as_postgres(f"'{pgbin}/createdb' -h 127.0.0.1 -p {port} -U postgres bench"), check=True)
+    return {"bin": pgbin, "root": root, "url": f"postgres://postgres@127.0.0.1:{port}/bench"}
+
+
+def stop_postgres(pg: dict) -> None:
+    subprocess.run(_as_postgres(f"'{pg['bin']}/pg_ctl' -D '{pg['root']}/data' -m fast -w stop >/dev/null"))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--documents", type=int, default=10_000)
+    parser.add_argument("--tenants", type=int, default=5)
+    parser.add_argument("--minute-seconds", type=float, default=30.0, help="Real length of Xero's minute.")
+    parser.add_argument("--clusters", type=int, default=2, help="qcluster processes")
+    parser.add_argument("--q-workers", type=int, default=5, help="workers per cluster")
+    parser.add_argument("--drains", type=int, default=2, help="worker tasks draining one tenant at once")
+    parser.add_argument("--faults", choices=["none", "mix"], default="none")
+    parser.add_argument("--timeout", type=float, default=1200)
+    parser.add_argument("--keep", action="store_true", help="Keep the work directory (database, logs).")
+    parser.add_argument("--postgres", action="store_true",
+                        help="Use a throw-away PostgreSQL server (started here, on loopback) instead of SQLite.")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="xc-bench-export-"))
+    port = free_port()
+    site = f"http://127.0.0.1:{port}"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
+           "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "true", "LOG_LEVEL": "WARNING",
+           "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}", "SITE_URL": site,
+           "XERO_SANDBOX_ENABLED": "true", "Q_SYNC": "false", "Q_WORKERS": str(args.q_workers),
+           "TOKEN_ENCRYPTION_KEYS": TEST_KEY, "XERO_LIMIT_MINUTE_SECONDS": str(args.minute_seconds),
+           "XERO_SANDBOX_MINUTE_SECONDS": str(args.minute_seconds), "XERO_EXPORT_BACKOFF_BASE": "1",
+           "XERO_EXPORT_DRAINS_PER_TENANT": str(args.drains),
+           "XERO_EXPORT_MAX_INLINE_WAIT": str(max(10.0, args.minute_seconds)), "PYTHONPATH": str(ROOT)}
+    procs: list[subprocess.Popen] = []
+    pg = start_postgres(workdir) if args.postgres else None
+    if pg:
+        env["DATABASE_URL"] = pg["url"]
+    os.environ.update(env)
+
+    def start(cmd, name):
+        log = open(workdir / f"{name}.log", "w")
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        procs.append(proc)
+        return proc
+
+    try:
+        print(f"work directory {workdir}; server {site}", flush=True)
+        subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+        sys.path.insert(0, str(ROOT))
+        import django
+
+        django.setup()
+        run(args, site, start, workdir)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        if pg:
+            stop_postgres(pg)
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(args, site, start, workdir):
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+    from django.db.models import Count, Min, Max
+    from django.utils import timezone
+    from django_q.models import OrmQ
+
+    from xero_sandbox import seed as sandbox_seed
+    from xero_sandbox import services as sandbox
+    from xero_sandbox.models import SandboxOrganisation, SandboxUser
+    from xero_connect.models import (DocumentType, ExportAttempt, ExportRecord, ExportState, ListRefresh,
+                                     Membership, Organisation, Role)
+    from xero_connect.services import connections, exports
+    from xero_connect.services.documents import LineSpec, document_create
+
+    # --- the sandbox: seeded tenants (+ more if asked), the scaled minute ---------------------
+    sandbox.seed_sandbox()
+    specs = list(sandbox_seed.ORGANISATIONS)
+    while SandboxOrganisation.objects.count() < args.tenants:
+        n = SandboxOrganisation.objects.count()
+        spec = dict(specs[n % len(specs)])
+        spec.update(name=f"{spec['name']} (bench {n})", short_code=f"!bN{n:03d}")
+        org = SandboxOrganisation.objects.create(
+            short_code=spec["short_code"], tenant_id=sandbox_seed._stable_uuid("tenant", spec["short_code"]),
+            **{k: spec[k] for k in ("name", "legal_name", "base_currency", "country_code", "version", "timezone",
+                                     "line_of_business", "financial_year_end_day", "financial_year_end_month",
+                                     "period_lock_date")})
+        sandbox_seed._seed_lists(org, spec, timezone.now())
+        SandboxUser.objects.get(email="demo@xero.example").organisations.add(org)
+    sandbox.configure(MINUTE_SECONDS=args.minute_seconds)
+    tenants = list(SandboxOrganisation.objects.order_by("name")[:args.tenants])
+
+    start(["waitress-serve" if shutil.which("waitress-serve") else str(Path(PY).parent / "waitress-serve"),
+           f"--listen=127.0.0.1:{site.rsplit(':', 1)[1]}", "--threads=24", "--channel-timeout=120",
+           "config.wsgi:application"], "server")
+    import requests
+
+    def up():
+        try:
+            return requests.get(f"{site}/login/", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_for(up, timeout=60, what="the server")
+
+    # --- organisations in the product, each connected to its own tenant ----------------------
+    User = get_user_model()
+    admin = User.objects.create_user("bench-admin", password="x", first_name="Bea", last_name="Bench")
+    orgs = []
+    for i, tenant in enumerate(tenants):
+        org = Organisation.objects.create(name=f"Bench {i}", slug=f"bench-{i}", base_currency=tenant.base_currency)
+        Membership.objects.create(organisation=org, user=admin, role=Role.ADMIN)
+        session = Session()
+        url = connections.oauth_start(organisation=org, actor=admin, session=session)
+        callback = sandbox.consent_redirect(url, tenants=[tenant.short_code])
+        pending = connections.oauth_callback(session=session, user=admin,
+                                             params=dict(parse_qsl(urlsplit(callback).query)))
+        connections.connection_complete(pending=pending, actor=admin, tenant_id=str(tenant.tenant_id))
+        orgs.append((org, tenant))
+
+    for i in range(args.clusters):
+        start([PY, "manage.py", "qcluster"], f"cluster{i}")
+    # The imports every connect triggers (currencies, accounts) run first; their calls are not counted.
+    wait_for(lambda: not OrmQ.objects.exists() and not ListRefresh.objects.exclude(
+        status__in=[ListRefresh.Status.DONE, ListRefresh.Status.PARTIAL, ListRefresh.Status.FAILED]).exists(),
+        timeout=120, what="the list imports after connect")
+    sandbox.limits_reset()  # fresh minute windows: the imports' calls do not eat the export's first minute
+
+    # --- documents ---------------------------------------------------------------------------
+    per_tenant = args.documents // len(orgs)
+    print(f"creating {per_tenant * len(orgs):,} documents …", flush=True)
+    tax = {"NZD": ("OUTPUT2", "INPUT2"), "AUD": ("OUTPUT", "INPUT"), "GBP": ("OUTPUT2", "INPUT2"),
+           "USD": ("TAX001", "NONE")}
+    today = timezone.localdate()
+    for org, tenant in orgs:
+        out_tax, in_tax = tax[tenant.base_currency]
+        with transaction.atomic():
+            for i in range(per_tenant):
+                is_bill = i % 4 == 3
+                document_create(
+                    organisation=org, doc_type=DocumentType.BILL if is_bill else DocumentType.SALES_INVOICE,
+                    number=f"B{org.pk}-{i:05d}", date=today - timezone.timedelta(days=i % 28),
+                    contact_name="Bench Supplier" if is_bill else f"Bench Customer {i % 40}",
+                    lines=[LineSpec(description="Bench line", quantity=Decimal(1 + i % 5),
+                                    unit_amount=Decimal("19.90"), account_code="429" if is_bill else "200",
+                                    tax_type=in_tax if is_bill else out_tax)])
+
+    if args.faults == "mix":
+        # Drops after commit (answer lost, documents saved), 503s, a 429 storm — on writes and look-ups.
+        sandbox.set_fault(kind="drop", methods="PUT,POST", probability=0.08)
+        sandbox.set_fault(kind="maintenance", probability=0.08)
+        sandbox.set_fault(kind="truncated", methods="PUT,POST", probability=0.03)
+        sandbox.set_fault(kind="rate_limit", count=25, retry_after=1, problem="minute")
+
+    before = sandbox.counts()
+    total = per_tenant * len(orgs)
+    print(f"exporting {total:,} documents for {len(orgs)} tenants; minute = {args.minute_seconds}s; "
+          f"faults = {args.faults}", flush=True)
+    t0 = time.monotonic()
+    started_at = timezone.now()
+    for org, _ in orgs:
+        t = time.monotonic()
+        exports.exports_enqueue_range(organisation=org, actor=admin, date_from=None, date_to=None)
+        print(f"  queued {org.slug} in {time.monotonic() - t:.2f}s", flush=True)
+
+    def finished():
+        done = ExportRecord.objects.filter(state__in=[ExportState.EXPORTED, ExportState.FAILED]).count()
+        print(f"\r  {done:,}/{total:,} done after {time.monotonic() - t0:5.1f}s", end="", flush=True)
+        return done >= total
+
+    wait_for(finished, timeout=args.timeout, what="the export", interval=1.0)
+    elapsed = time.monotonic() - t0
+    print()
+    sandbox.clear_faults()
+    after = sandbox.counts()
+
+    # --- figures -------------------------------------------------------------------------------
+    attempts = ExportAttempt.objects.filter(started_at__gte=started_at)
+    first = attempts.aggregate(m=Min("started_at"))["m"]
+    last = attempts.aggregate(m=Max("finished_at"))["m"]
+    busy = (last - first).total_seconds() if first and last else elapsed
+    calls = sum(after["tenants"][str(t.tenant_id)]["api_calls"] - before["tenants"][str(t.tenant_id)]["api_calls"]
+                for _, t in orgs)
+    c429 = sum(after["tenants"][str(t.tenant_id)]["api_429"] - before["tenants"][str(t.tenant_id)]["api_429"]
+               for _, t in orgs)
+    lost = duplicated = failed = 0
+    for org, tenant in orgs:
+        numbers = [d.get("InvoiceNumber") for d in sandbox.documents(tenant=tenant.tenant_id, kind="invoice")]
+        wanted = set(ExportRecord.objects.filter(organisation=org).values_list("document__number", flat=True))
+        present = [n for n in numbers if n in wanted]
+        duplicated += len(present) - len(set(present))
+        lost += len(wanted - set(present))
+        failed += ExportRecord.objects.filter(organisation=org, state=ExportState.FAILED).count()
+    ledger_mismatch = sum(
+        1 for org, tenant in orgs for r in ExportRecord.objects.filter(organisation=org, state=ExportState.EXPORTED)
+        .only("xero_id")[:200] if not sandbox.document_find(tenant=tenant.tenant_id, document_id=r.xero_id))
+    ceiling = len(orgs) * 60 / args.minute_seconds * 50  # documents per second the limits allow
+    timeline = []
+    for org, _ in orgs:
+        calls_of = list(attempts.filter(record__organisation=org, outcome=ExportAttempt.Outcome.EXPORTED)
+                        .values("idempotency_key").annotate(s=Min("started_at"), f=Max("finished_at"))
+                        .order_by("s"))
+        gaps = [(b["s"] - a["s"]).total_seconds() for a, b in zip(calls_of, calls_of[1:])]
+        lat = [(c["f"] - c["s"]).total_seconds() for c in calls_of]
+        if calls_of:
+            timeline.append(f"{org.slug}: {len(calls_of)} calls, first at +{(calls_of[0]['s'] - first).total_seconds():.1f}s, "
+                            f"gap mean {sum(gaps) / max(len(gaps), 1):.2f}s max {max(gaps, default=0):.2f}s, "
+                            f"latency mean {sum(lat) / len(lat):.2f}s max {max(lat):.2f}s")
+    outcomes = dict(attempts.values_list("outcome").annotate(n=Count("id")))
+    print(f"""
+documents              {total:,} ({len(orgs)} tenants × {per_tenant:,})
+time-scaled minute     {args.minute_seconds}s (60 calls per tenant per minute, 50 documents per call)
+elapsed                {elapsed:.1f}s to all done ({busy:.1f}s first call → last answer)
+throughput             {total / busy:.1f} docs/s; ceiling {ceiling:.1f} docs/s → {100 * total / busy / ceiling:.1f}% of the ceiling
+API calls              {calls} ({calls / total:.4f} per document; goal ≤ 0.021)
+429s received          {c429}
+idempotent replays     {after['idempotent_replays'] - before['idempotent_replays']}
+faults injected        {after['faults']}
+attempt outcomes       {outcomes}
+lost / duplicated      {lost} / {duplicated}   (counted in the sandbox; failed in the ledger: {failed})
+ledger ↔ sandbox ids   {ledger_mismatch} mismatches in a sample of {min(200, per_tenant) * len(orgs)}
+pacing interval        {args.minute_seconds * 1.02 / 60:.2f}s per tenant (margin 2%)
+""" + "\n".join("  " + line for line in timeline))
+
+
+if __name__ == "__main__":
+    main()
