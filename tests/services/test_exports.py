@@ -432,3 +432,19 @@ def test_claims_are_atomic_a_second_claimer_gets_nothing(org, admin_user, connec
     second = runner._claim(organisation_id=org.pk, doc_types=["sales_invoice"], limit=50)
     assert len(first) == 3 and second == []
     assert len({r.claimed_by for r in first}) == 1
+
+
+def test_export_documents_command_sends_the_range_and_shows_progress(org, admin_user, connection, xero, capsys):
+    from django.core.management import call_command
+
+    for i in range(3):
+        make_invoice(org, f"INV-{i}")
+    make_invoice(org, "OLD-1", when=date.today() - timedelta(days=400))
+    call_command("export_documents", org=org.slug, timeout=30)
+    out = capsys.readouterr().out
+    assert "3 item(s) queued" in out and "100%" in out and "3 exported." in out
+    assert len(xero.created()) == 3
+    assert records(org).get(document__number="OLD-1").state == ExportState.NOT_EXPORTED
+    call_command("export_documents", org=org.slug, reexport=True, timeout=30)
+    assert [c[0] for c in xero.calls] == ["PUT", "POST"]  # the re-export updated them, one call
+    assert len(xero.created()) == 3
