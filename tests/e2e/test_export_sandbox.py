@@ -177,3 +177,22 @@ def test_disconnected_in_xero_new_exports_wait_and_go_out_by_themselves_after_re
     assert ExportRecord.objects.filter(organisation=org, state=ExportState.EXPORTED).count() == 5
     for number in ["KC-100", "KC-101", "KC-102", "KC-103", "KC-104"]:
         assert in_sandbox(number) == 1, number
+
+
+def test_the_demo_documents_go_to_the_sandbox_except_the_bills_on_the_archived_account(xero, kowhai):
+    from xero_connect.services import exports
+    from xero_connect.services.demo_documents import demo_seed_documents
+
+    org, admin = kowhai
+    connect(org, admin)
+    demo_seed_documents(organisation=org, count=120)
+    exports.exports_enqueue_range(organisation=org, actor=admin, date_from=None, date_to=None)
+
+    failed = ExportRecord.objects.filter(organisation=org, state=ExportState.FAILED)
+    assert failed.exists()
+    assert all(r.document.lines.filter(account_code="455").exists() for r in failed)
+    assert all("455" in r.last_error for r in failed)
+    exported = ExportRecord.objects.filter(organisation=org, state=ExportState.EXPORTED).count()
+    assert exported + failed.count() == 120
+    counts = sandbox.counts(tenant=KOWHAI)["tenants"][str(sandbox.organisation_get(KOWHAI).tenant_id)]
+    assert counts["invoices"] + counts["credit_notes"] + counts["payments"] + counts["manual_journals"] == exported
