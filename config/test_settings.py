@@ -8,7 +8,9 @@ os.environ.setdefault("DEBUG", "true")
 from .settings import *  # noqa: E402,F401,F403
 from .settings import Q_CLUSTER  # noqa: E402
 
-Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+# Tests run tasks inline; real worker processes started by tests set Q_SYNC=false (a cluster in
+# sync mode shares database connections across its forked processes, which breaks PostgreSQL).
+Q_CLUSTER = {**Q_CLUSTER, "sync": os.environ.get("Q_SYNC", "true").lower() not in ("0", "false", "no")}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TOKEN_ENCRYPTION_KEYS = ["dGVzdC1vbmx5LWtleS1ub3QtYS1zZWNyZXQtMDAwMDA="]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

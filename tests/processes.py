@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import connection
 
 
-def test_database_url() -> str:
+def database_url_for_children() -> str:
     """A DATABASE_URL naming the database the test run is using right now."""
     s = connection.settings_dict
     if connection.vendor == "sqlite":
@@ -17,7 +17,7 @@ def test_database_url() -> str:
 
 def child_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.test_settings", "DATABASE_URL": test_database_url(),
+    env.update({"DJANGO_SETTINGS_MODULE": "config.test_settings", "DATABASE_URL": database_url_for_children(),
                 "PYTHONPATH": str(settings.BASE_DIR)})
     env.update({k: str(v) for k, v in extra.items()})
     return env

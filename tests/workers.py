@@ -25,14 +25,20 @@ def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.2, tic
 class Cluster:
     """One qcluster process group; `kill()` is a power cut (SIGKILL, no clean-up)."""
 
-    def __init__(self, env):
+    def __init__(self, env, log_name: str = "worker"):
+        log_dir = settings.BASE_DIR / "test-artifacts"
+        log_dir.mkdir(exist_ok=True)
+        self.log_path = log_dir / f"{log_name}-{os.getpid()}-{time.monotonic_ns()}.log"
+        self._log = open(self.log_path, "w")
+        env = {**env, "Q_SYNC": "false"}
         self.proc = subprocess.Popen([PYTHON, "manage.py", "qcluster"], cwd=settings.BASE_DIR, env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def kill(self):
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
+        self._log.close()
 
     def stop(self):
         if self.proc.poll() is None:

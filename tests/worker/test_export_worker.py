@@ -2,21 +2,16 @@
 Xero (the sandbox) has created the documents but the worker never recorded the answer. A
 second worker recovers the claim (older than the lease), looks the documents up in Xero before
 sending anything, and the sandbox holds each document exactly once — and the ledger agrees."""
-import os
-import signal
-import subprocess
-import time
 from decimal import Decimal
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from tests import factories
-from tests.processes import PYTHON, child_env
+from tests.workers import wait_for
+from tests.xero_live import connect
 from xero_connect.models import DocumentType, ExportAttempt, ExportRecord, ExportState, Role
-from xero_connect.services import connections, exports
+from xero_connect.services import exports
 from xero_connect.services.documents import LineSpec, document_create
 
 sandbox = pytest.importorskip("xero_sandbox.services")
@@ -25,82 +20,15 @@ KOWHAI = "!kWh4R"
 LEASE = 2.0
 
 
-class Session(dict):
-    modified = False
+def test_a_worker_killed_mid_batch_leaves_each_document_exactly_once(transactional_db, xero, worker):
+    def start_worker():
+        return worker(Q_WORKERS="2", XERO_EXPORT_CLAIM_LEASE=LEASE, XERO_LIMIT_MINUTE_SECONDS="1",
+                      XERO_EXPORT_MAX_INLINE_WAIT="1", XERO_EXPORT_BACKOFF_BASE="0.2")
 
-
-def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.2, tick=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if tick:
-            tick()
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-@pytest.fixture
-def urls(live_server, settings):
-    base = f"{live_server.url}/xero-sandbox"
-    values = {
-        "XERO_AUTHORIZE_URL": f"{base}/identity/connect/authorize", "XERO_TOKEN_URL": f"{base}/identity/connect/token",
-        "XERO_REVOKE_URL": f"{base}/identity/connect/revocation", "XERO_CONNECTIONS_URL": f"{base}/connections",
-        "XERO_API_URL": f"{base}/api.xro/2.0", "XERO_DEEP_LINK_URL": f"{base}/organisationlogin/default.aspx",
-        "XERO_REDIRECT_URI": f"{live_server.url}/xero/callback/",
-    }
-    for name, value in values.items():
-        setattr(settings, name, value)
-    sandbox.sandbox_reset()
-    yield values
-    sandbox.clear_faults()
-
-
-@pytest.fixture
-def async_queue(monkeypatch):
-    """Tasks go to the database broker for the real workers, not run inline."""
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", False)
-
-
-class Cluster:
-    def __init__(self, env):
-        self.proc = subprocess.Popen([PYTHON, "manage.py", "qcluster"], cwd=settings.BASE_DIR, env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # like a machine losing power: no clean-up at all
-        self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def clusters(urls):
-    started = []
-    env = child_env(Q_SYNC="false", Q_WORKERS="2", XERO_EXPORT_CLAIM_LEASE=LEASE, XERO_LIMIT_MINUTE_SECONDS="1",
-                    XERO_EXPORT_MAX_INLINE_WAIT="1", XERO_EXPORT_BACKOFF_BASE="0.2", **urls)
-
-    def start():
-        cluster = Cluster(env)
-        started.append(cluster)
-        return cluster
-
-    yield start
-    for cluster in started:
-        cluster.kill()
-
-
-def test_a_worker_killed_mid_batch_leaves_each_document_exactly_once(transactional_db, urls, clusters, async_queue):
     org = factories.make_organisation("Kōwhai Coffee", slug="kowhai", base_currency="NZD")
     admin = factories.make_user("alice", first_name="Alice", last_name="Admin")
     factories.add_member(org, admin, Role.ADMIN)
-    session = Session()
-    authorize_url = connections.oauth_start(organisation=org, actor=admin, session=session)
-    callback = sandbox.consent_redirect(authorize_url, tenants=[KOWHAI])
-    pending = connections.oauth_callback(session=session, user=admin, params=dict(parse_qsl(urlsplit(callback).query)))
-    connections.connection_complete(pending=pending, actor=admin,
-                                    tenant_id=str(sandbox.organisation_get(KOWHAI).tenant_id))
+    connect(org, admin, KOWHAI)
     for i in range(60):
         document_create(organisation=org, doc_type=DocumentType.SALES_INVOICE, number=f"W-{i:03d}",
                         date=timezone.localdate(), contact_name="Te Aro Kitchen",
@@ -108,7 +36,7 @@ def test_a_worker_killed_mid_batch_leaves_each_document_exactly_once(transaction
                                         account_code="200", tax_type="OUTPUT2")])
     # The first batch call is slow at Xero: it is still being processed when the worker dies.
     fault = sandbox.set_fault(kind="slow", delay=3.0, methods="PUT", count=1)
-    first = clusters()
+    first = start_worker()
     exports.exports_enqueue(records=ExportRecord.objects.filter(organisation=org), actor=admin)
 
     wait_for(lambda: type(fault).objects.filter(pk=fault.pk, remaining=0).exists(), timeout=60,
@@ -121,7 +49,7 @@ def test_a_worker_killed_mid_batch_leaves_each_document_exactly_once(transaction
     wait_for(lambda: sandbox.documents_count(tenant=KOWHAI, kind="invoice") >= 50, timeout=30,
              what="the sandbox to commit the batch")
 
-    clusters()  # a new worker; the periodic sweeper (or anyone) starts the recovery
+    start_worker()  # a new worker; the periodic sweeper (or anyone) starts the recovery
 
     def sweep():
         from django_q.tasks import async_task
