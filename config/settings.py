@@ -157,6 +157,31 @@ XERO_OAUTH_STATE_TTL = env.int("XERO_OAUTH_STATE_TTL", default=600)
 # Refresh tokens unused for this many days are renewed (Xero drops them after 60).
 XERO_REFRESH_KEEP_ALIVE_DAYS = env.int("XERO_REFRESH_KEEP_ALIVE_DAYS", default=20)
 
+# Xero's call limits, paced as one budget shared by every worker (services.ratelimits). Window
+# lengths are settings so benchmarks and tests can time-scale them to the sandbox's.
+XERO_LIMIT_MINUTE_SECONDS = env.float("XERO_LIMIT_MINUTE_SECONDS", default=60.0)
+XERO_LIMIT_DAY_SECONDS = env.float("XERO_LIMIT_DAY_SECONDS", default=86400.0)
+XERO_LIMIT_TENANT_MINUTE = env.int("XERO_LIMIT_TENANT_MINUTE", default=60)
+XERO_LIMIT_TENANT_CONCURRENT = env.int("XERO_LIMIT_TENANT_CONCURRENT", default=5)
+XERO_LIMIT_TENANT_DAY = env.int("XERO_LIMIT_TENANT_DAY", default=5000)
+XERO_LIMIT_APP_MINUTE = env.int("XERO_LIMIT_APP_MINUTE", default=10000)
+# Extra spacing between calls, as a share of the window (absorbs clock and network jitter).
+XERO_LIMIT_MARGIN = env.float("XERO_LIMIT_MARGIN", default=0.02)
+# How long a concurrency lease outlives the HTTP timeout (a dead process frees its slot then).
+XERO_LIMIT_LEASE_SLACK = env.float("XERO_LIMIT_LEASE_SLACK", default=10.0)
+XERO_LIMIT_POLL_SECONDS = env.float("XERO_LIMIT_POLL_SECONDS", default=0.05)
+
+# The export queue (services.exports).
+XERO_EXPORT_BATCH_SIZE = env.int("XERO_EXPORT_BATCH_SIZE", default=50)
+XERO_EXPORT_CLAIM_LEASE = env.float("XERO_EXPORT_CLAIM_LEASE", default=120.0)
+XERO_EXPORT_MAX_ATTEMPTS = env.int("XERO_EXPORT_MAX_ATTEMPTS", default=5)
+XERO_EXPORT_BACKOFF_BASE = env.float("XERO_EXPORT_BACKOFF_BASE", default=5.0)
+XERO_EXPORT_BACKOFF_MAX = env.float("XERO_EXPORT_BACKOFF_MAX", default=300.0)
+XERO_EXPORT_MAX_INLINE_WAIT = env.float("XERO_EXPORT_MAX_INLINE_WAIT", default=10.0)
+XERO_EXPORT_DRAIN_SECONDS = env.float("XERO_EXPORT_DRAIN_SECONDS", default=240.0)
+XERO_EXPORT_DRAINS_PER_TENANT = env.int("XERO_EXPORT_DRAINS_PER_TENANT", default=2)
+XERO_EXPORT_PAYMENT_DEFER = env.float("XERO_EXPORT_PAYMENT_DEFER", default=2.0)
+
 # Fernet keys, comma separated, newest first. Older keys still decrypt (rotation).
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
 

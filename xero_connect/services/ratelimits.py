@@ -18,12 +18,11 @@ Every decision is taken inside one transaction holding the budget rows (select_f
 PostgreSQL; SQLite takes the write lock at BEGIN), so two workers on two machines can never
 book the same slot.
 
-Window lengths and limits are settings (env-driven) so benchmarks can time-scale them to the
+Window lengths and limits are settings (config/settings.py, env-driven) so benchmarks can time-scale them to the
 sandbox's scaled minute: XERO_LIMIT_MINUTE_SECONDS, XERO_LIMIT_DAY_SECONDS,
 XERO_LIMIT_TENANT_MINUTE, XERO_LIMIT_TENANT_CONCURRENT, XERO_LIMIT_TENANT_DAY,
 XERO_LIMIT_APP_MINUTE, XERO_LIMIT_MARGIN.
 """
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -37,31 +36,6 @@ from ..models import RateBudget
 from ..xero.http import Limits
 
 APP_SCOPE = "app"
-
-DEFAULTS = {
-    "XERO_LIMIT_MINUTE_SECONDS": 60.0,
-    "XERO_LIMIT_DAY_SECONDS": 86400.0,
-    "XERO_LIMIT_TENANT_MINUTE": 60,
-    "XERO_LIMIT_TENANT_CONCURRENT": 5,
-    "XERO_LIMIT_TENANT_DAY": 5000,
-    "XERO_LIMIT_APP_MINUTE": 10000,
-    # Extra spacing between calls, as a share of the window: absorbs clock and network jitter.
-    "XERO_LIMIT_MARGIN": 0.02,
-    # How long a concurrency lease lasts beyond the HTTP timeout (a dead process frees it then).
-    "XERO_LIMIT_LEASE_SLACK": 10.0,
-    # How long to wait for a free concurrency slot before looking again.
-    "XERO_LIMIT_POLL_SECONDS": 0.05,
-}
-
-
-def setting(name: str):
-    """A Django setting if defined, else the environment, else the default (typed like it)."""
-    default = DEFAULTS[name]
-    if hasattr(settings, name):
-        return type(default)(getattr(settings, name))
-    raw = os.environ.get(name)
-    return type(default)(raw) if raw not in (None, "") else default
-
 
 def tenant_scope(tenant_id: str) -> str:
     return f"tenant:{tenant_id}"
@@ -127,13 +101,13 @@ class Reservation:
 
 
 def tenant_interval() -> float:
-    window = setting("XERO_LIMIT_MINUTE_SECONDS")
-    return window * (1 + setting("XERO_LIMIT_MARGIN")) / max(setting("XERO_LIMIT_TENANT_MINUTE"), 1)
+    window = settings.XERO_LIMIT_MINUTE_SECONDS
+    return window * (1 + settings.XERO_LIMIT_MARGIN) / max(settings.XERO_LIMIT_TENANT_MINUTE, 1)
 
 
 def app_interval() -> float:
-    window = setting("XERO_LIMIT_MINUTE_SECONDS")
-    return window * (1 + setting("XERO_LIMIT_MARGIN")) / max(setting("XERO_LIMIT_APP_MINUTE"), 1)
+    window = settings.XERO_LIMIT_MINUTE_SECONDS
+    return window * (1 + settings.XERO_LIMIT_MARGIN) / max(settings.XERO_LIMIT_APP_MINUTE, 1)
 
 
 def _ensure_rows(scopes) -> None:
@@ -158,7 +132,7 @@ def reserve_call(*, tenant_id: str, max_wait: float = 10.0) -> Reservation:
     """
     scope = _scope(tenant_id)
     _ensure_rows([scope, APP_SCOPE])
-    lease_seconds = float(settings.XERO_HTTP_TIMEOUT) + setting("XERO_LIMIT_LEASE_SLACK") + max_wait
+    lease_seconds = float(settings.XERO_HTTP_TIMEOUT) + settings.XERO_LIMIT_LEASE_SLACK + max_wait
     with transaction.atomic():
         rows = {b.scope: b for b in RateBudget.objects.select_for_update().filter(scope__in=[scope, APP_SCOPE])}
         tenant, app = rows[scope], rows[APP_SCOPE]
@@ -170,20 +144,20 @@ def reserve_call(*, tenant_id: str, max_wait: float = 10.0) -> Reservation:
         if blocked:
             return Reservation(False, tenant_id, retry_at=blocked, reason="rate_limited")
 
-        day = timedelta(seconds=setting("XERO_LIMIT_DAY_SECONDS"))
+        day = timedelta(seconds=settings.XERO_LIMIT_DAY_SECONDS)
         if tenant.day_window_start is None or now >= tenant.day_window_start + day:
             tenant.day_window_start, tenant.day_count = now, 0
             tenant.reported_day_remaining = None
-        day_spent = tenant.day_count >= setting("XERO_LIMIT_TENANT_DAY") or (
+        day_spent = tenant.day_count >= settings.XERO_LIMIT_TENANT_DAY or (
             tenant.reported_day_remaining is not None and tenant.reported_day_remaining <= 0)
         if day_spent:
             tenant.save(update_fields=["day_window_start", "day_count", "reported_day_remaining", "updated_at"])
             return Reservation(False, tenant_id, retry_at=tenant.day_window_start + day, reason="day")
 
         leases = _live(tenant.leases, now_epoch)
-        if len(leases) >= setting("XERO_LIMIT_TENANT_CONCURRENT"):
+        if len(leases) >= settings.XERO_LIMIT_TENANT_CONCURRENT:
             return Reservation(False, tenant_id, reason="concurrent",
-                               retry_at=now + timedelta(seconds=setting("XERO_LIMIT_POLL_SECONDS")))
+                               retry_at=now + timedelta(seconds=settings.XERO_LIMIT_POLL_SECONDS))
 
         start = max(now, tenant.next_call_at or now)
         app_next = max(now, app.next_call_at or now)
@@ -198,7 +172,7 @@ def reserve_call(*, tenant_id: str, max_wait: float = 10.0) -> Reservation:
         tenant.next_call_at = start + timedelta(seconds=tenant_interval())
         tenant.day_count += 1
         if tenant.minute_window_start is None or now >= tenant.minute_window_start + timedelta(
-                seconds=setting("XERO_LIMIT_MINUTE_SECONDS")):
+                seconds=settings.XERO_LIMIT_MINUTE_SECONDS):
             tenant.minute_window_start, tenant.minute_count = now, 0
         tenant.minute_count += 1
         tenant.save(update_fields=["leases", "in_flight", "next_call_at", "day_count", "day_window_start",

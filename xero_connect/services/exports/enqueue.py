@@ -4,13 +4,13 @@ import logging
 import math
 from datetime import date
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from ...models import BulkJob, ExportRecord, ExportState
 from ..payloads import KINDS
-from .conf import setting
 from .jobs import jobs_refresh
 from .ledger import ledger_sync
 
@@ -36,7 +36,7 @@ def kick_drains(*, organisation_id: int, queued: int) -> None:
     """After commit, start worker tasks for the organisation's tenant (as many as are useful)."""
     if queued <= 0:
         return
-    n = max(1, min(setting("XERO_EXPORT_DRAINS_PER_TENANT"), math.ceil(queued / setting("XERO_EXPORT_BATCH_SIZE"))))
+    n = max(1, min(settings.XERO_EXPORT_DRAINS_PER_TENANT, math.ceil(queued / settings.XERO_EXPORT_BATCH_SIZE)))
 
     def start():
         from django_q.tasks import async_task

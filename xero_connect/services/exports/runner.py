@@ -27,6 +27,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Min, Prefetch
@@ -47,7 +48,6 @@ from ...selectors.connections import current_connection, presentation
 from ...xero import errors
 from .. import payloads, ratelimits
 from ..xero_access import api_for, connection_usable, record_xero_failure
-from .conf import setting
 from .enqueue import due_filter
 from .jobs import jobs_refresh
 
@@ -87,8 +87,8 @@ def idempotency_key(*, tenant_id: str, resource: str, method: str, items: list[I
 
 
 def backoff_seconds(attempt: int) -> float:
-    base = setting("XERO_EXPORT_BACKOFF_BASE")
-    delay = min(setting("XERO_EXPORT_BACKOFF_MAX"), base * (2 ** max(attempt - 1, 0)))
+    base = settings.XERO_EXPORT_BACKOFF_BASE
+    delay = min(settings.XERO_EXPORT_BACKOFF_MAX, base * (2 ** max(attempt - 1, 0)))
     return delay * (1 + random.random() * 0.2)
 
 
@@ -99,7 +99,7 @@ def exports_recover_stale(*, organisation_id: int | None = None) -> int:
     with a call in flight are in doubt (looked up in Xero before sending again); the others
     simply go back in the queue. Returns how many were recovered."""
     now = timezone.now()
-    cutoff = now - timedelta(seconds=setting("XERO_EXPORT_CLAIM_LEASE"))
+    cutoff = now - timedelta(seconds=settings.XERO_EXPORT_CLAIM_LEASE)
     stale = ExportRecord.objects.filter(state=ExportState.EXPORTING, claimed_at__lt=cutoff)
     if organisation_id:
         stale = stale.filter(organisation_id=organisation_id)
@@ -324,7 +324,7 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, result: Drain
         _fail([it for it, _ in failed], lambda it: problem_of[id(it)], outcome=Outcome.PREFLIGHT_FAILED)
         result.failed += len(failed)
     if deferred:
-        _requeue(deferred, at=timezone.now() + timedelta(seconds=setting("XERO_EXPORT_PAYMENT_DEFER")))
+        _requeue(deferred, at=timezone.now() + timedelta(seconds=settings.XERO_EXPORT_PAYMENT_DEFER))
         result.rescheduled += len(deferred)
     already = [it for it in ready if it.element is None]
     if already:
@@ -346,7 +346,7 @@ class NoSlot(Exception):
 def _acquire(tenant_id: str, deadline: float) -> ratelimits.Reservation:
     """A call slot, waiting inside the worker up to XERO_EXPORT_MAX_INLINE_WAIT; beyond that
     NoSlot says when to come back (the items are put back, a run is scheduled)."""
-    max_wait = setting("XERO_EXPORT_MAX_INLINE_WAIT")
+    max_wait = settings.XERO_EXPORT_MAX_INLINE_WAIT
     while True:
         reservation = ratelimits.reserve_call(tenant_id=tenant_id, max_wait=max_wait)
         wait = reservation.wait_seconds()
@@ -548,7 +548,7 @@ def _whole_batch_refused(items, exc: errors.ValidationFailed, key, result, start
 def _unavailable(items, exc: errors.XeroUnavailable, key, result):
     records = [it.record for it in items]
     msg = str(user_messages.message_for(exc))
-    max_attempts = setting("XERO_EXPORT_MAX_ATTEMPTS")
+    max_attempts = settings.XERO_EXPORT_MAX_ATTEMPTS
     with transaction.atomic():
         _finish_open_attempts(records, Outcome.UNAVAILABLE, messages=[msg], status=exc.status)
         for r in records:
@@ -594,9 +594,9 @@ def exports_drain(*, organisation_id: int, max_seconds: float | None = None) -> 
     """
     result = DrainResult()
     organisation = Organisation.objects.get(pk=organisation_id)
-    deadline = time.monotonic() + (max_seconds if max_seconds is not None else setting("XERO_EXPORT_DRAIN_SECONDS"))
-    batch_size = setting("XERO_EXPORT_BATCH_SIZE")
-    max_inline = setting("XERO_EXPORT_MAX_INLINE_WAIT")
+    deadline = time.monotonic() + (max_seconds if max_seconds is not None else settings.XERO_EXPORT_DRAIN_SECONDS)
+    batch_size = settings.XERO_EXPORT_BATCH_SIZE
+    max_inline = settings.XERO_EXPORT_MAX_INLINE_WAIT
     try:
         while time.monotonic() < deadline:
             result.recovered += exports_recover_stale(organisation_id=organisation_id)
