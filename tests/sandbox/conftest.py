@@ -15,7 +15,7 @@ from django.conf import settings
 
 from xero_sandbox.seed import seed_sandbox
 
-SPEC_PATH = Path("/work/shared/xero-openapi/xero_accounting.yaml")
+SPEC_PATH = Path(__file__).resolve().parent / "openapi" / "xero_accounting.yaml"
 API_PREFIX = "/xero-sandbox/api.xro/2.0"
 SCOPES = "openid profile email offline_access accounting.settings accounting.contacts accounting.invoices " \
          "accounting.payments accounting.manualjournals"
