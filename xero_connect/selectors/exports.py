@@ -28,6 +28,10 @@ DEEP_LINK_PATHS = {
 }
 
 
+# The longest date range a page or a bulk action covers (ten years).
+MAX_RANGE_DAYS = 3653
+
+
 def default_range(today: date) -> tuple[date, date]:
     """This month and last: from the first of last month to the end of this month."""
     first_this = today.replace(day=1)

@@ -1,5 +1,5 @@
 """Export Data pages: thin doors to selectors.exports and services.exports/documents."""
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -21,24 +21,45 @@ from .base import can, organisation_view
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
-def _date(value, default):
+def _date(value, default, label, notices):
+    if not value:
+        return default
     try:
-        return date.fromisoformat(value) if value else default
+        return date.fromisoformat(value)
     except ValueError:
+        notices.append(f"“{value[:20]}” is not a date (use YYYY-MM-DD), so the {label} date is {default:%-d %b %Y}.")
         return default
 
 
 def _filters(params, today=None) -> dict:
+    """The page's filters from GET or POST, normalised. A date range the wrong way round is
+    swapped and an absurdly long one is shortened, each with a notice saying so."""
     default_from, default_to = sel.default_range(today or timezone.localdate())
     state = params.get("state", "")
     doc_type = params.get("type", "")
+    notices: list[str] = []
+    date_from = _date(params.get("from"), default_from, "start", notices)
+    date_to = _date(params.get("to"), default_to, "end", notices)
+    if date_from > date_to:
+        date_from, date_to = date_to, date_from
+        notices.append(f"The dates were the wrong way round: showing {date_from:%-d %b %Y} to {date_to:%-d %b %Y}.")
+    if (date_to - date_from).days > sel.MAX_RANGE_DAYS:
+        date_from = date_to - timedelta(days=sel.MAX_RANGE_DAYS)
+        notices.append(f"A range can cover at most {sel.MAX_RANGE_DAYS // 365} years: showing {date_from:%-d %b %Y} "
+                       f"to {date_to:%-d %b %Y}.")
     return {
-        "date_from": _date(params.get("from"), default_from),
-        "date_to": _date(params.get("to"), default_to),
+        "date_from": date_from,
+        "date_to": date_to,
         "state": state if state in ExportState.values else "",
         "doc_type": doc_type if doc_type in DocumentType.values else "",
         "search": (params.get("q") or "").strip()[:100],
+        "notices": notices,
     }
+
+
+def _announce(request, f) -> None:
+    for notice in f["notices"]:
+        messages.warning(request, notice)
 
 
 def _query(f: dict, **extra) -> str:
@@ -60,6 +81,7 @@ def exports_page(request):
     organisation = request.organisation
     svc.ledger_sync_missing(organisation=organisation)
     f = _filters(request.GET)
+    _announce(request, f)
     pages = {t: request.GET.get(f"page_{t}") for t in DocumentType.values}
     data = sel.export_page(organisation=organisation, date_from=f["date_from"], date_to=f["date_to"],
                            state=f["state"], search=f["search"], doc_type=f["doc_type"], pages=pages)
@@ -85,6 +107,7 @@ def exports_action(request):
     """Export one, Export selected, Export everything not yet exported in this range, Retry failed."""
     organisation, actor = request.organisation, request.user
     f = _filters(request.POST)
+    _announce(request, f)
     one = request.POST.get("export_one")
     action = request.POST.get("action", "")
     if one:
@@ -139,6 +162,7 @@ def exports_reexport(request):
     skipped where Xero does not allow updates."""
     organisation, actor = request.organisation, request.user
     f = _filters(request.POST)
+    _announce(request, f)
     scope = request.POST.get("scope", "selected")
     if scope == "range":
         ids = list(sel.ledger_queryset(organisation=organisation, date_from=f["date_from"], date_to=f["date_to"],

@@ -24,8 +24,12 @@ class Command(BaseCommand):
         path = Path(opts["path"])
         if not path.exists():
             raise CommandError(f"No such file: {path}")
-        result = documents_import_csv(organisation=organisation, actor=None,
-                                      text=path.read_text(encoding="utf-8-sig"))
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"{path} is not UTF-8 text (byte {exc.start}). Save it as “CSV UTF-8” and try again. "
+                               "Nothing was imported.") from exc
+        result = documents_import_csv(organisation=organisation, actor=None, text=text)
         if not result.ok:
             for error in result.errors:
                 self.stderr.write(str(error))
