@@ -41,8 +41,9 @@ def test_production_settings_pass_check_deploy():
 
 
 def test_production_refuses_demo_secrets():
+    # Stated explicitly: a local .env (written by scripts/setup) must not decide this test.
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "DEBUG": "false", "ALLOWED_HOSTS": "xc.example.com",
-           "DATABASE_URL": "sqlite:////tmp/xc-check.sqlite3"}
+           "DATABASE_URL": "sqlite:////tmp/xc-check.sqlite3", "SECRET_KEY": settings.DEMO_SECRET_KEY}
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy"], env=env, capture_output=True,
                             text=True, cwd=settings.BASE_DIR)
     assert result.returncode != 0

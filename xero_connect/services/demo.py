@@ -12,25 +12,28 @@ from ..models import ExchangeRate, Membership, Organisation, Role
 
 DEMO_PASSWORD = "xero-connect-demo"  # demo-only; printed by seed_demo
 
-# name, slug, base currency, {currency: local rate or None (no valid rate)}
+# name, slug, base currency, {currency: local rate or None (no valid rate)}. The first four are
+# named like the sandbox's Xero organisations they belong with, so the demo's "select your
+# organisation" step is obvious; a few currencies have no valid rate, so the currency import
+# shows what it skips and why. Harbour Bakery has no Xero organisation of its own.
 ORGANISATIONS = [
-    ("Kiwi Kitchenware Ltd", "kiwi-kitchenware", "NZD", {"AUD": "0.9180", "USD": "0.5950", "GBP": "0.4710", "EUR": None}),
-    ("Brolly & Co Pty Ltd", "brolly-co", "AUD", {"NZD": "1.0890", "USD": "0.6480", "GBP": None}),
-    ("Thames Tea Traders Ltd", "thames-tea", "GBP", {"EUR": "1.1650", "USD": "1.2700", "AUD": None}),
-    ("Pacific Parts Inc", "pacific-parts", "USD", {"NZD": "1.6800", "AUD": "1.5430", "EUR": "0.9200", "GBP": None}),
+    ("Kōwhai Coffee Roasters", "kowhai-coffee", "NZD", {"AUD": "0.9180", "USD": "0.5950", "GBP": None}),
+    ("Wattle & Gum Outdoor Supplies", "wattle-gum", "AUD", {"NZD": "1.0890", "USD": "0.6480", "SGD": None}),
+    ("Thistle Lane Bakery", "thistle-lane", "GBP", {"EUR": "1.1650", "USD": "1.2700"}),
+    ("Harbor Point Bike Co.", "harbor-point", "USD", {"CAD": "1.3600", "EUR": "0.9200", "MXN": None}),
     ("Harbour Bakery Ltd", "harbour-bakery", "NZD", {"AUD": "0.9180"}),
 ]
 
 # username, first, last, staff, {slug: role}
 PEOPLE = [
-    ("alice", "Alice", "Admin", False, {"kiwi-kitchenware": Role.ADMIN}),
-    ("mark", "Mark", "Member", False, {"kiwi-kitchenware": Role.MEMBER}),
+    ("alice", "Alice", "Admin", False, {"kowhai-coffee": Role.ADMIN}),
+    ("mark", "Mark", "Member", False, {"kowhai-coffee": Role.MEMBER}),
     ("bea", "Bea", "Bookkeeper", False, {
-        "kiwi-kitchenware": Role.MEMBER, "brolly-co": Role.ADMIN, "thames-tea": Role.ADMIN,
-        "pacific-parts": Role.MEMBER, "harbour-bakery": Role.ADMIN,
+        "kowhai-coffee": Role.MEMBER, "wattle-gum": Role.ADMIN, "thistle-lane": Role.ADMIN,
+        "harbor-point": Role.MEMBER, "harbour-bakery": Role.ADMIN,
     }),
-    ("hamish", "Hamish", "Harbour", False, {"harbour-bakery": Role.ADMIN, "brolly-co": Role.MEMBER}),
-    ("priya", "Priya", "Parts", False, {"pacific-parts": Role.ADMIN}),
+    ("hamish", "Hamish", "Harbour", False, {"harbour-bakery": Role.ADMIN, "wattle-gum": Role.MEMBER}),
+    ("priya", "Priya", "Parts", False, {"harbor-point": Role.ADMIN}),
     ("ops", "Olive", "Operations", True, {}),
 ]
 

@@ -1,9 +1,9 @@
 """Export (or re-export) an organisation's documents in a date range, with a progress bar.
 
-    manage.py export_documents --org kiwi-kitchenware --from 2026-10-01 --to 2026-11-30
-    manage.py export_documents --org kiwi-kitchenware --reexport          # update what is in Xero
-    manage.py export_documents --org kiwi-kitchenware --retry-failed
-    manage.py export_documents --org kiwi-kitchenware --no-wait           # queue only; the worker sends
+    manage.py export_documents --org kowhai-coffee --from 2026-10-01 --to 2026-11-30
+    manage.py export_documents --org kowhai-coffee --reexport          # update what is in Xero
+    manage.py export_documents --org kowhai-coffee --retry-failed
+    manage.py export_documents --org kowhai-coffee --no-wait           # queue only; the worker sends
 
 By default it sends the items itself in this process (no worker needed) and waits until the job
 is finished, drawing a progress bar; with --no-wait the django-q2 worker does the sending.

@@ -1,6 +1,6 @@
 """Import documents from a CSV file (all or nothing; see services/documents.py for the columns).
 
-    manage.py import_documents --org kiwi-kitchenware documents.csv
+    manage.py import_documents --org kowhai-coffee documents.csv
 """
 from pathlib import Path
 
