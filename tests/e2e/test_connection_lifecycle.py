@@ -129,3 +129,16 @@ def test_cancel_at_xero_changes_nothing(xero, admin_client, org):
     body = admin_client.get(reverse("xero_oauth_callback"), query).content.decode()
     assert "You cancelled the sign-in to Xero" in body and "Try again" in body
     assert app_connections() == [] and current_connection(organisation=org) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_confirm_warns_when_the_chosen_xero_organisation_uses_another_currency(xero, admin_client, org):
+    """Acme keeps NZD books: choosing the Australian (AUD) Xero organisation is questioned before
+    Finish; choosing the NZ one is not."""
+    choose_url = sign_in_at_xero(admin_client, org, button="connection_start", tenants=[NZ, AU])["Location"]
+    confirm = admin_client.post(choose_url, {"tenant_id": tenant_id(AU)})["Location"]
+    page = html.unescape(admin_client.get(confirm).content.decode())
+    assert "Is this the right Xero organisation?" in page
+    assert "keeps its books in AUD, but Acme Widgets uses NZD" in page
+    confirm = admin_client.post(choose_url, {"tenant_id": tenant_id(NZ)})["Location"]
+    assert "Is this the right Xero organisation?" not in admin_client.get(confirm).content.decode()

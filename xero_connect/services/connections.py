@@ -402,6 +402,23 @@ def _organisation_details(*, tenant_id: str, access_token: str) -> dict:
     return AccountingApi(tenant_id=tenant_id, token_provider=token_provider).organisation()
 
 
+def pending_currency_mismatch(*, pending, tenant_id: str, organisation) -> dict | None:
+    """Before Finish: does the chosen Xero organisation keep its books in another currency than
+    this organisation? Picking the wrong one of several Xero organisations is the easiest mistake
+    in the sign-in, and Xero would refuse most exports (other tax codes and accounts) afterwards.
+    Best effort: None when it matches or cannot be told right now."""
+    if not tenant_id or pending.completed_at is not None:
+        return None
+    try:
+        details = _organisation_details(tenant_id=tenant_id, access_token=pending.get_access_token())
+    except errors.XeroError:
+        return None
+    xero_currency = (details.get("BaseCurrency") or "").upper()
+    if xero_currency and organisation.base_currency and xero_currency != organisation.base_currency.upper():
+        return {"xero_currency": xero_currency, "our_currency": organisation.base_currency.upper()}
+    return None
+
+
 def _adopt_shared_connections(*, pending, organisation) -> None:
     """A consent can include a Xero organisation another of our organisations is linked to
     (a bookkeeper reaching several clients with one Xero login). Xero then moves that

@@ -188,6 +188,9 @@ def connection_confirm(request, pending_id):
                                                          tenant_name=(tenant or {}).get("tenantName", ""))
     error = ""
     status = 200
+    mismatch = None
+    if request.method == "GET":
+        mismatch = services.pending_currency_mismatch(pending=pending, tenant_id=tenant_id, organisation=organisation)
     if request.method == "POST":
         try:
             connection = services.connection_complete(pending=pending, actor=request.user, tenant_id=tenant_id,
@@ -209,7 +212,7 @@ def connection_confirm(request, pending_id):
             return redirect("connection_page", org_slug=organisation.slug)
     return render(request, "xero_connect/connection/confirm.html", {
         "organisation": organisation, "pending": pending, "tenant": tenant, "current": current,
-        "consequence": consequence, "error": error, "several": len(pending.tenants) > 1,
+        "consequence": consequence, "error": error, "several": len(pending.tenants) > 1, "mismatch": mismatch,
     }, status=status)
 
 
