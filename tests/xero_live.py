@@ -25,12 +25,13 @@ def point_at_sandbox(settings, live_server_url: str) -> str:
     return base
 
 
-def connect(org, admin, tenant) -> XeroConnection:
-    """Connect `org` to the sandbox organisation `tenant` (ShortCode, id or name) as `admin`."""
+def connect(org, admin, tenant, *, reconnect=False) -> XeroConnection:
+    """Connect (or reconnect) `org` to the sandbox organisation `tenant` (ShortCode, id or name)
+    as `admin`, through the product's own OAuth pipeline."""
     from xero_sandbox import services as sandbox
 
     session = Session()
-    authorize_url = connections.oauth_start(organisation=org, actor=admin, session=session)
+    authorize_url = connections.oauth_start(organisation=org, actor=admin, session=session, reconnect=reconnect)
     callback = sandbox.consent_redirect(authorize_url, tenants=[tenant])
     pending = connections.oauth_callback(session=session, user=admin, params=dict(parse_qsl(urlsplit(callback).query)))
     tenant_id = str(sandbox.organisation_get(tenant).tenant_id)

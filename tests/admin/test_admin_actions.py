@@ -4,8 +4,7 @@ from django.urls import reverse
 
 from tests import factories
 from xero_connect.models import (
-    BulkJob, ConnectionEvent, DocumentType, ExportRecord, ExportState, ListRefresh, Role, SourceDocument,
-    XeroConnection,
+    BulkJob, ConnectionEvent, DocumentType, ExportRecord, ExportState, ListRefresh, SourceDocument,
 )
 
 
@@ -85,7 +84,7 @@ def test_health_check_action_runs_the_diagnosis_and_is_audited(staff_client, sta
         response = _act(staff_client, "organisation", "health_check", [org.pk, other_org.pk])
     job = BulkJob.objects.get()
     assert job.actor == staff and job.kind == BulkJob.Kind.HEALTH_CHECK and job.organisation is None
-    assert any(f"Run a health check started for 2 organisations" in m and f"#{job.pk}" in m
+    assert any("Run a health check started for 2 organisations" in m and f"#{job.pk}" in m
                for m in _messages(response))
     assert job.status == "done" and {r["outcome"] for r in job.results} == {"problem"}  # neither is connected
     assert all("not connected" in r["detail"].lower() for r in job.results), job.results

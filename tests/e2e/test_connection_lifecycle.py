@@ -22,16 +22,9 @@ NZ, AU = "!kWh4R", "!wG7oS"
 
 
 @pytest.fixture
-def xero(live_server, settings):
-    base = f"{live_server.url}/xero-sandbox"
-    settings.XERO_AUTHORIZE_URL = f"{base}/identity/connect/authorize"
-    settings.XERO_TOKEN_URL = f"{base}/identity/connect/token"
-    settings.XERO_REVOKE_URL = f"{base}/identity/connect/revocation"
-    settings.XERO_CONNECTIONS_URL = f"{base}/connections"
-    settings.XERO_API_URL = f"{base}/api.xro/2.0"
-    settings.XERO_DEEP_LINK_URL = f"{base}/organisationlogin/default.aspx"
-    sandbox.sandbox_reset()
-    return base
+def xero(xero, live_server):
+    """The shared sandbox fixture; these tests need the sandbox's base URL for Xero's own pages."""
+    return f"{live_server.url}/xero-sandbox"
 
 
 def tenant_id(short_code) -> str:

@@ -9,16 +9,13 @@ Xero user's consent."""
 import re
 from datetime import timedelta
 from decimal import Decimal
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from tests import factories
+from tests import factories, xero_live
 from xero_connect.models import ConnectionStatus, DocumentType, ExportRecord, ExportState, Role, XeroConnection
-from xero_connect.services import connections
 from xero_connect.services.documents import LineSpec, document_create
 
 sandbox = pytest.importorskip("xero_sandbox.services")
@@ -26,24 +23,12 @@ KOWHAI = "!kWh4R"
 FAST = dict(XERO_LIMIT_MINUTE_SECONDS=1.0, XERO_EXPORT_MAX_INLINE_WAIT=2.0, XERO_EXPORT_BACKOFF_BASE=0.2)
 
 
-class Session(dict):
-    modified = False
-
-
 @pytest.fixture
-def xero(live_server, settings):
-    base = f"{live_server.url}/xero-sandbox"
-    settings.XERO_AUTHORIZE_URL = f"{base}/identity/connect/authorize"
-    settings.XERO_TOKEN_URL = f"{base}/identity/connect/token"
-    settings.XERO_REVOKE_URL = f"{base}/identity/connect/revocation"
-    settings.XERO_CONNECTIONS_URL = f"{base}/connections"
-    settings.XERO_API_URL = f"{base}/api.xro/2.0"
-    settings.XERO_DEEP_LINK_URL = f"{base}/organisationlogin/default.aspx"
-    settings.XERO_REDIRECT_URI = f"{live_server.url}/xero/callback/"
-    sandbox.sandbox_reset()
-    with override_settings(**FAST):
-        yield sandbox
-    sandbox.clear_faults()
+def xero(xero, settings):
+    """The shared sandbox fixture, with the queue's waits shortened for tests."""
+    for name, value in FAST.items():
+        setattr(settings, name, value)
+    return xero
 
 
 @pytest.fixture
@@ -55,12 +40,7 @@ def kowhai(transactional_db):
 
 
 def connect(org, admin, *, reconnect=False) -> XeroConnection:
-    session = Session()
-    authorize_url = connections.oauth_start(organisation=org, actor=admin, session=session, reconnect=reconnect)
-    callback = sandbox.consent_redirect(authorize_url, tenants=[KOWHAI])
-    pending = connections.oauth_callback(session=session, user=admin, params=dict(parse_qsl(urlsplit(callback).query)))
-    tenant_id = str(sandbox.organisation_get(KOWHAI).tenant_id)
-    return connections.connection_complete(pending=pending, actor=admin, tenant_id=tenant_id)
+    return xero_live.connect(org, admin, KOWHAI, reconnect=reconnect)
 
 
 def sale(org, number, *, code="200", contact="Cuba Street Café"):

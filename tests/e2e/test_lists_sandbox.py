@@ -7,12 +7,11 @@ Xero → the refresh stops and says so.
 The connection is made with the product's own OAuth pipeline (services.connections) and the
 sandbox playing the Xero user's consent (consent_redirect) — no browser needed here."""
 from decimal import Decimal
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from django.urls import reverse
 
-from tests import factories
+from tests import factories, xero_live
 from xero_connect.models import (
     Account,
     ConnectionStatus,
@@ -25,30 +24,10 @@ from xero_connect.models import (
     TrackingOption,
     XeroConnection,
 )
-from xero_connect.services import connections
 
 sandbox = pytest.importorskip("xero_sandbox.services")
 
 KOWHAI = "!kWh4R"  # Kōwhai Coffee Roasters: NZD base; NZD, AUD, USD, GBP, FJD enabled in Xero
-
-
-class Session(dict):
-    modified = False
-
-
-@pytest.fixture
-def xero(live_server, settings):
-    base = f"{live_server.url}/xero-sandbox"
-    settings.XERO_AUTHORIZE_URL = f"{base}/identity/connect/authorize"
-    settings.XERO_TOKEN_URL = f"{base}/identity/connect/token"
-    settings.XERO_REVOKE_URL = f"{base}/identity/connect/revocation"
-    settings.XERO_CONNECTIONS_URL = f"{base}/connections"
-    settings.XERO_API_URL = f"{base}/api.xro/2.0"
-    settings.XERO_DEEP_LINK_URL = f"{base}/organisationlogin/default.aspx"
-    settings.XERO_REDIRECT_URI = f"{live_server.url}/xero/callback/"
-    sandbox.sandbox_reset()
-    yield sandbox
-    sandbox.clear_faults()
 
 
 @pytest.fixture
@@ -65,12 +44,7 @@ def kiwi(transactional_db):
 
 
 def connect(org, admin, tenant=KOWHAI) -> XeroConnection:
-    session = Session()
-    authorize_url = connections.oauth_start(organisation=org, actor=admin, session=session)
-    callback = sandbox.consent_redirect(authorize_url, tenants=[tenant])
-    pending = connections.oauth_callback(session=session, user=admin, params=dict(parse_qsl(urlsplit(callback).query)))
-    tenant_id = str(sandbox.organisation_get(tenant).tenant_id)
-    return connections.connection_complete(pending=pending, actor=admin, tenant_id=tenant_id)
+    return xero_live.connect(org, admin, tenant)
 
 
 def api_calls(tenant=KOWHAI) -> int:

@@ -9,7 +9,6 @@ import tempfile
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 

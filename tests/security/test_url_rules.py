@@ -6,8 +6,6 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests import factories
-from xero_connect.models import Role
 from xero_connect.roles import ADMIN_ONLY_ACTIONS
 
 SAMPLE_VALUES = {"int": "1", "slug": "x", "str": "x", "uuid": "00000000-0000-0000-0000-000000000001", "path": "x"}

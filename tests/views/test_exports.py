@@ -1,6 +1,6 @@
 """The Export Data page and its doors: what people see and may do, scoped to their
 organisation, in a constant number of queries."""
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests import factories
-from xero_connect.models import BulkJob, DocumentType, ExportRecord, ExportState, Role
+from xero_connect.models import BulkJob, DocumentType, ExportRecord, ExportState
 from xero_connect.services.documents import LineSpec, document_create
 
 

@@ -486,8 +486,9 @@ def _send(api, resource: str, items: list[Item], connection: XeroConnection, res
         result.waiting += park_waiting(organisation_id=connection.organisation_id, reason=reason, records=records)
         return
     except errors.XeroError as exc:  # NotFound, OAuthError: Xero said no to this request
-        _fail(items, lambda it: [str(exc)], outcome=Outcome.ERROR, status=exc.status, key=key, record_attempt=False)
-        _finish_open_attempts(records, Outcome.ERROR, messages=[str(exc)], status=exc.status)
+        said, status = str(exc), exc.status
+        _fail(items, lambda it: [said], outcome=Outcome.ERROR, status=status, key=key, record_attempt=False)
+        _finish_open_attempts(records, Outcome.ERROR, messages=[said], status=status)
         result.failed += len(items)
         return
     _record_elements(items, elements, connection, key, result, started=now)
