@@ -141,7 +141,8 @@ def test_member_cannot_reexport_or_import_and_is_told_which_admins_to_ask(member
     r = member_client.get(reverse("documents_import", args=[org.slug]))
     assert r.status_code == 403 and "Alice Admin" in r.content.decode()
     html = member_client.get(page_url(org)).content.decode()
-    assert "Export selected" in html and "Re-export" not in html
+    assert "Export selected" in html and "Re-export selected" not in html
+    assert "Re-exporting documents already in Xero is for Admins: ask Alice Admin." in html
 
 
 def test_other_organisations_pages_and_items_are_not_found(client, org, other_org, outsider):

@@ -92,12 +92,14 @@ def exports_page(request):
     job = job or sel.latest_job(organisation=organisation)
     progress = sel.job_progress(job) if job else None
     waiting = data["totals"].get(ExportState.WAITING_FOR_CONNECTION, 0)
+    can_reexport = can(request, Action.REEXPORT)
     return render(request, "xero_connect/exports/page.html", {
         **data, "organisation": organisation, "f": f, "query": _query(f), "job": job, "progress": progress,
         "waiting": waiting, "states": sel.STATE_ORDER, "doc_types": DocumentType.choices,
-        "can_export": can(request, Action.EXPORT), "can_reexport": can(request, Action.REEXPORT),
+        "can_export": can(request, Action.EXPORT), "can_reexport": can_reexport,
         "can_import": can(request, Action.IMPORT_DOCUMENTS),
-        "admin_names": roles.admin_names(organisation) if waiting else [],
+        # Whom to ask: shown to members where admin-only buttons would be, and when items wait.
+        "admin_names": roles.admin_names(organisation) if waiting or not can_reexport else [],
     })
 
 
