@@ -67,4 +67,7 @@ def test_every_fault_kind_and_still_each_document_exactly_once(xero, quick_retri
 
     assert not Fault.objects.filter(remaining__gt=0).exists()  # every injected fault really happened
     outcomes = set(ExportAttempt.objects.filter(record__organisation=org).values_list("outcome", flat=True))
-    assert {ExportAttempt.Outcome.EXPORTED, ExportAttempt.Outcome.UNAVAILABLE} <= outcomes
+    # The 503s were seen as "unavailable"; what the dropped answer had committed was found by
+    # looking it up in Xero, not sent again. (Whether any batch also went through untouched
+    # depends on how the faults fall on the batches.)
+    assert {ExportAttempt.Outcome.UNAVAILABLE, ExportAttempt.Outcome.RECOVERED} <= outcomes
