@@ -7,7 +7,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from tests import factories
@@ -62,13 +62,16 @@ def test_a_database_blip_mid_run_loses_nothing_and_marks_nothing_falsely(xero, w
     violations = []
 
     def watch(stop):
-        while not stop.is_set():
-            in_xero = {d["InvoiceNumber"] for d in xero.documents(tenant=NZ, kind="invoice")}
-            marked = set(ExportRecord.objects.filter(organisation=org, state=ExportState.EXPORTED)
-                         .values_list("document__number", flat=True))
-            if marked - in_xero:
-                violations.append(sorted(marked - in_xero))
-            time.sleep(0.25)
+        try:
+            while not stop.is_set():
+                in_xero = {d["InvoiceNumber"] for d in xero.documents(tenant=NZ, kind="invoice")}
+                marked = set(ExportRecord.objects.filter(organisation=org, state=ExportState.EXPORTED)
+                             .values_list("document__number", flat=True))
+                if marked - in_xero:
+                    violations.append(sorted(marked - in_xero))
+                time.sleep(0.25)
+        finally:
+            connections.close_all()  # this thread's own connection must not outlive the test
 
     stop = threading.Event()
     watcher = threading.Thread(target=watch, args=(stop,), daemon=True)
