@@ -25,3 +25,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     _test_db_dir = os.path.join(tempfile.gettempdir(), "xero-connect-tests")
     os.makedirs(_test_db_dir, exist_ok=True)
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(_test_db_dir, f"test-{os.getpid()}.sqlite3")}  # noqa: F405
+
+# No persistent connections in tests: threads of the live server and of the tests themselves
+# must not keep database sessions open after they finish.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
