@@ -51,7 +51,9 @@ def test_a_database_blip_mid_run_loses_nothing_and_marks_nothing_falsely(xero, w
                                         account_code="200", tax_type="OUTPUT2")])
     # The first batch stays at Xero for 3 s: that is when the database goes away for the worker.
     fault = xero.set_fault(kind="slow", delay=3.0, tenant=NZ, methods="PUT,POST", count=1)
-    worker(DATABASE_URL=f"{database_url_for_children()}?application_name={APP_NAME}", XERO_EXPORT_CLAIM_LEASE="2",
+    # The claim lease must outlast any call still at Xero (as in production: 120 s lease, 20 s
+    # timeout), or recovery could look up a batch Xero has not committed yet.
+    worker(DATABASE_URL=f"{database_url_for_children()}?application_name={APP_NAME}", XERO_EXPORT_CLAIM_LEASE="6",
            XERO_EXPORT_BACKOFF_BASE="0.2", XERO_EXPORT_MAX_INLINE_WAIT="1")
     wait_for(lambda: worker_connections() > 0, timeout=30, what="the worker to connect")
     exports.exports_enqueue(records=ExportRecord.objects.filter(organisation=org), actor=alice)
@@ -83,10 +85,14 @@ def test_a_database_blip_mid_run_loses_nothing_and_marks_nothing_falsely(xero, w
         time.sleep(0.05)
     assert cut > 0
 
-    wait_for(lambda: ExportRecord.objects.filter(organisation=org, state=ExportState.EXPORTED).count() == DOCUMENTS,
-             timeout=120, interval=1.0, tick=exports.exports_sweep, what="the run to resume and finish")
+    settled = (ExportState.EXPORTED, ExportState.FAILED)
+    wait_for(lambda: ExportRecord.objects.filter(organisation=org, state__in=settled).count() == DOCUMENTS,
+             timeout=240, interval=1.0, tick=exports.exports_sweep, what="the run to resume and finish")
     stop.set()
     watcher.join(timeout=5)
+    failed = list(ExportRecord.objects.filter(organisation=org, state=ExportState.FAILED)
+                  .values_list("document__number", "last_error"))
+    assert failed == []
 
     assert violations == []
     in_xero = xero.documents(tenant=NZ, kind="invoice")
