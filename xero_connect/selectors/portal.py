@@ -53,9 +53,8 @@ DEFAULT_SORT = "name"
 
 
 def keepalive_days() -> int:
-    """Refresh tokens older than this are refreshed by the keep-alive schedule (services.connections
-    reads XERO_REFRESH_KEEP_ALIVE_DAYS, default 20)."""
-    return int(getattr(settings, "XERO_REFRESH_KEEP_ALIVE_DAYS", getattr(settings, "XERO_KEEPALIVE_DAYS", 20)))
+    """Refresh tokens older than this are refreshed by the keep-alive schedule."""
+    return settings.XERO_REFRESH_KEEP_ALIVE_DAYS
 
 
 @dataclass

@@ -581,10 +581,6 @@ def connection_disconnect(*, organisation, actor, as_staff: bool = False) -> Xer
 # --- keep alive -------------------------------------------------------------------------
 
 
-def keep_alive_days() -> int:
-    return settings.XERO_REFRESH_KEEP_ALIVE_DAYS
-
-
 def connections_keep_alive() -> int:
     """Refresh every connected connection whose refresh token is older than
     XERO_REFRESH_KEEP_ALIVE_DAYS (default 20; Xero lets an unused one die after 60).
@@ -595,7 +591,7 @@ def connections_keep_alive() -> int:
     PendingAuthorisation.objects.filter(expires_at__lt=timezone.now()).exclude(
         access_token_encrypted="", refresh_token_encrypted="").update(access_token_encrypted="",
                                                                       refresh_token_encrypted="")
-    cutoff = timezone.now() - timedelta(days=keep_alive_days())
+    cutoff = timezone.now() - timedelta(days=settings.XERO_REFRESH_KEEP_ALIVE_DAYS)
     due = XeroConnection.objects.filter(is_current=True, status__in=[S.CONNECTED, S.REMOVED_IN_XERO]).exclude(
         refresh_token_encrypted="").filter(refresh_token_issued_at__lt=cutoff).values_list("pk", flat=True)
     refreshed = 0
