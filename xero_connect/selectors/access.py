@@ -27,11 +27,6 @@ def organisations_for(*, user):
     return Organisation.objects.filter(memberships__user=user)
 
 
-def scoped(queryset, *, organisation: Organisation):
-    """Restrict a queryset of tenant data to one organisation."""
-    return queryset.filter(organisation=organisation)
-
-
 def get_scoped_or_404(queryset, *, organisation: Organisation, **lookup):
     obj = queryset.filter(organisation=organisation, **lookup).first()
     if obj is None:

@@ -5,7 +5,7 @@ token that got a 401, so the caller can refresh once (under its lock) and the ca
 once. `on_response(limits)` lets the caller book Xero's remaining-limit headers.
 """
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timezone as dt_timezone
+from datetime import datetime, timezone as dt_timezone
 from email.utils import format_datetime
 import re
 
@@ -36,10 +36,6 @@ def parse_xero_date(value) -> datetime | None:
 
 def http_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(dt_timezone.utc), usegmt=True)
-
-
-def iso_date(d: date) -> str:
-    return d.isoformat()
 
 
 class AccountingApi:
