@@ -26,7 +26,7 @@ from xero_connect.services.documents import LineSpec, document_create
 
 FAST = dict(
     XERO_LIMIT_MINUTE_SECONDS=0.3,  # 60 calls per 0.3 s: 5 ms apart
-    XERO_EXPORT_MAX_INLINE_WAIT=0.0,
+    XERO_EXPORT_MAX_INLINE_WAIT=0.5,  # a call slot is 5 ms away at most: wait for it, whatever the machine speed
     XERO_EXPORT_BACKOFF_BASE=30.0,
     XERO_EXPORT_CLAIM_LEASE=60.0,
 )
