@@ -49,11 +49,13 @@ _scope = tenant_scope
 def record_limits(*, tenant_id: str, limits: Limits) -> None:
     if limits.minute_remaining is None and limits.day_remaining is None:
         return
-    RateBudget.objects.update_or_create(
-        scope=_scope(tenant_id),
-        defaults={"reported_minute_remaining": limits.minute_remaining,
-                  "reported_day_remaining": limits.day_remaining},
-    )
+    # Called after every API answer: one UPDATE, no row lock (nothing is decided on the old value).
+    values = {"reported_minute_remaining": limits.minute_remaining, "reported_day_remaining": limits.day_remaining,
+              "updated_at": timezone.now()}
+    rows = RateBudget.objects.filter(scope=_scope(tenant_id))
+    if not rows.update(**values):
+        _ensure_rows([_scope(tenant_id)])
+        rows.update(**values)
 
 
 def record_rate_limited(*, tenant_id: str, retry_after: float, problem: str) -> datetime:
