@@ -16,7 +16,7 @@ def _result(added):
             "changes": {"added": added, "updated": [], "archived": []}}
 
 
-def test_progress_bar_moves_and_the_result_appears(live_server, page, shoot, transactional_db):
+def test_progress_bar_moves_and_the_result_appears(live_server, page, sign_in, shoot, transactional_db):
     from playwright.sync_api import expect
 
     org = factories.make_organisation("Kiwi Kitchenware", slug="kiwi")
@@ -25,11 +25,7 @@ def test_progress_bar_moves_and_the_result_appears(live_server, page, shoot, tra
     refresh = ListRefresh.objects.create(organisation=org, actor=member, lists=["currencies", "accounts", "contacts"],
                                          steps_total=3, status=ListRefresh.Status.RUNNING)
 
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "mark")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    sign_in(page, "mark", PASSWORD)
     page.goto(f"{live_server.url}/o/kiwi/lists/refresh/{refresh.pk}/")
     bar = page.locator("#refresh-progress")
     expect(bar).to_have_attribute("aria-valuenow", "0")
@@ -51,7 +47,7 @@ def test_progress_bar_moves_and_the_result_appears(live_server, page, shoot, tra
     shoot(page, "lists-refresh-done")
 
 
-def test_lists_page_in_a_browser(live_server, page, shoot, transactional_db):
+def test_lists_page_in_a_browser(live_server, page, sign_in, shoot, transactional_db):
     from playwright.sync_api import expect
 
     from xero_connect.models import Account, ListName, ListSyncState
@@ -66,11 +62,7 @@ def test_lists_page_in_a_browser(live_server, page, shoot, transactional_db):
                            status="ARCHIVED")
     ListSyncState.objects.create(organisation=org, list_name=ListName.ACCOUNTS, last_refreshed_at=timezone.now())
 
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "mark")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    sign_in(page, "mark", PASSWORD)
     page.goto(f"{live_server.url}/o/kiwi/lists/")
     expect(page.locator("#list-table")).to_contain_text("Advertising")
     expect(page.locator("#last-refreshed")).to_contain_text("Accounts last refreshed")

@@ -11,7 +11,7 @@ from xero_connect.models import BulkJob, Role
 pytestmark = pytest.mark.browser
 
 
-def test_bulk_job_progress_moves_on_the_page(live_server, page, transactional_db, monkeypatch):
+def test_bulk_job_progress_moves_on_the_page(live_server, page, sign_in, transactional_db, monkeypatch):
     from playwright.sync_api import expect
 
     from xero_connect.services import portal as svc
@@ -23,11 +23,7 @@ def test_bulk_job_progress_moves_on_the_page(live_server, page, transactional_db
     monkeypatch.setattr(svc, "_enqueue", lambda job: None)  # the test plays the worker
     job = svc.portal_bulk_start(actor=bea, organisation_ids=[o.pk for o in orgs], kind=BulkJob.Kind.HEALTH_CHECK)
 
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "bea")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    sign_in(page, "bea", PASSWORD)
     page.goto(f"{live_server.url}/portal/jobs/{job.pk}/")
     bar = page.locator("#job-bar")
     expect(bar).to_have_attribute("aria-valuenow", "0")
