@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 
 from .processes import PYTHON, child_env
+from .xero_live import SANDBOX_SETTINGS
 
 
 def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.2, tick=None):
@@ -59,9 +60,8 @@ def async_queue(monkeypatch):
 
 
 def xero_env(settings_obj) -> dict:
-    names = ["XERO_AUTHORIZE_URL", "XERO_TOKEN_URL", "XERO_REVOKE_URL", "XERO_CONNECTIONS_URL", "XERO_API_URL",
-             "XERO_DEEP_LINK_URL", "XERO_REDIRECT_URI", "SITE_URL"]
-    return {name: getattr(settings_obj, name) for name in names}
+    """The sandbox URLs this test points at, for a worker process's environment."""
+    return {name: getattr(settings_obj, name) for name in SANDBOX_SETTINGS}
 
 
 @pytest.fixture

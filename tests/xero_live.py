@@ -12,6 +12,11 @@ class Session(dict):
     modified = False
 
 
+# Every setting point_at_sandbox changes; real worker processes are given the same values.
+SANDBOX_SETTINGS = ("XERO_AUTHORIZE_URL", "XERO_TOKEN_URL", "XERO_REVOKE_URL", "XERO_CONNECTIONS_URL", "XERO_API_URL",
+                    "XERO_DEEP_LINK_URL", "XERO_REDIRECT_URI", "SITE_URL")
+
+
 def point_at_sandbox(settings, live_server_url: str) -> str:
     base = f"{live_server_url}/xero-sandbox"
     settings.XERO_AUTHORIZE_URL = f"{base}/identity/connect/authorize"
