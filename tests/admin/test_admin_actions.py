@@ -113,7 +113,7 @@ def test_retry_failed_action_calls_the_export_service(staff_client, staff, org, 
     calls = []
     monkeypatch.setattr(export_service, "exports_retry_failed",
                         lambda *, organisation, actor, job=None: calls.append((organisation, actor)) or
-                        BulkJob(total=3), raising=False)
+                        BulkJob(total=3))
     with django_capture_on_commit_callbacks(execute=True):
         _act(staff_client, "organisation", "retry_failed_exports", [org.pk])
     assert calls == [(org, staff)]
@@ -136,8 +136,8 @@ def test_export_selected_documents_action(staff_client, staff, org, monkeypatch)
         return ExportRecord.objects.filter(pk__in=ids).exclude(state=ExportState.EXPORTED).update(
             state=ExportState.QUEUED, queued_by=actor, job=job)
 
-    monkeypatch.setattr(export_service, "ledger_sync", ledger_sync, raising=False)
-    monkeypatch.setattr(export_service, "exports_enqueue", exports_enqueue, raising=False)
+    monkeypatch.setattr(export_service, "ledger_sync", ledger_sync)
+    monkeypatch.setattr(export_service, "exports_enqueue", exports_enqueue)
     ledger_sync(organisation=org)
     ExportRecord.objects.filter(document=docs[0]).update(state=ExportState.EXPORTED)
     response = _act(staff_client, "sourcedocument", "export_selected_documents", [d.pk for d in docs])

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 
 from ..models import BulkJob, DocumentType, ExportRecord, ExportState
-from ..services.payloads import KINDS
+from ..document_kinds import KINDS
 from .connections import current_connection, presentation
 
 PAGE_SIZE = 25

@@ -1,5 +1,6 @@
 """The connection lifecycle: connect, choose the Xero organisation, confirm, reconnect,
-disconnect, keep refresh tokens alive, and tell the admins when a connection breaks.
+disconnect, and keep refresh tokens alive. What a broken connection means (its state, the
+Admins' email) lives one floor down, in services.connection_problems.
 
 The OAuth dance is a small pipeline:
 
@@ -27,12 +28,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from .. import connection_states, crypto, roles
 from ..models import (ConnectionEvent, ConnectionStatus, ExportRecord, ExportState, Organisation,
@@ -40,6 +37,7 @@ from ..models import (ConnectionEvent, ConnectionStatus, ExportRecord, ExportSta
 from ..roles import Action
 from ..xero import errors, oauth
 from ..xero.accounting import AccountingApi
+from . import exports, lists, tokens
 
 log = logging.getLogger("xero.connections")
 
@@ -97,6 +95,18 @@ class SwitchConfirmationRequired(ConnectionFlowError):
         super().__init__("switch_confirmation", "Switching the Xero organisation needs your explicit confirmation.",
                          organisation=organisation)
         self.consequence = consequence
+
+
+class FinishRefusedByXero(Exception):
+    """"Finish" needed Xero (GET /Organisation with the new sign-in) and Xero failed or said
+    no. Nothing was linked; the Admin may press Finish again. `error` is the seam's typed
+    error, for message_for()."""
+
+    status_code = 502
+
+    def __init__(self, error: errors.XeroError):
+        super().__init__(str(error))
+        self.error = error
 
 
 # --- start ------------------------------------------------------------------------------
@@ -310,7 +320,10 @@ def _wait_for_completed(pending: PendingAuthorisation) -> XeroConnection:
 def connection_complete(*, pending: PendingAuthorisation, actor, tenant_id: str,
                         confirm_switch: bool = False) -> XeroConnection:
     """"Finish": link the chosen Xero organisation. Idempotent: a second call for the same
-    pending sign-in returns the connection the first one made."""
+    pending sign-in returns the connection the first one made.
+
+    Raises ConnectionFlowError (and its kinds) for a sign-in that cannot go on,
+    SwitchConfirmationRequired, roles.AdminRequired, or FinishRefusedByXero when Xero fails."""
     pending.refresh_from_db()
     organisation = pending.organisation
     if pending.completed_at is not None:
@@ -340,9 +353,9 @@ def connection_complete(*, pending: PendingAuthorisation, actor, tenant_id: str,
     access_token = pending.get_access_token()
     try:
         details = _organisation_details(tenant_id=tenant_id, access_token=access_token)
-    except errors.XeroError:
+    except errors.XeroError as exc:
         PendingAuthorisation.objects.filter(pk=pending.pk).update(completed_at=None)
-        raise
+        raise FinishRefusedByXero(exc) from exc
 
     old = None
     with transaction.atomic():
@@ -496,8 +509,6 @@ def _clear_old_authorisations(*, connection: XeroConnection, old: XeroConnection
 
 def _after_connect(*, organisation, actor) -> None:
     """The two imports of every (re)connect, and the export queue's waiting items."""
-    from . import exports, lists
-
     # The connection is already stored: a failure here must not turn "Finish" into an error
     # page, but it must be visible in the history.
     for what, step in (("queue the currency and account code imports", lists.lists_import_on_connect),
@@ -585,8 +596,6 @@ def connections_keep_alive() -> int:
     """Refresh every connected connection whose refresh token is older than
     XERO_REFRESH_KEEP_ALIVE_DAYS (default 20; Xero lets an unused one die after 60).
     Returns how many were refreshed. Also forgets expired pending sign-ins."""
-    from . import tokens
-
     PendingAuthorisation.objects.filter(expires_at__lt=timezone.now() - timedelta(days=1)).delete()
     PendingAuthorisation.objects.filter(expires_at__lt=timezone.now()).exclude(
         access_token_encrypted="", refresh_token_encrypted="").update(access_token_encrypted="",
@@ -602,73 +611,3 @@ def connections_keep_alive() -> int:
         except errors.XeroError as exc:  # tokens.py already moved the state on invalid_grant
             log.warning("xero.token.keep_alive.failed connection=%s error=%s", pk, exc.__class__.__name__)
     return refreshed
-
-
-# --- problems: one place that moves the state and tells the admins -----------------------
-
-
-PROBLEM_TRANSITIONS = {
-    S.NEEDS_RECONNECT: connection_states.mark_needs_reconnect,
-    S.REMOVED_IN_XERO: connection_states.mark_removed_in_xero,
-}
-
-
-def connection_mark_problem(connection: XeroConnection, *, status: str, reason: str, actor=None,
-                            details=None) -> ConnectionEvent | None:
-    """Move a connection into "needs reconnect" or "removed in Xero" (when allowed from its
-    current state) and email the organisation's admins when it was working until now.
-    Every code path that finds such a problem (token refresh, API calls, health checks)
-    comes through here."""
-    transition = PROBLEM_TRANSITIONS[status]
-    if connection.status == status or not connection.is_current:
-        return None
-    if not connection_states.allowed(transition.__name__, connection.status):
-        return None
-    was_working = connection.status == S.CONNECTED
-    event = transition(connection, actor=actor, reason=reason, details=details)
-    if was_working:
-        connection_id = connection.pk
-        transaction.on_commit(lambda: async_task("xero_connect.tasks.connections.connection_problem_notify",
-                                                 connection_id))
-    return event
-
-
-def reconnect_url(organisation: Organisation) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("connection_reconnect", args=[organisation.slug])
-
-
-def connection_problem_notify(*, connection_id: int) -> int:
-    """Email the organisation's admins that the connection needs them. Returns emails sent."""
-    connection = XeroConnection.objects.select_related("organisation").filter(pk=connection_id).first()
-    if connection is None or connection.status not in PROBLEM_TRANSITIONS:
-        return 0
-    organisation = connection.organisation
-    from ..selectors.connections import presentation
-
-    status = presentation(connection)
-    sent = 0
-    for admin in roles.admins_of(organisation):
-        if not admin.email:
-            continue
-        context = {"organisation": organisation, "connection": connection, "status": status,
-                   "admin_name": roles.display_name(admin), "reconnect_url": reconnect_url(organisation),
-                   "connection_url": settings.SITE_URL.rstrip("/") + reverse("connection_page",
-                                                                             args=[organisation.slug])}
-        subject = render_to_string("email/connection_problem_subject.txt", context).strip()
-        body = render_to_string("email/connection_problem.txt", context)
-        try:
-            sent += send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [admin.email])
-        except Exception:  # noqa: BLE001 - a mail server hiccup must not break the caller
-            log.exception("xero.connection.notify.failed connection=%s", connection.pk)
-    connection_states.record_check(
-        organisation=organisation, connection=connection, kind=ConnectionEvent.Kind.NOTE,
-        reason=f"Emailed {sent} admin{'s' if sent != 1 else ''} the reconnect link", outcome="ok" if sent else "problem")
-    log.info("xero.connection.notify organisation=%s connection=%s sent=%s", organisation.pk, connection.pk, sent)
-    return sent
-
-
-def connection_health_check(*, organisation, actor=None):
-    """The contract's name for the health check; the checks live in services.diagnosis."""
-    from .diagnosis import connection_health_check as run
-
-    return run(organisation=organisation, actor=actor)

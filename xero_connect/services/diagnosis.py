@@ -20,12 +20,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from .. import connection_states, roles
-from ..models import ConnectionEvent, ConnectionStatus, ExportRecord, ExportState, XeroConnection
+from ..models import ConnectionEvent, ConnectionStatus, ExportRecord, ExportState, Organisation, XeroConnection
 from ..roles import Action
 from ..xero import errors, oauth
 from ..xero.http import Limits
 from . import ratelimits, tokens, xero_access
-from .connections import connection_mark_problem
+from .connection_problems import connection_mark_problem
 
 log = logging.getLogger("xero.diagnosis")
 S = ConnectionStatus
@@ -343,8 +343,6 @@ def connections_health_check_all() -> dict[str, int]:
     count per situation."""
     counts: dict[str, int] = {}
     org_ids = XeroConnection.objects.filter(is_current=True).values_list("organisation_id", flat=True)
-    from ..models import Organisation
-
     for organisation in Organisation.objects.filter(pk__in=list(org_ids)):
         try:
             situation = connection_health_check(organisation=organisation).situation

@@ -37,7 +37,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 
-from ..models import DocumentLine, DocumentType, SourceDocument
+from ..models import DocumentLine, DocumentType, ExportRecord, SourceDocument
 from .exports.ledger import ledger_sync
 
 COLUMNS = ["type", "number", "date", "due_date", "contact", "reference", "currency", "line_amount_types",
@@ -115,8 +115,6 @@ def document_create(*, organisation, doc_type: str, number: str, date: date, lin
                      unit_amount=line.unit_amount, line_amount=line.line_amount, account_code=line.account_code,
                      tax_type=line.tax_type, tracking=line.tracking) for i, line in enumerate(lines)])
     if sync_ledger:
-        from ..models import ExportRecord
-
         ExportRecord.objects.get_or_create(document=doc, defaults={
             "organisation": organisation, "doc_type": doc_type, "doc_date": date})
     return doc

@@ -29,8 +29,8 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 
+from .. import task_queue
 from ..messages import UserMessage, message_for
 from ..models import (
     Account,
@@ -104,9 +104,8 @@ def lists_refresh_enqueue(*, organisation: Organisation, actor=None, trigger: st
         if set(names) <= set(refresh.lists):
             return refresh
     refresh = _create_refresh(organisation=organisation, actor=actor, trigger=trigger, lists=names)
-    refresh_id = refresh.pk
-    transaction.on_commit(lambda: async_task("xero_connect.tasks.lists.run_refresh", refresh_id))
-    log.info("lists.refresh.queued refresh=%s org=%s trigger=%s lists=%s", refresh_id, organisation.pk, trigger,
+    task_queue.enqueue_on_commit(task_queue.LISTS_REFRESH_RUN, refresh.pk)
+    log.info("lists.refresh.queued refresh=%s org=%s trigger=%s lists=%s", refresh.pk, organisation.pk, trigger,
              ",".join(names))
     return refresh
 

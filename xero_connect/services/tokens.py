@@ -23,6 +23,7 @@ from django.utils import timezone
 from .. import connection_states
 from ..models import ConnectionEvent, ConnectionStatus, XeroConnection
 from ..xero import errors, oauth
+from .connection_problems import connection_mark_problem
 
 log = logging.getLogger("xero.token")
 LEASE_SECONDS = 45
@@ -113,8 +114,6 @@ def _refresh_holding_lease(connection_id: int, owner: str, refresh_token: str) -
                     connection.tenant_id, failure.__class__.__name__)
         if isinstance(failure, errors.ReauthorisationRequired) and connection.status in (
                 ConnectionStatus.CONNECTED, ConnectionStatus.REMOVED_IN_XERO):
-            from .connections import connection_mark_problem  # emails the admins; imports tokens
-
             connection_mark_problem(
                 connection, status=ConnectionStatus.NEEDS_RECONNECT,
                 reason="Xero no longer accepts this connection's sign-in (the refresh token expired or "

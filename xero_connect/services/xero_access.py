@@ -6,6 +6,7 @@ from ..models import ConnectionStatus, XeroConnection
 from ..xero import errors, oauth
 from ..xero.accounting import AccountingApi
 from . import ratelimits, tokens
+from .connection_problems import connection_mark_problem
 
 log = logging.getLogger("xero.access")
 
@@ -39,8 +40,6 @@ def tenant_still_listed(connection: XeroConnection) -> bool | None:
 
 def record_xero_failure(*, connection: XeroConnection, error: errors.XeroError, actor=None) -> None:
     """Move the connection to the state a failure proves. Transient failures change nothing."""
-    from .connections import connection_mark_problem  # emails the admins once, whoever found it
-
     connection.refresh_from_db()
     if not connection.is_current:
         return

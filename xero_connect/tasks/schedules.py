@@ -4,10 +4,12 @@ Each entry: (name, dotted task path, minutes between runs).
 """
 from django_q.models import Schedule
 
+from .. import task_queue
+
 SCHEDULES: list[tuple[str, str, int]] = [
-    ("xero.exports.sweep", "xero_connect.tasks.exports.export_sweep", 1),
-    ("xero.connections.keep_alive", "xero_connect.tasks.connections.connections_keep_alive", 360),
-    ("xero.connections.health_check", "xero_connect.tasks.connections.connections_health_check_all", 30),
+    ("xero.exports.sweep", task_queue.EXPORT_SWEEP, 1),
+    ("xero.connections.keep_alive", task_queue.CONNECTIONS_KEEP_ALIVE, 360),
+    ("xero.connections.health_check", task_queue.CONNECTIONS_HEALTH_CHECK_ALL, 30),
 ]
 
 

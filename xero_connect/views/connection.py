@@ -14,7 +14,6 @@ from ..roles import Action
 from ..selectors.connections import current_connection, presentation
 from ..services import connections as services
 from ..services import diagnosis as diagnosis_service
-from ..xero import errors
 from .base import can, organisation_view
 
 FLOW_PAGES = {
@@ -201,10 +200,10 @@ def connection_confirm(request, pending_id):
             status = 400
         except services.ConnectionFlowError as exc:
             return _flow_problem(request, exc)
-        except errors.XeroError as exc:
-            message = message_for(exc)
+        except services.FinishRefusedByXero as exc:
+            message = message_for(exc.error)
             error = f"{message.title}. {message.explanation} {message.next_step}"
-            status = 502
+            status = exc.status_code
         else:
             messages.success(request, f"Your organisation is connected: {organisation.name} is linked to "
                                       f"{connection.tenant_name} in Xero. Importing currencies and account codes "

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from ... import task_queue
 from ...models import BulkJob, ExportRecord, ExportState
 from ..payloads import KINDS
 from .jobs import jobs_refresh
@@ -37,14 +38,7 @@ def kick_drains(*, organisation_id: int, queued: int) -> None:
     if queued <= 0:
         return
     n = max(1, min(settings.XERO_EXPORT_DRAINS_PER_TENANT, math.ceil(queued / settings.XERO_EXPORT_BATCH_SIZE)))
-
-    def start():
-        from django_q.tasks import async_task
-
-        for _ in range(n):
-            async_task("xero_connect.tasks.exports.export_drain", organisation_id)
-
-    transaction.on_commit(start)
+    task_queue.enqueue_on_commit(task_queue.EXPORT_DRAIN, organisation_id, times=n)
 
 
 @transaction.atomic

@@ -34,6 +34,7 @@ from django.db.models import Min, Prefetch
 from django.utils import timezone
 
 from ... import messages as user_messages
+from ... import task_queue
 from ...models import (
     Contact,
     DocumentLine,
@@ -44,11 +45,13 @@ from ...models import (
     Organisation,
     XeroConnection,
 )
+from ...selectors import preflight
 from ...selectors.connections import current_connection, presentation
 from ...xero import errors
+from ...xero.accounting import parse_xero_date
 from .. import payloads, ratelimits
 from ..xero_access import api_for, connection_usable, record_xero_failure
-from .enqueue import due_filter
+from .enqueue import due_filter, kick_drains
 from .jobs import jobs_refresh
 
 log = logging.getLogger("xero.exports")
@@ -263,18 +266,7 @@ def _connection_reason(connection) -> str:
 # --- pre-flight ------------------------------------------------------------------------------------
 
 def _preflight(documents) -> dict[int, list[str]]:
-    try:
-        from ...selectors import preflight
-    except ImportError:  # the lists area has not landed: Xero still validates
-        return {}
-    if hasattr(preflight, "documents_preflight"):
-        result = preflight.documents_preflight(documents=documents)
-        if isinstance(result, dict):
-            return {getattr(k, "pk", k): v for k, v in result.items()}
-        return {d.pk: v for d, v in zip(documents, result)}
-    if hasattr(preflight, "document_preflight"):
-        return {d.pk: preflight.document_preflight(document=d) for d in documents}
-    return {}
+    return preflight.documents_preflight(documents=documents)
 
 
 def _prepare(records: list[ExportRecord], *, organisation_id: int, result: DrainResult) -> list[Item]:
@@ -402,8 +394,6 @@ def _match(resource: str, it: Item, found: list[dict]) -> str:
 
 
 def payloads_date(el: dict) -> str:
-    from ...xero.accounting import parse_xero_date
-
     value = el.get("Date")
     if isinstance(value, str) and len(value) >= 10 and value[4] == "-":
         return value[:10]
@@ -583,7 +573,7 @@ def schedule_drain(*, organisation_id: int, at) -> None:
     if existing and existing.next_run and existing.next_run <= at:
         return
     Schedule.objects.update_or_create(name=name, defaults={
-        "func": "xero_connect.tasks.exports.export_drain", "args": repr((organisation_id,)),
+        "func": task_queue.EXPORT_DRAIN, "args": repr((organisation_id,)),
         "schedule_type": Schedule.ONCE, "next_run": at, "repeats": -1})
 
 
@@ -632,8 +622,6 @@ def exports_drain(*, organisation_id: int, max_seconds: float | None = None) -> 
             jobs_refresh(job_ids=result.jobs)
     if time.monotonic() >= deadline and ExportRecord.objects.filter(
             organisation_id=organisation_id, state=ExportState.QUEUED).filter(due_filter(timezone.now())).exists():
-        from .enqueue import kick_drains
-
         with transaction.atomic():
             kick_drains(organisation_id=organisation_id, queued=1)
     log.info("xero.exports.drain organisation=%s calls=%s exported=%s failed=%s rescheduled=%s waiting=%s",
