@@ -36,8 +36,7 @@ from ..models import (ConnectionEvent, ConnectionStatus, ExportRecord, ExportSta
                       PendingAuthorisation, XeroConnection)
 from ..roles import Action
 from ..xero import errors, oauth
-from ..xero.accounting import AccountingApi
-from . import exports, lists, tokens
+from . import exports, lists, tokens, xero_access
 
 log = logging.getLogger("xero.connections")
 
@@ -407,12 +406,13 @@ def connection_complete(*, pending: PendingAuthorisation, actor, tenant_id: str,
 
 
 def _organisation_details(*, tenant_id: str, access_token: str) -> dict:
-    def token_provider(stale):
-        if stale:
-            raise errors.TokenExpired("Xero refused the token it has just issued.")
-        return access_token
-
-    return AccountingApi(tenant_id=tenant_id, token_provider=token_provider).organisation()
+    """Xero's Organisation record (Name, ShortCode, BaseCurrency). Raises the seam's
+    XeroError, or errors.RateLimited when the shared budget has no call slot soon."""
+    api = xero_access.api_for_new_sign_in(tenant_id=tenant_id, access_token=access_token)
+    try:
+        return api.organisation()
+    except xero_access.NoCallSlot as slot:
+        raise slot.as_rate_limited() from slot
 
 
 def pending_currency_mismatch(*, pending, tenant_id: str, organisation) -> dict | None:

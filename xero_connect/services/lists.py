@@ -50,7 +50,7 @@ from ..models import (
 from ..selectors.connections import current_connection
 from ..xero import errors
 from ..xero.accounting import AccountingApi, parse_xero_date
-from . import ratelimits, xero_access
+from . import xero_access
 
 log = logging.getLogger("xero_connect.lists")
 
@@ -206,13 +206,15 @@ def lists_refresh_run(*, refresh_id: int) -> ListRefresh:
             refresh.results["_failure"] = _words(message)
             refresh.steps_done = len(names)
             return _finish(refresh, ListRefresh.Status.PARTIAL if succeeded else ListRefresh.Status.FAILED)
-        except errors.XeroError as exc:
+        except errors.XeroError as exc:  # a 429 is already booked in the shared budget by the client
             log.warning("lists.refresh.list_failed refresh=%s org=%s list=%s error=%s", refresh.pk,
                         organisation.pk, name, exc.__class__.__name__)
-            if isinstance(exc, errors.RateLimited):
-                ratelimits.record_rate_limited(tenant_id=connection.tenant_id, retry_after=exc.retry_after,
-                                               problem=exc.problem)
             result = _error_result(message_for(exc))
+            failed += 1
+        except xero_access.NoCallSlot as slot:
+            log.warning("lists.refresh.no_call_slot refresh=%s org=%s list=%s reason=%s", refresh.pk,
+                        organisation.pk, name, slot.reason)
+            result = _error_result(message_for(slot.as_rate_limited(), retry_at=slot.retry_at))
             failed += 1
         except Exception:  # a bug must not leave the refresh "running" forever, nor stop the other lists
             log.exception("lists.refresh.list_crashed refresh=%s org=%s list=%s", refresh.pk, organisation.pk, name)

@@ -49,8 +49,8 @@ from ...selectors import preflight
 from ...selectors.connections import current_connection, presentation
 from ...xero import errors
 from ...xero.accounting import parse_xero_date
-from .. import payloads, ratelimits
-from ..xero_access import api_for, connection_usable, record_xero_failure
+from .. import payloads
+from ..xero_access import NoCallSlot, api_for, connection_usable, record_xero_failure
 from .enqueue import due_filter, kick_drains
 from .jobs import jobs_refresh
 
@@ -329,28 +329,6 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, result: Drain
 
 # --- calls -----------------------------------------------------------------------------------------
 
-class NoSlot(Exception):
-    def __init__(self, retry_at):
-        super().__init__(f"no call slot before {retry_at}")
-        self.retry_at = retry_at
-
-
-def _acquire(tenant_id: str, deadline: float) -> ratelimits.Reservation:
-    """A call slot, waiting inside the worker up to XERO_EXPORT_MAX_INLINE_WAIT; beyond that
-    NoSlot says when to come back (the items are put back, a run is scheduled)."""
-    max_wait = settings.XERO_EXPORT_MAX_INLINE_WAIT
-    while True:
-        reservation = ratelimits.reserve_call(tenant_id=tenant_id, max_wait=max_wait)
-        wait = reservation.wait_seconds()
-        if reservation.ok:
-            if wait:
-                time.sleep(wait)
-            return reservation
-        if wait > max_wait or time.monotonic() + wait > deadline:
-            raise NoSlot(reservation.retry_at)
-        time.sleep(max(wait, 0.01))
-
-
 def _lookup_where(resource: str, items: list[Item]) -> str:
     def q(text):
         return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -448,9 +426,16 @@ def _send(api, resource: str, items: list[Item], connection: XeroConnection, res
     result.calls += 1
     try:
         elements = api.save_batch(resource, [it.element for it in items], idempotency_key=key, method=method)
+    except NoCallSlot as slot:  # the retry after a 401 found no slot: nothing reached Xero
+        with transaction.atomic():
+            ExportAttempt.objects.filter(record__in=records, outcome="").delete()
+            for r in records:
+                r.attempts_count -= 1
+            _requeue(items, at=slot.retry_at, fields_extra=("attempts_count",))
+        result.rescheduled += len(items)
+        return
     except errors.RateLimited as exc:
-        until = ratelimits.record_rate_limited(tenant_id=connection.tenant_id, retry_after=exc.retry_after,
-                                               problem=exc.problem)
+        until = api.retry_at(exc)
         msg = str(user_messages.message_for(exc, retry_at=until))
         with transaction.atomic():
             _finish_open_attempts(records, Outcome.RATE_LIMITED, messages=[msg], status=429)
@@ -632,29 +617,25 @@ def exports_drain(*, organisation_id: int, max_seconds: float | None = None) -> 
 def _process_batch(records, resource, connection, organisation_id, deadline, result) -> bool:
     """One claimed batch: pre-flight, look up the in-doubt ones, send the rest. False when the
     drain should stop (no call slot soon: a run is scheduled)."""
+    # Every call waits up to XERO_EXPORT_MAX_INLINE_WAIT for its slot in the shared budget;
+    # beyond that NoCallSlot says when to come back (the items are put back, a run is scheduled).
+    api = api_for(connection, max_wait=settings.XERO_EXPORT_MAX_INLINE_WAIT, deadline=deadline)
     items = []
     try:
         items = _prepare(records, organisation_id=organisation_id, result=result)
         if not items:
             return True
-        api = api_for(connection)
         doubtful = [it for it in items if it.record.in_doubt]
         if doubtful:
-            reservation = _acquire(connection.tenant_id, deadline)
-            try:
+            with api.call_slot():
                 _lookup(api, resource, doubtful, connection, result)
-            finally:
-                ratelimits.release_call(reservation)
             items = [it for it in items if it.record.state == ExportState.EXPORTING]
             if not items:
                 return True
-        reservation = _acquire(connection.tenant_id, deadline)
-        try:
+        with api.call_slot():
             _send(api, resource, items, connection, result)
-        finally:
-            ratelimits.release_call(reservation)
         return True
-    except NoSlot as slot:
+    except NoCallSlot as slot:
         left = [it for it in (items or [Item(r) for r in records]) if it.record.state == ExportState.EXPORTING]
         _requeue(left, at=slot.retry_at)
         result.rescheduled += len(left)
@@ -668,8 +649,7 @@ def _process_batch(records, resource, connection, organisation_id, deadline, res
                                        records=left)
         return False
     except errors.RateLimited as exc:  # on a lookup
-        until = ratelimits.record_rate_limited(tenant_id=connection.tenant_id, retry_after=exc.retry_after,
-                                               problem=exc.problem)
+        until = api.retry_at(exc)
         left = [it for it in (items or [Item(r) for r in records]) if it.record.state == ExportState.EXPORTING]
         _requeue(left, at=until)
         result.rescheduled += len(left)
