@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from urllib.parse import quote, urlencode
 
-from django.conf import settings
 from django.db.models import Count, Q
 
+from ..config import xero_config
 from ..models import BulkJob, DocumentType, ExportRecord, ExportState
 from ..document_kinds import KINDS
 from .connections import current_connection, presentation
@@ -47,7 +47,7 @@ def deep_link(*, doc_type: str, xero_id: str, short_code: str) -> str:
     if not (path and xero_id and short_code):
         return ""
     query = urlencode({"shortcode": short_code, "redirecturl": path.format(id=xero_id)}, quote_via=quote, safe="/")
-    return f"{settings.XERO_DEEP_LINK_URL}?{query}"
+    return f"{xero_config().deep_link_url}?{query}"
 
 
 def record_link(record: ExportRecord) -> str:

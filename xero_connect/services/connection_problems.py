@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from .. import connection_states, roles, task_queue
+from ..config import xero_config
 from ..models import ConnectionEvent, ConnectionStatus, Organisation, XeroConnection
 from ..selectors.connections import presentation
 
@@ -50,7 +51,7 @@ def connection_mark_problem(connection: XeroConnection, *, status: str, reason: 
 
 
 def _site_url(path: str) -> str:
-    return settings.SITE_URL.rstrip("/") + path
+    return xero_config().site_url.rstrip("/") + path
 
 
 def reconnect_url(organisation: Organisation) -> str:

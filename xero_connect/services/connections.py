@@ -27,11 +27,11 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from .. import connection_states, crypto, roles
+from ..config import xero_config
 from ..models import (ConnectionEvent, ConnectionStatus, ExportRecord, ExportState, Organisation,
                       PendingAuthorisation, XeroConnection)
 from ..roles import Action
@@ -134,7 +134,7 @@ def oauth_start(*, organisation: Organisation, actor, session, reconnect: bool =
     entries = _prune(_sign_ins(session), now)
     entries[state] = {
         "org": organisation.pk, "user": actor.pk, "verifier": verifier,
-        "exp": now + settings.XERO_OAUTH_STATE_TTL,
+        "exp": now + xero_config().oauth_state_ttl,
         "replaces": current.pk if current else None, "reconnect": bool(reconnect),
     }
     session[SESSION_KEY] = entries
@@ -297,7 +297,7 @@ def connection_switch_consequence(*, organisation, tenant_id: str, tenant_name: 
 
 def _wait_for_completed(pending: PendingAuthorisation) -> XeroConnection:
     """A second "Finish" while the first is still running: wait (bounded) for its result."""
-    deadline = time.monotonic() + settings.XERO_HTTP_TIMEOUT * 2
+    deadline = time.monotonic() + xero_config().http_timeout * 2
     while True:
         pending.refresh_from_db()
         connection = (XeroConnection.objects.filter(organisation=pending.organisation,
@@ -600,7 +600,7 @@ def connections_keep_alive() -> int:
     PendingAuthorisation.objects.filter(expires_at__lt=timezone.now()).exclude(
         access_token_encrypted="", refresh_token_encrypted="").update(access_token_encrypted="",
                                                                       refresh_token_encrypted="")
-    cutoff = timezone.now() - timedelta(days=settings.XERO_REFRESH_KEEP_ALIVE_DAYS)
+    cutoff = timezone.now() - timedelta(days=xero_config().refresh_keep_alive_days)
     due = XeroConnection.objects.filter(is_current=True, status__in=[S.CONNECTED, S.REMOVED_IN_XERO]).exclude(
         refresh_token_encrypted="").filter(refresh_token_issued_at__lt=cutoff).values_list("pk", flat=True)
     refreshed = 0

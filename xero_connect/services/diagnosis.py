@@ -16,10 +16,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
 from django.utils import timezone
 
 from .. import connection_states, roles
+from ..config import xero_config
 from ..models import ConnectionEvent, ConnectionStatus, ExportRecord, ExportState, Organisation, XeroConnection
 from ..roles import Action
 from ..xero import errors, oauth
@@ -72,7 +72,7 @@ class Diagnosis:
 
 
 def required_scopes() -> set[str]:
-    return {s for s in settings.XERO_SCOPES if s not in NON_API_SCOPES}
+    return {s for s in xero_config().scopes if s not in NON_API_SCOPES}
 
 
 def missing_scopes(granted: set[str]) -> set[str]:

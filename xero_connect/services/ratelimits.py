@@ -32,6 +32,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ..config import xero_config
 from ..models import RateBudget
 from ..xero.http import Limits
 
@@ -103,13 +104,13 @@ class Reservation:
 
 
 def tenant_interval() -> float:
-    window = settings.XERO_LIMIT_MINUTE_SECONDS
-    return window * (1 + settings.XERO_LIMIT_MARGIN) / max(settings.XERO_LIMIT_TENANT_MINUTE, 1)
+    window = xero_config().limit_minute_seconds
+    return window * (1 + xero_config().limit_margin) / max(xero_config().limit_tenant_minute, 1)
 
 
 def app_interval() -> float:
-    window = settings.XERO_LIMIT_MINUTE_SECONDS
-    return window * (1 + settings.XERO_LIMIT_MARGIN) / max(settings.XERO_LIMIT_APP_MINUTE, 1)
+    window = xero_config().limit_minute_seconds
+    return window * (1 + xero_config().limit_margin) / max(xero_config().limit_app_minute, 1)
 
 
 def _ensure_rows(scopes) -> None:
@@ -134,7 +135,7 @@ def reserve_call(*, tenant_id: str, max_wait: float = 10.0) -> Reservation:
     """
     scope = _scope(tenant_id)
     _ensure_rows([scope, APP_SCOPE])
-    lease_seconds = float(settings.XERO_HTTP_TIMEOUT) + settings.XERO_LIMIT_LEASE_SLACK + max_wait
+    lease_seconds = float(xero_config().http_timeout) + xero_config().limit_lease_slack + max_wait
     with transaction.atomic():
         rows = {b.scope: b for b in RateBudget.objects.select_for_update().filter(scope__in=[scope, APP_SCOPE])}
         tenant, app = rows[scope], rows[APP_SCOPE]
@@ -146,20 +147,20 @@ def reserve_call(*, tenant_id: str, max_wait: float = 10.0) -> Reservation:
         if blocked:
             return Reservation(False, tenant_id, retry_at=blocked, reason="rate_limited")
 
-        day = timedelta(seconds=settings.XERO_LIMIT_DAY_SECONDS)
+        day = timedelta(seconds=xero_config().limit_day_seconds)
         if tenant.day_window_start is None or now >= tenant.day_window_start + day:
             tenant.day_window_start, tenant.day_count = now, 0
             tenant.reported_day_remaining = None
-        day_spent = tenant.day_count >= settings.XERO_LIMIT_TENANT_DAY or (
+        day_spent = tenant.day_count >= xero_config().limit_tenant_day or (
             tenant.reported_day_remaining is not None and tenant.reported_day_remaining <= 0)
         if day_spent:
             tenant.save(update_fields=["day_window_start", "day_count", "reported_day_remaining", "updated_at"])
             return Reservation(False, tenant_id, retry_at=tenant.day_window_start + day, reason="day")
 
         leases = _live(tenant.leases, now_epoch)
-        if len(leases) >= settings.XERO_LIMIT_TENANT_CONCURRENT:
+        if len(leases) >= xero_config().limit_tenant_concurrent:
             return Reservation(False, tenant_id, reason="concurrent",
-                               retry_at=now + timedelta(seconds=settings.XERO_LIMIT_POLL_SECONDS))
+                               retry_at=now + timedelta(seconds=xero_config().limit_poll_seconds))
 
         start = max(now, tenant.next_call_at or now)
         app_next = max(now, app.next_call_at or now)
@@ -174,7 +175,7 @@ def reserve_call(*, tenant_id: str, max_wait: float = 10.0) -> Reservation:
         tenant.next_call_at = start + timedelta(seconds=tenant_interval())
         tenant.day_count += 1
         if tenant.minute_window_start is None or now >= tenant.minute_window_start + timedelta(
-                seconds=settings.XERO_LIMIT_MINUTE_SECONDS):
+                seconds=xero_config().limit_minute_seconds):
             tenant.minute_window_start, tenant.minute_count = now, 0
         tenant.minute_count += 1
         tenant.save(update_fields=["leases", "in_flight", "next_call_at", "day_count", "day_window_start",

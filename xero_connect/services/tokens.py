@@ -16,11 +16,11 @@ import time
 import uuid
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from .. import connection_states
+from ..config import xero_config
 from ..models import ConnectionEvent, ConnectionStatus, XeroConnection
 from ..xero import errors, oauth
 from .connection_problems import connection_mark_problem
@@ -33,7 +33,7 @@ POLL_SECONDS = 0.1
 def _fresh_enough(connection: XeroConnection, now) -> bool:
     expires = connection.access_token_expires_at
     return bool(expires and connection.access_token_encrypted
-                and expires > now + timedelta(seconds=settings.XERO_TOKEN_REFRESH_MARGIN))
+                and expires > now + timedelta(seconds=xero_config().token_refresh_margin))
 
 
 def _usable_token(connection: XeroConnection, stale_token: str | None, now) -> str | None:
@@ -59,7 +59,7 @@ def access_token(connection_id: int, *, stale_token: str | None = None, force: b
     `stale_token` is a token Xero just rejected with 401: it is never returned again.
     """
     owner = uuid.uuid4().hex
-    deadline = time.monotonic() + LEASE_SECONDS + settings.XERO_HTTP_TIMEOUT
+    deadline = time.monotonic() + LEASE_SECONDS + xero_config().http_timeout
     while True:
         now = timezone.now()
         with transaction.atomic():

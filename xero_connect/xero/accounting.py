@@ -15,8 +15,8 @@ from datetime import datetime, timezone as dt_timezone
 from email.utils import format_datetime
 import re
 
-from django.conf import settings
 
+from ..config import xero_config
 from . import errors
 from .http import Limits, XeroResponse, _request
 
@@ -48,7 +48,7 @@ class AccountingApi:
     def __init__(self, *, tenant_id: str, token_provider: Callable[[str | None], str], base_url: str | None = None):
         self.tenant_id = tenant_id
         self.token_provider = token_provider
-        self.base_url = (base_url or settings.XERO_API_URL).rstrip("/")
+        self.base_url = (base_url or xero_config().api_url).rstrip("/")
         self.calls = 0
         self.last_limits: Limits | None = None  # Xero's X-*-Remaining headers of the latest answer
 

@@ -4,12 +4,12 @@ import logging
 import math
 from datetime import date
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from ... import task_queue
+from ...config import xero_config
 from ...models import BulkJob, ExportRecord, ExportState
 from ..payloads import KINDS
 from .jobs import jobs_refresh
@@ -37,7 +37,7 @@ def kick_drains(*, organisation_id: int, queued: int) -> None:
     """After commit, start worker tasks for the organisation's tenant (as many as are useful)."""
     if queued <= 0:
         return
-    n = max(1, min(settings.XERO_EXPORT_DRAINS_PER_TENANT, math.ceil(queued / settings.XERO_EXPORT_BATCH_SIZE)))
+    n = max(1, min(xero_config().export_drains_per_tenant, math.ceil(queued / xero_config().export_batch_size)))
     task_queue.enqueue_on_commit(task_queue.EXPORT_DRAIN, organisation_id, times=n)
 
 

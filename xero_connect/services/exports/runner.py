@@ -27,13 +27,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Min, Prefetch
 from django.utils import timezone
 
 from ... import messages as user_messages
+from ...config import xero_config
 from ... import task_queue
 from ...models import (
     Contact,
@@ -90,8 +90,8 @@ def idempotency_key(*, tenant_id: str, resource: str, method: str, items: list[I
 
 
 def backoff_seconds(attempt: int) -> float:
-    base = settings.XERO_EXPORT_BACKOFF_BASE
-    delay = min(settings.XERO_EXPORT_BACKOFF_MAX, base * (2 ** max(attempt - 1, 0)))
+    base = xero_config().export_backoff_base
+    delay = min(xero_config().export_backoff_max, base * (2 ** max(attempt - 1, 0)))
     return delay * (1 + random.random() * 0.2)
 
 
@@ -102,7 +102,7 @@ def exports_recover_stale(*, organisation_id: int | None = None) -> int:
     with a call in flight are in doubt (looked up in Xero before sending again); the others
     simply go back in the queue. Returns how many were recovered."""
     now = timezone.now()
-    cutoff = now - timedelta(seconds=settings.XERO_EXPORT_CLAIM_LEASE)
+    cutoff = now - timedelta(seconds=xero_config().export_claim_lease)
     stale = ExportRecord.objects.filter(state=ExportState.EXPORTING, claimed_at__lt=cutoff)
     if organisation_id:
         stale = stale.filter(organisation_id=organisation_id)
@@ -316,7 +316,7 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, result: Drain
         _fail([it for it, _ in failed], lambda it: problem_of[id(it)], outcome=Outcome.PREFLIGHT_FAILED)
         result.failed += len(failed)
     if deferred:
-        _requeue(deferred, at=timezone.now() + timedelta(seconds=settings.XERO_EXPORT_PAYMENT_DEFER))
+        _requeue(deferred, at=timezone.now() + timedelta(seconds=xero_config().export_payment_defer))
         result.rescheduled += len(deferred)
     already = [it for it in ready if it.element is None]
     if already:
@@ -524,7 +524,7 @@ def _whole_batch_refused(items, exc: errors.ValidationFailed, key, result, start
 def _unavailable(items, exc: errors.XeroUnavailable, key, result):
     records = [it.record for it in items]
     msg = str(user_messages.message_for(exc))
-    max_attempts = settings.XERO_EXPORT_MAX_ATTEMPTS
+    max_attempts = xero_config().export_max_attempts
     with transaction.atomic():
         _finish_open_attempts(records, Outcome.UNAVAILABLE, messages=[msg], status=exc.status)
         for r in records:
@@ -570,9 +570,9 @@ def exports_drain(*, organisation_id: int, max_seconds: float | None = None) -> 
     """
     result = DrainResult()
     organisation = Organisation.objects.get(pk=organisation_id)
-    deadline = time.monotonic() + (max_seconds if max_seconds is not None else settings.XERO_EXPORT_DRAIN_SECONDS)
-    batch_size = settings.XERO_EXPORT_BATCH_SIZE
-    max_inline = settings.XERO_EXPORT_MAX_INLINE_WAIT
+    deadline = time.monotonic() + (max_seconds if max_seconds is not None else xero_config().export_drain_seconds)
+    batch_size = xero_config().export_batch_size
+    max_inline = xero_config().export_max_inline_wait
     try:
         while time.monotonic() < deadline:
             result.recovered += exports_recover_stale(organisation_id=organisation_id)
@@ -619,7 +619,7 @@ def _process_batch(records, resource, connection, organisation_id, deadline, res
     drain should stop (no call slot soon: a run is scheduled)."""
     # Every call waits up to XERO_EXPORT_MAX_INLINE_WAIT for its slot in the shared budget;
     # beyond that NoCallSlot says when to come back (the items are put back, a run is scheduled).
-    api = api_for(connection, max_wait=settings.XERO_EXPORT_MAX_INLINE_WAIT, deadline=deadline)
+    api = api_for(connection, max_wait=xero_config().export_max_inline_wait, deadline=deadline)
     items = []
     try:
         items = _prepare(records, organisation_id=organisation_id, result=result)
