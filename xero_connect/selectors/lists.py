@@ -15,7 +15,6 @@ from ..models import (
     TaxRate,
     TrackingOption,
 )
-from .access import get_scoped_or_404
 
 PAGE_SIZE = 50
 LIST_ORDER = [ListName.ACCOUNTS, ListName.CONTACTS, ListName.TAX_RATES, ListName.TRACKING, ListName.CURRENCIES]
@@ -90,11 +89,6 @@ def latest_refresh(*, organisation) -> ListRefresh | None:
 
 def recent_refreshes(*, organisation, limit: int = 10):
     return ListRefresh.objects.filter(organisation=organisation).select_related("actor")[:limit]
-
-
-def refresh_for(*, organisation, refresh_id: int) -> ListRefresh:
-    """A refresh of this organisation, or 404."""
-    return get_scoped_or_404(ListRefresh.objects.select_related("actor"), organisation=organisation, pk=refresh_id)
 
 
 def currencies_without_rate(*, organisation) -> list[str]:

@@ -43,6 +43,13 @@ log = logging.getLogger("xero.connections")
 SESSION_KEY = "xero_oauth_states"
 MAX_PENDING_SIGN_INS = 10
 PENDING_TTL = timedelta(minutes=30)
+# A second "Finish" waits for the first one's result: at most this many HTTP timeouts, asking every POLL.
+FINISH_WAIT_TIMEOUTS = 2
+FINISH_WAIT_POLL_SECONDS = 0.1
+# Disconnect uses the stored access token only if it has at least this long to live.
+DISCONNECT_TOKEN_MARGIN = timedelta(seconds=30)
+# Pending sign-ins are kept (without tokens) this long after they expire, for the history.
+FORGET_PENDING_AFTER = timedelta(days=1)
 S = ConnectionStatus
 
 
@@ -241,11 +248,6 @@ def oauth_callback(*, session, user, params) -> PendingAuthorisation:
 # --- choose and confirm ----------------------------------------------------------------
 
 
-def pending_for(*, organisation, user, pending_id) -> PendingAuthorisation | None:
-    """The pending sign-in of this user in this organisation (None elsewhere: the page 404s)."""
-    return PendingAuthorisation.objects.filter(pk=pending_id, organisation=organisation, user=user).first()
-
-
 def pending_is_open(pending: PendingAuthorisation) -> bool:
     return pending.completed_at is None and pending.expires_at > timezone.now()
 
@@ -297,7 +299,7 @@ def connection_switch_consequence(*, organisation, tenant_id: str, tenant_name: 
 
 def _wait_for_completed(pending: PendingAuthorisation) -> XeroConnection:
     """A second "Finish" while the first is still running: wait (bounded) for its result."""
-    deadline = time.monotonic() + xero_config().http_timeout * 2
+    deadline = time.monotonic() + xero_config().http_timeout * FINISH_WAIT_TIMEOUTS
     while True:
         pending.refresh_from_db()
         connection = (XeroConnection.objects.filter(organisation=pending.organisation,
@@ -313,7 +315,7 @@ def _wait_for_completed(pending: PendingAuthorisation) -> XeroConnection:
         if time.monotonic() > deadline:
             raise ConnectionFlowError("retry", "Finishing is taking longer than expected; reload in a moment.",
                                       organisation=pending.organisation)
-        time.sleep(0.1)
+        time.sleep(FINISH_WAIT_POLL_SECONDS)
 
 
 def connection_complete(*, pending: PendingAuthorisation, actor, tenant_id: str,
@@ -565,7 +567,7 @@ def connection_disconnect(*, organisation, actor, as_staff: bool = False) -> Xer
         def delete():
             nonlocal refresh_token
             expires = connection.access_token_expires_at
-            if expires and expires > timezone.now() + timedelta(seconds=30):
+            if expires and expires > timezone.now() + DISCONNECT_TOKEN_MARGIN:
                 token = connection.get_access_token()
             else:
                 fresh = oauth.refresh(refresh_token=refresh_token)
@@ -596,7 +598,7 @@ def connections_keep_alive() -> int:
     """Refresh every connected connection whose refresh token is older than
     XERO_REFRESH_KEEP_ALIVE_DAYS (default 20; Xero lets an unused one die after 60).
     Returns how many were refreshed. Also forgets expired pending sign-ins."""
-    PendingAuthorisation.objects.filter(expires_at__lt=timezone.now() - timedelta(days=1)).delete()
+    PendingAuthorisation.objects.filter(expires_at__lt=timezone.now() - FORGET_PENDING_AFTER).delete()
     PendingAuthorisation.objects.filter(expires_at__lt=timezone.now()).exclude(
         access_token_encrypted="", refresh_token_encrypted="").update(access_token_encrypted="",
                                                                       refresh_token_encrypted="")

@@ -149,7 +149,7 @@ def portal_bulk_start(*, actor, organisation_ids, kind: str, params: dict | None
 @transaction.atomic
 def staff_bulk_start(*, actor, organisations, kind: str, params: dict | None = None) -> BulkJob:
     """The built-in admin's door to the same jobs: platform staff act on any organisation."""
-    if not (getattr(actor, "is_active", False) and getattr(actor, "is_staff", False)):
+    if not (actor.is_active and actor.is_staff):
         raise PermissionDenied("Only platform staff can act on any organisation.")
     if kind not in BULK_ACTIONS:
         raise ValueError(f"Unknown bulk action {kind!r}.")
@@ -303,7 +303,7 @@ def _count(job: BulkJob) -> None:
 def organisations_disconnect(*, organisations, actor) -> list[tuple[Organisation, str, str]]:
     """Disconnect Xero for each organisation (staff, from the admin). Each disconnect is audited by
     the connection service as a ConnectionEvent with actor. Returns (organisation, outcome, words)."""
-    if not (getattr(actor, "is_active", False) and getattr(actor, "is_staff", False)):
+    if not (actor.is_active and actor.is_staff):
         raise PermissionDenied("Only platform staff can disconnect any organisation.")
     out = []
     for organisation in organisations:
@@ -323,7 +323,7 @@ def organisations_disconnect(*, organisations, actor) -> list[tuple[Organisation
 def documents_export_selected(*, documents, actor) -> list[BulkJob]:
     """Queue the chosen documents for export (staff, from the admin): one BulkJob per organisation,
     with actor, so the admin action is audited like an export from the Export Data page."""
-    if not (getattr(actor, "is_active", False) and getattr(actor, "is_staff", False)):
+    if not (actor.is_active and actor.is_staff):
         raise PermissionDenied("Only platform staff can export for any organisation.")
     by_org: dict[int, list[int]] = {}
     orgs: dict[int, Organisation] = {}

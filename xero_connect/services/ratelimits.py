@@ -42,8 +42,6 @@ def tenant_scope(tenant_id: str) -> str:
     return f"tenant:{tenant_id}"
 
 
-_scope = tenant_scope
-
 
 # --- what Xero reports ---------------------------------------------------------------------
 
@@ -53,16 +51,16 @@ def record_limits(*, tenant_id: str, limits: Limits) -> None:
     # Called after every API answer: one UPDATE, no row lock (nothing is decided on the old value).
     values = {"reported_minute_remaining": limits.minute_remaining, "reported_day_remaining": limits.day_remaining,
               "updated_at": timezone.now()}
-    rows = RateBudget.objects.filter(scope=_scope(tenant_id))
+    rows = RateBudget.objects.filter(scope=tenant_scope(tenant_id))
     if not rows.update(**values):
-        _ensure_rows([_scope(tenant_id)])
+        _ensure_rows([tenant_scope(tenant_id)])
         rows.update(**values)
 
 
 def record_rate_limited(*, tenant_id: str, retry_after: float, problem: str) -> datetime:
     """A 429: nobody calls this tenant (or, for appminute, anybody) before Retry-After."""
     until = timezone.now() + timedelta(seconds=max(retry_after, 0))
-    scope = APP_SCOPE if problem == "appminute" else _scope(tenant_id)
+    scope = APP_SCOPE if problem == "appminute" else tenant_scope(tenant_id)
     _ensure_rows([scope])
     with transaction.atomic():
         budget = RateBudget.objects.select_for_update().get(scope=scope)
@@ -77,7 +75,7 @@ def record_rate_limited(*, tenant_id: str, retry_after: float, problem: str) -> 
 
 def blocked_until(*, tenant_id: str):
     now = timezone.now()
-    rows = RateBudget.objects.filter(scope__in=[_scope(tenant_id), APP_SCOPE], blocked_until__gt=now)
+    rows = RateBudget.objects.filter(scope__in=[tenant_scope(tenant_id), APP_SCOPE], blocked_until__gt=now)
     return max((r.blocked_until for r in rows), default=None)
 
 
@@ -133,7 +131,7 @@ def reserve_call(*, tenant_id: str, max_wait: float = 10.0) -> Reservation:
     On success the caller waits until `start_at`, makes exactly one call, then calls
     `release_call`. Otherwise nothing is booked and `retry_at` says when to come back.
     """
-    scope = _scope(tenant_id)
+    scope = tenant_scope(tenant_id)
     _ensure_rows([scope, APP_SCOPE])
     lease_seconds = float(xero_config().http_timeout) + xero_config().limit_lease_slack + max_wait
     with transaction.atomic():
@@ -191,7 +189,7 @@ def release_call(reservation: Reservation, *, used: bool = True) -> None:
     if not reservation.ok or not reservation.lease_id:
         return
     with transaction.atomic():
-        budget = RateBudget.objects.select_for_update().filter(scope=_scope(reservation.tenant_id)).first()
+        budget = RateBudget.objects.select_for_update().filter(scope=tenant_scope(reservation.tenant_id)).first()
         if budget is None:
             return
         budget.leases = [lease for lease in _live(budget.leases, time.time())
@@ -209,7 +207,7 @@ def release_call(reservation: Reservation, *, used: bool = True) -> None:
 
 def budget_snapshot(*, tenant_id: str) -> dict:
     """What the budget looks like now, for pages and benchmarks."""
-    budget = RateBudget.objects.filter(scope=_scope(tenant_id)).first()
+    budget = RateBudget.objects.filter(scope=tenant_scope(tenant_id)).first()
     if budget is None:
         return {"in_flight": 0, "day_count": 0, "blocked_until": None}
     return {"in_flight": len(_live(budget.leases, time.time())), "day_count": budget.day_count,

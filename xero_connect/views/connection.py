@@ -3,7 +3,6 @@ confirm ("Finish"), disconnect, diagnose, and the connection page with its histo
 Thin doors: every decision is in services.connections / services.diagnosis."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -11,6 +10,7 @@ from .. import roles
 from ..messages import message_for
 from ..models import ConnectionEvent, ExportRecord, ExportState, Role
 from ..roles import Action
+from ..selectors.access import access_pending_authorisation
 from ..selectors.connections import current_connection, presentation
 from ..services import connections as services
 from ..services import diagnosis as diagnosis_service
@@ -133,10 +133,7 @@ def oauth_callback(request):
 
 
 def _pending_or_404(request, pending_id):
-    pending = services.pending_for(organisation=request.organisation, user=request.user, pending_id=pending_id)
-    if pending is None:
-        raise Http404("No such sign-in.")
-    return pending
+    return access_pending_authorisation(actor=request.user, organisation=request.organisation, pending_id=pending_id)
 
 
 def _pending_closed(request, pending):

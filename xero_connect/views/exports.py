@@ -3,7 +3,7 @@ from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -13,7 +13,7 @@ from .. import roles
 from ..models import BulkJob, DocumentType, ExportRecord, ExportState
 from ..roles import Action
 from ..selectors import exports as sel
-from ..selectors.access import get_scoped_or_404
+from ..selectors.access import access_export_job, access_export_record
 from ..services import exports as svc
 from ..services.documents import COLUMNS, documents_import_csv
 from .base import can, organisation_view
@@ -113,7 +113,7 @@ def exports_action(request):
     one = request.POST.get("export_one")
     action = request.POST.get("action", "")
     if one:
-        record = get_scoped_or_404(ExportRecord.objects.all(), organisation=organisation, pk=_int(one))
+        record = access_export_record(actor=actor, organisation=organisation, record_id=_int(one))
         if record.state == ExportState.EXPORTED:
             messages.info(request, f"{record.document} is already in Xero. Use Re-export to update it there.")
             return _back(request, f)
@@ -190,19 +190,17 @@ def exports_reexport(request):
 @organisation_view(Action.VIEW)
 @require_GET
 def exports_job_progress(request, job_id: int):
-    job = BulkJob.objects.filter(organisation=request.organisation, pk=job_id).first()
-    if job is None:
-        raise Http404("No such job in this organisation.")
+    job = access_export_job(actor=request.user, organisation=request.organisation, job_id=job_id)
     return JsonResponse(sel.job_progress(job))
 
 
 @organisation_view(Action.VIEW)
 @require_GET
 def exports_record(request, record_id: int):
-    record = get_scoped_or_404(
-        ExportRecord.objects.select_related("document", "connection", "exported_by", "queued_by",
-                                            "document__paid_document__export_record"),
-        organisation=request.organisation, pk=record_id)
+    record = access_export_record(
+        actor=request.user, organisation=request.organisation, record_id=record_id,
+        queryset=ExportRecord.objects.select_related("document", "connection", "exported_by", "queued_by",
+                                                     "document__paid_document__export_record"))
     return render(request, "xero_connect/exports/record.html", {
         "organisation": request.organisation, "record": record, "link": sel.record_link(record),
         "attempts": record.attempts.select_related("actor")[:50], "lines": record.document.lines.all(),

@@ -5,7 +5,7 @@ import math
 from datetime import date
 
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from ... import task_queue
@@ -24,7 +24,7 @@ UPDATABLE_TYPES = [doc_type for doc_type, kind in KINDS.items() if kind.can_upda
 def _base(records):
     """The records as a queryset: a queryset is used as a subquery (one UPDATE however many
     rows), a list of records or ids as an id list."""
-    if hasattr(records, "values"):
+    if isinstance(records, QuerySet):
         return ExportRecord.objects.filter(pk__in=records.values("pk"))
     return ExportRecord.objects.filter(pk__in=[r if isinstance(r, int) else r.pk for r in records])
 
