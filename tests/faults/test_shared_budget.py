@@ -16,8 +16,9 @@ import pytest
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from tests import factories, xero_live
-from xero_connect.models import DocumentType, ExportRecord, ExportState, ListRefresh, Role
+from tests import xero_live
+from tests.e2e.test_export_sandbox import kowhai  # noqa: F401  (fixture: Kōwhai Coffee and its Admin)
+from xero_connect.models import DocumentType, ExportRecord, ExportState, ListRefresh
 from xero_connect.services import exports, lists, tokens
 from xero_connect.services.documents import LineSpec, document_create
 from xero_connect.xero import errors
@@ -41,14 +42,6 @@ def budgeted(xero, settings, async_queue):
     settings.XERO_EXPORT_MAX_INLINE_WAIT = 20.0
     xero.configure(MINUTE_SECONDS=MINUTE_SECONDS, LIMIT_MINUTE=PER_MINUTE, LIMIT_CONCURRENT=CONCURRENT)
     return xero
-
-
-@pytest.fixture
-def kowhai(transactional_db):
-    org = factories.make_organisation("Kōwhai Coffee", slug="kowhai", base_currency="NZD")
-    admin = factories.make_user("alice", first_name="Alice", last_name="Admin")
-    factories.add_member(org, admin, Role.ADMIN)
-    return org, admin
 
 
 def _tenant_counts(xero) -> dict:
