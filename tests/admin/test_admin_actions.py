@@ -158,12 +158,12 @@ def test_disconnect_confirms_first(staff_client, org, admin_user):
 
 
 def test_disconnect_after_confirmation_is_audited(staff_client, staff, org, other_org, admin_user, monkeypatch):
-    from xero_connect.services import connections as connection_service
+    from xero_connect.xero import oauth
 
     connection = factories.make_connection(org, actor=admin_user)
     # No network: Xero's side of the disconnect is best effort and recorded by the service.
-    monkeypatch.setattr(connection_service.oauth, "delete_connection", lambda **kw: None)
-    monkeypatch.setattr(connection_service.oauth, "revoke", lambda **kw: None)
+    monkeypatch.setattr(oauth, "delete_connection", lambda **kw: None)
+    monkeypatch.setattr(oauth, "revoke", lambda **kw: None)
     response = _act(staff_client, "organisation", "disconnect_xero", [org.pk, other_org.pk], confirm="yes")
     connection.refresh_from_db()
     assert not connection.is_current and connection.status == "disconnected"
