@@ -156,3 +156,28 @@ def test_after_a_real_export_run_the_counts_are_right(xero, settings, transactio
     assert total(after, "xero_connections", status=ConnectionStatus.CONNECTED) == 1
     assert delta("xero_list_refresh_duration_seconds_count") >= 1  # the imports after each connect
     assert total(after, "xero_minute_budget_used_ratio", organisation="kowhai") > 0
+
+
+@pytest.mark.slow
+def test_counts_made_in_forked_django_q_workers_reach_the_scrape(xero, worker, tmp_path, monkeypatch,
+                                                                 transactional_db):
+    """Multiprocess mode: the worker cluster (and each process it forks) writes its counters
+    under PROMETHEUS_MULTIPROC_DIR; the web process serves their sum."""
+    org = factories.make_organisation("Kōwhai Coffee", slug="kowhai", base_currency="NZD")
+    alice = factories.make_user("alice", first_name="Alice", last_name="Admin")
+    factories.add_member(org, alice, Role.ADMIN)
+    connect(org, alice, KOWHAI)
+    for i in range(3):
+        document_create(organisation=org, doc_type=DocumentType.SALES_INVOICE, number=f"MP-{i}",
+                        date=timezone.localdate(), contact_name="Te Aro Kitchen",
+                        lines=[LineSpec(description="Beans", quantity=Decimal(1), unit_amount=Decimal("30"),
+                                        account_code="200", tax_type="OUTPUT2")])
+    worker(Q_WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(tmp_path), XERO_LIMIT_MINUTE_SECONDS="1")
+    exports.exports_enqueue_range(organisation=org, actor=alice, date_from=None, date_to=None)
+    wait_for(lambda: ExportRecord.objects.filter(organisation=org, state=ExportState.EXPORTED).count() == 3,
+             timeout=60, interval=0.5, what="the worker to export the 3 invoices")
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    samples = scrape()
+    assert total(samples, "xero_api_calls_total", resource="invoices", outcome="ok") == 1  # one batch of 3
+    assert total(samples, "xero_export_items", state="exported") == 3
