@@ -11,7 +11,7 @@
 - Every event passes `before_send`, which masks tokens, authorisation codes, OAuth state, client
   secrets, passwords, cookies and Authorization headers wherever they are: request headers, query
   string and body, exception messages, stack frames' local variables, breadcrumbs, extra data.
-  Request bodies are never sent (max_request_body_size="never") and send_default_pii is off.
+  Request bodies are never sent (max_request_body_size="never"); personal data is off (the default).
 """
 import logging
 
@@ -48,7 +48,7 @@ def sentry_init(*, dsn: str, environment: str = "", release: str = "", traces_sa
     options = dict(
         dsn=dsn, environment=environment or None, release=release or None, traces_sample_rate=traces_sample_rate,
         integrations=[DjangoIntegration(), LoggingIntegration(level=logging.INFO, event_level=logging.ERROR)],
-        before_send=before_send, before_breadcrumb=before_breadcrumb, send_default_pii=False,
+        before_send=before_send, before_breadcrumb=before_breadcrumb,
         include_local_variables=True, max_request_body_size="never",
     )
     if transport is not None:

@@ -28,25 +28,62 @@ def is_secret_key(key) -> bool:
         or "password" in name
 
 
-def scrub_text(text: str) -> str:
-    """`text` with every secret value replaced by [redacted]."""
+def scrub_text(text: str, known: frozenset = frozenset()) -> str:
+    """`text` with every secret value replaced by [redacted]; `known` are secret values found
+    elsewhere (see `secrets_in`), masked wherever they appear."""
     if not text:
         return text
+    for secret in known:
+        if secret in text:
+            text = text.replace(secret, MASK)
     text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {MASK}", text)
     text = _JWT_RE.sub(MASK, text)
     return _SECRET_KEY_RE.sub(lambda m: f"{m.group('key')}{m.group('sep')}{MASK}", text)
 
 
-def scrub(value, *, depth: int = 0):
+def secrets_in(value, *, depth: int = 0, found: set | None = None) -> set:
+    """The secret values in `value`: strings held under secret-named keys (a frame's
+    `refresh_token` variable, a header dict's Authorization) and values of key=value pairs
+    with a secret name, at least 8 characters long (shorter ones would mask ordinary text).
+    A secret found once is then masked everywhere: in another frame's arguments, a message…"""
+    found = set() if found is None else found
+    if depth > 12:
+        return found
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if is_secret_key(k) and isinstance(v, str):
+                _add(found, v)
+            secrets_in(v, depth=depth + 1, found=found)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            secrets_in(v, depth=depth + 1, found=found)
+    elif isinstance(value, str):
+        for match in _SECRET_KEY_RE.finditer(value):
+            _add(found, match.group("value"))
+    return found
+
+
+def _add(found: set, raw: str) -> None:
+    value = raw.strip().strip("'\"")
+    for prefix in ("Bearer ", "Basic ", "bearer ", "basic "):
+        value = value.removeprefix(prefix)
+    if len(value) >= 8 and value != MASK:
+        found.add(value)
+
+
+def scrub(value, *, depth: int = 0, known: frozenset | None = None):
     """A copy of `value` (str, dict, list, tuple, anything else untouched) with secrets masked:
-    values under secret-named keys entirely, strings by `scrub_text`. Bounded depth."""
+    values under secret-named keys entirely, and in every string the secret values found anywhere
+    in `value` plus bearer credentials, JWTs and key=value secrets. Bounded depth."""
+    if known is None:
+        known = frozenset(sorted(secrets_in(value), key=len, reverse=True))
     if depth > 12:
         return MASK
     if isinstance(value, str):
-        return scrub_text(value)
+        return scrub_text(value, known)
     if isinstance(value, dict):
-        return {k: (MASK if is_secret_key(k) and v not in (None, "") else scrub(v, depth=depth + 1))
+        return {k: (MASK if is_secret_key(k) and v not in (None, "") else scrub(v, depth=depth + 1, known=known))
                 for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(scrub(v, depth=depth + 1) for v in value)
+        return type(value)(scrub(v, depth=depth + 1, known=known) for v in value)
     return value
