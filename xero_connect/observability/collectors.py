@@ -60,8 +60,8 @@ class DatabaseCollector:
                                "1 when the database could be read for this scrape, else 0.")
         try:
             families = list(self._families())
-        except Exception:  # a scrape during an outage says so instead of failing
-            log.exception("metrics.collect.failed")
+        except Exception as exc:  # a scrape during an outage says so instead of failing
+            log.warning("metrics.collect.failed error=%s", exc.__class__.__name__)
             up.add_metric([], 0)
             yield up
             return
