@@ -41,6 +41,21 @@ def total(samples, name, **labels) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and set(labels.items()) <= ls)
 
 
+def kowhai_with_invoices(count: int, prefix: str):
+    """Kōwhai Coffee connected to the sandbox's Kōwhai through the product's own sign-in, with
+    `count` sales invoices to export; returns (organisation, its Admin)."""
+    org = factories.make_organisation("Kōwhai Coffee", slug="kowhai", base_currency="NZD")
+    alice = factories.make_user("alice", first_name="Alice", last_name="Admin")
+    factories.add_member(org, alice, Role.ADMIN)
+    connect(org, alice, KOWHAI)
+    for i in range(count):
+        document_create(organisation=org, doc_type=DocumentType.SALES_INVOICE, number=f"{prefix}-{i:03d}",
+                        date=timezone.localdate(), contact_name="Te Aro Kitchen",
+                        lines=[LineSpec(description="Beans", quantity=Decimal(2), unit_amount=Decimal("30"),
+                                        account_code="200", tax_type="OUTPUT2")])
+    return org, alice
+
+
 @pytest.fixture
 def metrics_token(settings):
     settings.METRICS_TOKEN = TOKEN
@@ -112,19 +127,10 @@ def test_after_a_real_export_run_the_counts_are_right(xero, settings, transactio
     settings.XERO_LIMIT_MINUTE_SECONDS = 1.0
     settings.XERO_EXPORT_MAX_INLINE_WAIT = 3.0
     settings.XERO_EXPORT_BACKOFF_BASE = 0.2
-    org = factories.make_organisation("Kōwhai Coffee", slug="kowhai", base_currency="NZD")
-    alice = factories.make_user("alice", first_name="Alice", last_name="Admin")
-    factories.add_member(org, alice, Role.ADMIN)
+    before = scrape()
+    org, alice = kowhai_with_invoices(12, "M")
     other = factories.make_organisation("Thistle Lane", slug="thistle", base_currency="GBP")
     factories.add_member(other, alice, Role.ADMIN)
-    before = scrape()
-
-    connect(org, alice, KOWHAI)
-    for i in range(12):
-        document_create(organisation=org, doc_type=DocumentType.SALES_INVOICE, number=f"M-{i:03d}",
-                        date=timezone.localdate(), contact_name="Te Aro Kitchen",
-                        lines=[LineSpec(description="Beans", quantity=Decimal(2), unit_amount=Decimal("30"),
-                                        account_code="200", tax_type="OUTPUT2")])
     xero.set_fault(kind="rate_limit", problem="minute", retry_after=1, count=1, tenant=KOWHAI,
                    path_contains="Invoices", methods="PUT,POST")
     exports.exports_enqueue_range(organisation=org, actor=alice, date_from=None, date_to=None)
@@ -164,15 +170,7 @@ def test_counts_made_in_forked_django_q_workers_reach_the_scrape(xero, worker, t
                                                                  transactional_db):
     """Multiprocess mode: the worker cluster (and each process it forks) writes its counters
     under PROMETHEUS_MULTIPROC_DIR; the web process serves their sum."""
-    org = factories.make_organisation("Kōwhai Coffee", slug="kowhai", base_currency="NZD")
-    alice = factories.make_user("alice", first_name="Alice", last_name="Admin")
-    factories.add_member(org, alice, Role.ADMIN)
-    connect(org, alice, KOWHAI)
-    for i in range(3):
-        document_create(organisation=org, doc_type=DocumentType.SALES_INVOICE, number=f"MP-{i}",
-                        date=timezone.localdate(), contact_name="Te Aro Kitchen",
-                        lines=[LineSpec(description="Beans", quantity=Decimal(1), unit_amount=Decimal("30"),
-                                        account_code="200", tax_type="OUTPUT2")])
+    org, alice = kowhai_with_invoices(3, "MP")
     worker(Q_WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(tmp_path), XERO_LIMIT_MINUTE_SECONDS="1")
     exports.exports_enqueue_range(organisation=org, actor=alice, date_from=None, date_to=None)
     wait_for(lambda: ExportRecord.objects.filter(organisation=org, state=ExportState.EXPORTED).count() == 3,

@@ -62,29 +62,17 @@ def outcome_for_error(exc: Exception) -> str:
     """The outcome label for the typed error the seam raised (see xero_connect.xero.errors)."""
     from ..xero import errors  # no ORM there either
 
-    if isinstance(exc, errors.RateLimited):
-        return RATE_LIMITED
-    if isinstance(exc, errors.ReauthorisationRequired):
-        return INVALID_GRANT
-    if isinstance(exc, errors.OAuthError):
-        return OAUTH_ERROR
-    if isinstance(exc, errors.TokenExpired):
-        return UNAUTHORIZED
-    if isinstance(exc, (errors.ConnectionRevoked, errors.AccessDenied)):
-        return FORBIDDEN
-    if isinstance(exc, errors.NotFound):
-        return NOT_FOUND
-    if isinstance(exc, errors.ValidationFailed):
-        return VALIDATION
     if isinstance(exc, errors.XeroUnavailable):
         if isinstance(exc.__cause__, requests.Timeout):
             return TIMEOUT
         if exc.status is None:
             return NETWORK
-        if 200 <= exc.status < 300:
-            return UNREADABLE
-        return SERVER_ERROR
-    return ERROR
+        return UNREADABLE if 200 <= exc.status < 300 else SERVER_ERROR
+    by_type = ((errors.RateLimited, RATE_LIMITED), (errors.ReauthorisationRequired, INVALID_GRANT),
+               (errors.OAuthError, OAUTH_ERROR), (errors.TokenExpired, UNAUTHORIZED),
+               (errors.ConnectionRevoked, FORBIDDEN), (errors.AccessDenied, FORBIDDEN),
+               (errors.NotFound, NOT_FOUND), (errors.ValidationFailed, VALIDATION))
+    return next((outcome for kind, outcome in by_type if isinstance(exc, kind)), ERROR)
 
 
 def observe_xero_calls(request_fn):
