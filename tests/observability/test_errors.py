@@ -6,6 +6,8 @@ import json
 
 import pytest
 import sentry_sdk
+from django.test import override_settings
+from django.urls import path
 from sentry_sdk.transport import Transport
 
 from xero_connect.observability.errors import install_task_reporter, sentry_init
@@ -75,6 +77,38 @@ def test_a_failed_django_q_task_reaches_sentry_scrubbed(sentry, db):
     assert len(reports) == 1
     assert reports[0]["exception"]["values"][-1]["type"] == "TokenExchangeFailed"
     assert not [s for s in (ACCESS, REFRESH, CODE) if s in json.dumps(sentry)]
+
+
+def failing_view(request):
+    refresh_token = REFRESH  # noqa: F841
+    raise TokenExchangeFailed("Xero said no")
+
+
+urlpatterns = [path("fails/", failing_view)]
+
+
+@override_settings(ROOT_URLCONF=__name__, DEBUG=False)
+def test_a_failing_request_is_reported_without_its_authorization_header_code_or_cookies(sentry, transactional_db):
+    """Through the WSGI application, as a server calls it (sentry-sdk reads the request there)."""
+    from wsgiref.util import setup_testing_defaults
+
+    from django.core.wsgi import get_wsgi_application
+
+    environ = {"PATH_INFO": "/fails/", "QUERY_STRING": f"code={CODE}&state=state-SECRET-value&page=2",
+               "HTTP_AUTHORIZATION": f"Bearer {ACCESS}", "HTTP_USER_AGENT": "probe/1.0",
+               "HTTP_COOKIE": "sessionid=session-SECRET-cookie-value", "HTTP_HOST": "testserver"}
+    setup_testing_defaults(environ)
+    statuses = []
+    b"".join(get_wsgi_application()(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    assert statuses[0].startswith("500")
+    sentry_sdk.flush()
+
+    [event] = [e for e in sentry if e.get("exception")]
+    assert event["exception"]["values"][-1]["type"] == "TokenExchangeFailed"
+    assert event["request"]["url"].endswith("/fails/") and event["request"]["headers"]["User-Agent"] == "probe/1.0"
+    assert "page=2" in event["request"]["query_string"]
+    sent = json.dumps(event)
+    assert not [s for s in (ACCESS, REFRESH, CODE, "state-SECRET-value", "session-SECRET-cookie-value") if s in sent]
 
 
 def test_off_without_dsn():

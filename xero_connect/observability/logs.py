@@ -97,8 +97,8 @@ def logging_config(*, log_format: str, level: str) -> dict:
         "formatters": {
             "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
             "json": {"()": "xero_connect.observability.logs.JsonFormatter",
-                     "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-                     "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+                     "fmt": "%(levelname)s %(name)s %(message)s", "timestamp": "time",  # ISO 8601, UTC
+                     "rename_fields": {"levelname": "level", "name": "logger"}},
         },
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json" if json_lines else "plain",
                                  "filters": ["context"]}},
