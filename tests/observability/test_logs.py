@@ -47,3 +47,14 @@ def test_ids_in_a_message_become_fields():
             "xero.token.refresh.failed connection=42 tenant=7a1c-tenant error=ReauthorisationRequired")
     [line] = events(lines, "xero.token.refresh.failed")
     assert line["connection_id"] == 42 and line["tenant_id"] == "7a1c-tenant"
+
+
+def test_secrets_are_masked_but_ordinary_codes_and_states_stay_readable():
+    import logging
+
+    with json_log_lines() as lines:
+        logging.getLogger("xero.oauth").warning("xero.oauth.callback.bad url=/xero/callback/?code=c0de-SECRET-1&state=st-SECRET-2",
+                                                extra={"status_code": 400, "export_state": "queued"})
+    [line] = events(lines, "xero.oauth.callback.bad")
+    assert "SECRET" not in str(line) and "code=[redacted]&state=[redacted]" in line["message"]
+    assert line["status_code"] == 400 and line["export_state"] == "queued"

@@ -9,13 +9,15 @@ import re
 
 MASK = "[redacted]"
 
-SECRET_KEYS = ("access_token", "refresh_token", "id_token", "code_verifier", "code", "client_secret", "password",
-               "authorization", "token", "secret", "state", "api_key", "cookie", "sessionid", "csrftoken",
-               "xero-tenant-id-secret", "dsn")
+# Names of keys and variables whose values are secret (case-insensitive; also as a suffix or
+# prefix joined by "_": xero_refresh_token, session_cookie…). "code" and "state" only as
+# themselves or OAuth's names for them, so status_code or export_state stay readable.
+SECRET_KEYS = ("access_token", "refresh_token", "id_token", "code_verifier", "client_secret", "password",
+               "authorization", "token", "secret", "api_key", "cookie", "sessionid", "csrftoken")
+OAUTH_KEYS = ("code", "auth_code", "authorization_code", "state", "oauth_state")
 _SECRET_KEY_RE = re.compile(
-    r"(?i)(?P<key>\b(?:[\w-]*_)?(?:access_token|refresh_token|id_token|code_verifier|client_secret|password|"
-    r"authorization|token|secret|code|state|api_key|cookie|sessionid|csrftoken)\b)"
-    r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?P<value>(?:Bearer\s+|Basic\s+)?[^\s\"'&,;}\]]+)")
+    r"(?i)(?P<key>(?<![\w-])(?:(?:[\w-]*_)?(?:" + "|".join(SECRET_KEYS) + r")|" + "|".join(OAUTH_KEYS) + r")\b)"
+    r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?P<value>(?:Bearer\s+|Basic\s+)?(?!\[redacted)[^\s\"'&,;}\]]+)")
 _BEARER_RE = re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 
@@ -23,9 +25,10 @@ _JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*
 def is_secret_key(key) -> bool:
     """Whether a mapping key or variable name names a secret (case-insensitive)."""
     name = str(key).lower().replace("-", "_")
-    return any(name == k or name.endswith("_" + k) or name.startswith(k + "_") for k in
-               (k.replace("-", "_") for k in SECRET_KEYS)) or "token" in name or "secret" in name \
-        or "password" in name
+    if "token" in name or "secret" in name or "password" in name:
+        return True
+    return name in OAUTH_KEYS or any(name == k or name.endswith("_" + k) or name.startswith(k + "_")
+                                     for k in SECRET_KEYS)
 
 
 def scrub_text(text: str, known: frozenset = frozenset()) -> str:
@@ -36,9 +39,9 @@ def scrub_text(text: str, known: frozenset = frozenset()) -> str:
     for secret in known:
         if secret in text:
             text = text.replace(secret, MASK)
+    text = _SECRET_KEY_RE.sub(lambda m: f"{m.group('key')}{m.group('sep')}{MASK}", text)
     text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {MASK}", text)
-    text = _JWT_RE.sub(MASK, text)
-    return _SECRET_KEY_RE.sub(lambda m: f"{m.group('key')}{m.group('sep')}{MASK}", text)
+    return _JWT_RE.sub(MASK, text)
 
 
 def secrets_in(value, *, depth: int = 0, found: set | None = None) -> set:
