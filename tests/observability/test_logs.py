@@ -53,8 +53,9 @@ def test_secrets_are_masked_but_ordinary_codes_and_states_stay_readable():
     import logging
 
     with json_log_lines() as lines:
-        logging.getLogger("xero.oauth").warning("xero.oauth.callback.bad url=/xero/callback/?code=c0de-SECRET-1&state=st-SECRET-2",
-                                                extra={"status_code": 400, "export_state": "queued"})
+        logging.getLogger("xero.oauth").warning(
+            "xero.oauth.callback.bad url=/xero/callback/?code=c0de-SECRET-1&state=st-SECRET-2",
+            extra={"status_code": 400, "export_state": "queued"})
     [line] = events(lines, "xero.oauth.callback.bad")
     assert "SECRET" not in str(line) and "code=[redacted]&state=[redacted]" in line["message"]
     assert line["status_code"] == 400 and line["export_state"] == "queued"
