@@ -49,6 +49,7 @@ class FakeXero:
         self.store = {}          # resource → list of elements
         self.by_key = {}         # key → (body, response)
         self.script = []         # queue of overrides: callables(request) → (status, headers, body) or None
+        self.finds = []          # the query of every look-up
         for resource in ("Invoices", "CreditNotes", "Payments", "ManualJournals"):
             pattern = re.compile(rf"{re.escape(API)}/{resource}(\?.*)?$")
             for method in ("PUT", "POST"):
@@ -103,11 +104,27 @@ class FakeXero:
             self.calls.append(("GET", resource, None, 0))
             from urllib.parse import parse_qs, urlparse
 
-            where = parse_qs(urlparse(request.url).query).get("where", [""])[0]
-            wanted = set(re.findall(r'=="([^"]*)"', where))
-            fields = {"Invoices": "InvoiceNumber", "CreditNotes": "CreditNoteNumber", "Payments": "Reference",
-                      "ManualJournals": "Narration"}
-            found = [el for el in self.store.get(resource, []) if el.get(fields[resource]) in wanted]
+            query = parse_qs(urlparse(request.url).query)
+            self.finds.append(query)
+            where = query.get("where", [""])[0]
+            if '\\"' in where:  # Xero: a string holding a double quote, escaped or not
+                return 400, {}, json.dumps({"ErrorNumber": 16, "Type": "QueryParseException",
+                                            "Message": "Unterminated string literal"})
+            stored = self.store.get(resource, [])
+            if "InvoiceNumbers" in query:
+                wanted = set(query["InvoiceNumbers"][0].split(","))
+                found = [el for el in stored if el.get("InvoiceNumber") in wanted]
+            elif "Guid(" in where:
+                wanted = set(re.findall(r'Invoice.InvoiceID==Guid\("([^"]*)"\)', where))
+                found = [el for el in stored if el.get("Invoice", {}).get("InvoiceID") in wanted]
+            elif "DateTime(" in where:
+                wanted = {"%04d-%02d-%02d" % tuple(map(int, d)) for d in re.findall(r"DateTime\((\d+),(\d+),(\d+)\)", where)}
+                found = [el for el in stored if el.get("Date") in wanted]
+            else:
+                wanted = set(re.findall(r'=="([^"]*)"', where))
+                fields = {"Invoices": "InvoiceNumber", "CreditNotes": "CreditNoteNumber", "Payments": "Reference",
+                          "ManualJournals": "Narration"}
+                found = [el for el in stored if el.get(fields[resource]) in wanted]
             return 200, {}, json.dumps({resource: found})
 
         return callback
