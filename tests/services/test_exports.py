@@ -50,6 +50,8 @@ class FakeXero:
         self.by_key = {}         # key → (body, response)
         self.script = []         # queue of overrides: callables(request) → (status, headers, body) or None
         self.finds = []          # the query of every look-up
+        self.write_urls = []     # the URL of every write
+        self.blind_lookups = 0   # look-ups still to answer "nothing" (a write Xero has not finished yet)
         for resource in ("Invoices", "CreditNotes", "Payments", "ManualJournals"):
             pattern = re.compile(rf"{re.escape(API)}/{resource}(\?.*)?$")
             for method in ("PUT", "POST"):
@@ -67,6 +69,7 @@ class FakeXero:
             key = request.headers.get("Idempotency-Key")
             body = json.loads(request.body)
             self.calls.append((request.method, resource, key, len(body[resource])))
+            self.write_urls.append(request.url)
             assert "summarizeErrors=false" in request.url
             if self.script:
                 scripted = self.script.pop(0)(request)
@@ -111,6 +114,9 @@ class FakeXero:
                 return 400, {}, json.dumps({"ErrorNumber": 16, "Type": "QueryParseException",
                                             "Message": "Unterminated string literal"})
             stored = self.store.get(resource, [])
+            if self.blind_lookups:
+                self.blind_lookups -= 1
+                stored = []
             if "InvoiceNumbers" in query:
                 wanted = set(query["InvoiceNumbers"][0].split(","))
                 found = [el for el in stored if el.get("InvoiceNumber") in wanted]
