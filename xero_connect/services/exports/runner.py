@@ -360,7 +360,14 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, result: Drain
         _fail([it for it, _ in failed], lambda it: problem_of[id(it)], outcome=Outcome.PREFLIGHT_FAILED)
         result.failed += len(failed)
     if deferred:
-        _requeue(deferred, at=timezone.now() + timedelta(seconds=settings.XERO_EXPORT_PAYMENT_DEFER))
+        # Not before the invoice it pays is tried again (it may be waiting for Xero for minutes).
+        soon = timezone.now() + timedelta(seconds=settings.XERO_EXPORT_PAYMENT_DEFER)
+        by_time = {}
+        for it in deferred:
+            paid_next = it.record.document.paid_document.export_record.next_attempt_at
+            by_time.setdefault(max(soon, paid_next) if paid_next else soon, []).append(it)
+        for at, group in by_time.items():
+            _requeue(group, at=at)
         result.rescheduled += len(deferred)
     already = [it for it in ready if it.element is None]
     if already:
