@@ -58,6 +58,16 @@ class FakeXero:
                 rsps.add_callback(method, pattern, callback=self._write(resource))
             rsps.add_callback("GET", pattern, callback=self._find(resource))
 
+    def commit_then_drop(self, resource="Invoices"):
+        """The next write is committed by Xero and its answer lost on the way back."""
+        import requests
+
+        def scripted(request):
+            self._write(resource)(request)
+            raise requests.ConnectionError("connection reset by peer")
+
+        self.script.append(scripted)
+
     def created(self, resource="Invoices"):
         return self.store.get(resource, [])
 

@@ -7,38 +7,22 @@ from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlparse
 
-import pytest
-import requests
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.services.test_exports import FAST, FakeXero, drain, make_invoice, records  # noqa: F401
+from tests.services.test_exports import (  # noqa: F401  (fixtures: the same fake Xero and limits)
+    connection,
+    drain,
+    fast_limits,
+    make_invoice,
+    records,
+    xero,
+)
 from xero_connect.models import DocumentType, ExportAttempt, ExportState, TaxRate
 from xero_connect.selectors import exports as export_selectors
 from xero_connect.services import exports
 from xero_connect.services.documents import LineSpec, document_create, documents_import_csv
-
-
-@pytest.fixture(autouse=True)
-def fast_limits():
-    with override_settings(**FAST):
-        yield
-
-
-@pytest.fixture
-def xero():
-    import responses
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield FakeXero(rsps)
-
-
-@pytest.fixture
-def connection(org, admin_user):
-    from tests import factories
-
-    return factories.make_connection(org, actor=admin_user, short_code="!abc12")
 
 
 def due_now(org):
@@ -163,11 +147,7 @@ def test_in_doubt_items_are_looked_up_by_invoicenumbers_never_by_a_where_string(
         make_invoice(org, number)
     exports.exports_enqueue(records=records(org), actor=admin_user)
 
-    def commit_then_drop(request):
-        xero._write("Invoices")(request)
-        raise requests.ConnectionError("connection reset by peer")
-
-    xero.script.append(commit_then_drop)
+    xero.commit_then_drop()
     drain(org)
     due_now(org)
     drain(org)
@@ -185,11 +165,7 @@ def test_a_journal_narrated_with_quotes_is_found_by_date_without_a_quote_in_wher
                            LineSpec(line_amount=Decimal("-120"), account_code="800")])
     exports.exports_enqueue(records=records(org), actor=admin_user)
 
-    def commit_then_drop(request):
-        xero._write("ManualJournals")(request)
-        raise requests.ConnectionError("connection reset by peer")
-
-    xero.script.append(commit_then_drop)
+    xero.commit_then_drop("ManualJournals")
     drain(org)
     due_now(org)
     drain(org)
@@ -249,11 +225,7 @@ def test_an_in_doubt_batch_is_resent_whole_under_its_original_key_when_xero_has_
         make_invoice(org, f"INV-{i}")
     exports.exports_enqueue(records=records(org), actor=admin_user)
 
-    def commit_then_drop(request):
-        xero._write("Invoices")(request)
-        raise requests.ConnectionError("connection reset by peer")
-
-    xero.script.append(commit_then_drop)
+    xero.commit_then_drop()
     drain(org)
     original_key = xero.calls[0][2]
     late = make_invoice(org, "INV-LATE")  # queued meanwhile: claimed together with the in-doubt three
