@@ -250,14 +250,14 @@ def test_due_date_is_derived_by_the_stated_rule_or_asked_for(org, admin_user, co
     assert xero.created()[0]["DueDate"] == date.today().isoformat()  # XERO_EXPORT_DUE_DAYS=0: due on receipt
 
     make_invoice(org, "INV-2")
-    with override_settings(XERO_EXPORT_DUE_DAYS="14"):
+    with override_settings(XERO_EXPORT_DUE_DAYS=14):
         exports.exports_enqueue(records=records(org).filter(document__number="INV-2"), actor=admin_user)
         drain(org)
     assert xero.created()[1]["DueDate"] == (date.today() + timedelta(days=14)).isoformat()
 
     make_invoice(org, "INV-3")
     calls = len(xero.calls)
-    with override_settings(XERO_EXPORT_DUE_DAYS=""):
+    with override_settings(XERO_EXPORT_DUE_DAYS=None):
         exports.exports_enqueue(records=records(org).filter(document__number="INV-3"), actor=admin_user)
         drain(org)
     record = records(org).get(document__number="INV-3")

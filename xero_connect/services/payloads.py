@@ -116,8 +116,8 @@ def due_date(document: SourceDocument):
 
     if document.due_date:
         return document.due_date
-    days = str(getattr(settings, "XERO_EXPORT_DUE_DAYS", "") or "").strip()
-    if not days:
+    days = settings.XERO_EXPORT_DUE_DAYS
+    if days is None:
         return None
     return document.date + timedelta(days=int(days))
 
