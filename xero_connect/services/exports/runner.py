@@ -534,6 +534,15 @@ def _lookup(api, resource: str, items: list[Item], connection, result: DrainResu
     return remaining
 
 
+def _outage_wait(items: list[Item], now) -> tuple:
+    """(since when Xero has been unavailable for these items, seconds to wait before trying
+    again): about as long again as it has been down — 5 s, 10 s, 20 s … — capped at
+    XERO_EXPORT_BACKOFF_MAX (5 minutes), for as long as the outage lasts."""
+    since = min([it.record.xero_unavailable_since for it in items if it.record.xero_unavailable_since] or [now])
+    delay = min(settings.XERO_EXPORT_BACKOFF_MAX, max(settings.XERO_EXPORT_BACKOFF_BASE, (now - since).total_seconds()))
+    return since, delay
+
+
 def _lookup_failed(items: list[Item], doubtful: list[Item], exc: errors.XeroError, result: DrainResult) -> None:
     """A look-up failed. An outage is waited out (Waiting for Xero, backoff capped); anything
     else (a 400, a 500…) is counted on the in-doubt items, and after XERO_EXPORT_MAX_ATTEMPTS
@@ -542,8 +551,9 @@ def _lookup_failed(items: list[Item], doubtful: list[Item], exc: errors.XeroErro
     outage = isinstance(exc, errors.XeroUnavailable) and exc.status in OUTAGE_STATUSES
     said = str(user_messages.message_for(exc)) if outage else (str(exc) or exc.__class__.__name__)
     now = timezone.now()
-    for it in doubtful:
-        it.record.lookups_failed += 1
+    if not outage:  # an outage is not the look-up failing: it is waited out, not counted against it
+        for it in doubtful:
+            it.record.lookups_failed += 1
     give_up = [] if outage else [it for it in doubtful if it.record.lookups_failed >= max_attempts]
     give_up_ids = {id(it) for it in give_up}
     retry = [it for it in items if id(it) not in give_up_ids and it.record.state == ExportState.EXPORTING]
@@ -555,15 +565,16 @@ def _lookup_failed(items: list[Item], doubtful: list[Item], exc: errors.XeroErro
                 f"{max_attempts} look-ups failed (Xero said: {said}). Look for it in Xero before pressing Retry, "
                 f"so it is not created twice."], outcome=Outcome.ERROR, status=exc.status)
         if retry:
-            n = max([it.record.lookups_failed for it in doubtful] or [1])
-            at = now + timedelta(seconds=backoff_seconds(n))
             extra = ["lookups_failed"]
             if outage:
+                since, delay = _outage_wait(retry, now)
                 for it in retry:
-                    it.record.xero_unavailable_since = it.record.xero_unavailable_since or now
+                    it.record.xero_unavailable_since = since
                     it.record.last_error = said
                 extra += ["xero_unavailable_since", "last_error"]
-            _requeue(retry, at=at, fields_extra=extra)
+            else:
+                delay = backoff_seconds(max([it.record.lookups_failed for it in doubtful] or [1]))
+            _requeue(retry, at=now + timedelta(seconds=delay), fields_extra=extra)
     result.rescheduled += len(retry)
     result.failed += len(give_up)
     log.warning("xero.exports.lookup_failed error=%s status=%s outage=%s gave_up=%s", exc.__class__.__name__,
@@ -906,9 +917,7 @@ def _process_batch(records, resource, connection, organisation_id, deadline, res
     except errors.XeroError as exc:  # e.g. the token refresh did not answer: wait, as long as it has waited
         left = [it for it in (items or [Item(r) for r in records]) if it.record.state == ExportState.EXPORTING]
         now = timezone.now()
-        since = min([it.record.xero_unavailable_since for it in left if it.record.xero_unavailable_since] or [now])
-        delay = min(settings.XERO_EXPORT_BACKOFF_MAX, max(settings.XERO_EXPORT_BACKOFF_BASE,
-                                                          (now - since).total_seconds()))
+        since, delay = _outage_wait(left, now)
         for it in left:
             it.record.xero_unavailable_since = since
         _requeue(left, at=now + timedelta(seconds=delay), fields_extra=("xero_unavailable_since",))
