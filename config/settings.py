@@ -186,6 +186,10 @@ XERO_EXPORT_MAX_INLINE_WAIT = env.float("XERO_EXPORT_MAX_INLINE_WAIT", default=1
 XERO_EXPORT_DRAIN_SECONDS = env.float("XERO_EXPORT_DRAIN_SECONDS", default=240.0)
 XERO_EXPORT_DRAINS_PER_TENANT = env.int("XERO_EXPORT_DRAINS_PER_TENANT", default=2)
 XERO_EXPORT_PAYMENT_DEFER = env.float("XERO_EXPORT_PAYMENT_DEFER", default=2.0)
+# Xero requires a DueDate on approved invoices and bills: one missing is the document's date plus
+# this many days ("due on receipt" at 0). Empty: no due date is derived, pre-flight asks for one.
+_due_days = env("XERO_EXPORT_DUE_DAYS", default="0").strip()
+XERO_EXPORT_DUE_DAYS = int(_due_days) if _due_days else None  # a value that is not a whole number stops start-up
 
 # Fernet keys, comma separated, newest first. Older keys still decrypt (rotation).
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
