@@ -155,7 +155,7 @@ def _write(request, resource, org, grant, provider, item_id):
         if body is None:
             return 400, accounting.bad_request(f"JSON for {resource.plural} could not be parsed")
         return accounting.write(resource, org, app=grant.app, provider=provider, body=body,
-                                summarize_errors=summarize, item_id=item_id)
+                                summarize_errors=summarize, item_id=item_id, query=request.GET)
 
     key = request.headers.get("Idempotency-Key")
     if not key:
