@@ -86,7 +86,6 @@ MSG_STATUS = "Invoice not of valid status for modification"
 MSG_NARRATION = "The Narration field is mandatory."
 # waynerobinson/xeroizer#290 (Xero's answer quoted), #395 (required only when AUTHORISED); XeroAPI/xero-python#78.
 MSG_DUE_DATE = "The document DueDate field must be specified."
-MSG_DATE = "The Date field must be specified."
 
 
 def msg_contact_name_taken(name):
@@ -388,8 +387,6 @@ def _write_invoice_like(ctx, el, path_id, *, kind):
                                                      line_amount_types=line_amount_types)
     if status == "AUTHORISED" and not lines:
         errors.append("At least one line item is required to approve this document.")
-    if status == "AUTHORISED" and is_invoice and el.get("Date") in (None, "") and existing is None:
-        errors.append(MSG_DATE)
     if status == "AUTHORISED" and is_invoice and due is None:
         errors.append(MSG_DUE_DATE)
     number = (el.get(number_field) or "").strip() or (existing.number if existing else "")
