@@ -80,10 +80,23 @@ def build_rules(spec: dict) -> dict:
                 names.append(param["name"])
         return names
 
+    def write_param_names(path):
+        out = {}
+        for method in ("put", "post"):
+            names = []
+            for param in (spec["paths"].get(path, {}).get(method, {}).get("parameters") or []):
+                if "$ref" in param:
+                    param = params.get(param["$ref"].rsplit("/", 1)[-1], {})
+                if param.get("in") == "query":
+                    names.append(param["name"])
+            out[method] = names
+        return out
+
     unitdp = sorted(path for path, ops in spec["paths"].items() for op in ops.values() if isinstance(op, dict)
                     for p in op.get("parameters") or [] if p.get("$ref", "").endswith("/unitdp"))
     return {"schemas": dict(sorted(out.items())),
             "list_parameters": {path: param_names(path) for path in LIST_PATHS},
+            "write_parameters": {f"/{name}": write_param_names(f"/{name}") for name in WRITE_ROOTS},
             "unitdp": sorted(set(unitdp))}
 
 
@@ -95,6 +108,12 @@ def rules() -> dict:
 def list_parameters(resource_name: str) -> set[str]:
     """The query parameters xero_accounting.yaml lists for GET /<resource_name>."""
     return set(rules()["list_parameters"].get(f"/{resource_name}", []))
+
+
+def write_parameters(resource_name: str, method: str) -> set[str]:
+    """The query parameters the file lists for PUT/POST /<resource_name> (e.g. POST /Payments
+    has no summarizeErrors: there it is ignored and one bad element fails the call)."""
+    return set(rules()["write_parameters"].get(f"/{resource_name}", {}).get(method.lower(), []))
 
 
 def takes_unitdp(resource_name: str) -> bool:

@@ -233,3 +233,16 @@ def test_paging_gives_page_count(connected, nz):
 def test_if_modified_since_is_an_iso_8601_date_time(connected, nz, value, status):
     answer = connected.api("GET", "Invoices", tenant=nz, headers={"If-Modified-Since": value})
     assert answer.status_code == status, answer.text
+
+
+def test_summarize_errors_only_where_the_file_lists_it(connected, nz):
+    """POST /Payments has no summarizeErrors in the file: one bad payment fails the whole call."""
+    saved = put(connected, nz, "Invoices", sales_invoice()).json()["Invoices"][0]
+    good = {"Invoice": {"InvoiceID": saved["InvoiceID"]}, "Account": {"Code": "090"}, "Date": "2026-10-05",
+            "Amount": 10}
+    bad = dict(good, Amount=10_000_000)
+    batch = {"Payments": [good, bad]}
+    posted = connected.api("POST", "Payments", tenant=nz, body=batch, params={"summarizeErrors": "false"})
+    assert posted.status_code == 400 and services.documents_count(tenant=NZ, kind="payment") == 0
+    put_ = connected.api("PUT", "Payments", tenant=nz, body=batch, params={"summarizeErrors": "false"})
+    assert put_.status_code == 200 and services.documents_count(tenant=NZ, kind="payment") == 1
