@@ -109,7 +109,9 @@ def test_an_out_of_range_rate_is_refused_for_that_element_with_a_logged_reason(o
 # --- every endpoint the client calls, against the sandbox, with the guard on ---------------------------
 
 EXPECTED = {"GET /connections", "DELETE /connections/*", "GET /Organisation", "GET /Accounts", "GET /Contacts",
-            "GET /TaxRates", "GET /TrackingCategories", "GET /Currencies", "PUT /Invoices", "GET /Invoices"}
+            "GET /TaxRates", "GET /TrackingCategories", "GET /Currencies", "PUT /Invoices", "POST /Invoices",
+            "PUT /CreditNotes", "PUT /Payments", "PUT /ManualJournals", "GET /Invoices", "GET /CreditNotes",
+            "GET /Payments", "GET /ManualJournals"}
 
 
 def _endpoint(entry):
@@ -120,24 +122,63 @@ def _endpoint(entry):
     return f"{method} /connections" if tail[-1] == "connections" else f"{method} /connections/*"
 
 
-def test_every_endpoint_the_client_calls_is_validated_against_the_file(xero, org, admin_user):
+def _documents(org):
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from xero_connect.models import DocumentType
+    from xero_connect.services.documents import LineSpec, document_create
+    today = timezone.localdate()
+
+    def line(code, tax, amount="32.50"):
+        return [LineSpec(description="Beans", quantity=Decimal(2), unit_amount=Decimal(amount), account_code=code,
+                         tax_type=tax)]
+
+    sale = document_create(organisation=org, doc_type=DocumentType.SALES_INVOICE, number="G-INV-1", date=today,
+                           due_date=today, contact_name="Cuba Street Café", lines=line("200", "OUTPUT2"))
+    document_create(organisation=org, doc_type=DocumentType.BILL, number="G-BILL-1", date=today, due_date=today,
+                    contact_name="Vector Energy", lines=line("429", "INPUT2"))
+    document_create(organisation=org, doc_type=DocumentType.SALES_CREDIT_NOTE, number="G-CN-1", date=today,
+                    contact_name="Cuba Street Café", lines=line("200", "OUTPUT2", "5"))
+    document_create(organisation=org, doc_type=DocumentType.PAYMENT, number="G-PAY-1", date=today,
+                    paid_document=sale, payment_account_code="090", amount=Decimal("10"))
+    document_create(organisation=org, doc_type=DocumentType.MANUAL_JOURNAL, number="G-MJ-1", date=today,
+                    narration="Stock write-down", line_amount_types="NoTax",
+                    lines=[LineSpec(description="x", line_amount=Decimal("80"), account_code="310"),
+                           LineSpec(description="x", line_amount=Decimal("-80"), account_code="630")])
+
+
+def test_every_endpoint_the_client_calls_is_validated_against_the_file(xero, org, admin_user, settings):
+    from xero_connect.models import ExportRecord, ExportState
+    from xero_connect.services import exports
+    from xero_connect.services.connections import connection_disconnect
+    from xero_connect.services.xero_access import api_for
+
+    settings.XERO_LIMIT_MINUTE_SECONDS = 1.0
     guard.checked.clear()
     connection = xero_live.connect(org, admin_user, KOWHAI)
     refresh = lists.lists_refresh_now(organisation=org, trigger=ListRefresh.Trigger.MANUAL)
     refresh.refresh_from_db()
     assert all(not r.get("error") for name, r in refresh.results.items() if not name.startswith("_")), refresh.results
-    from xero_connect.services.xero_access import api_for
+
+    # The product's own export path: one document of every kind, then a re-export (POST).
+    _documents(org)
+    exports.exports_enqueue(records=ExportRecord.objects.filter(organisation=org), actor=admin_user)
+    states = dict(ExportRecord.objects.filter(organisation=org).values_list("document__number", "state"))
+    assert set(states.values()) == {ExportState.EXPORTED}, states
+    exports.exports_enqueue(records=ExportRecord.objects.filter(organisation=org, document__number="G-INV-1"),
+                            actor=admin_user, update_existing=True)
+
+    # The seam's look-up on every document resource.
     api = api_for(XeroConnection.objects.get(pk=connection.pk))
-    saved = api.save_batch("Invoices", [{
-        "Type": "ACCREC", "Contact": {"Name": "Cuba Street Café"}, "Date": "2026-10-01", "DueDate": "2026-10-31",
-        "Status": "AUTHORISED", "InvoiceNumber": "GUARD-1", "LineAmountTypes": "Exclusive",
-        "LineItems": [{"Description": "Beans", "Quantity": 1.0, "UnitAmount": 10.0, "AccountCode": "200"}]}],
-        idempotency_key="guard-1")
-    assert saved[0]["StatusAttributeString"] == "OK", saved
-    assert [i["InvoiceNumber"] for i in api.find("Invoices", where='InvoiceNumber=="GUARD-1"')] == ["GUARD-1"]
+    assert [i["InvoiceNumber"] for i in api.find("Invoices", where='InvoiceNumber=="G-INV-1"')] == ["G-INV-1"]
+    assert len(api.find("CreditNotes", where='CreditNoteNumber=="G-CN-1"')) == 1
+    assert len(api.find("Payments", where='Reference=="G-PAY-1"')) == 1
+    assert len(api.find("ManualJournals", where='Narration.StartsWith("Stock write-down")')) == 1
+
     # A second refresh is incremental: If-Modified-Since goes out (and is checked).
     lists.lists_refresh_now(organisation=org, trigger=ListRefresh.Trigger.MANUAL, lists=[ListName.CONTACTS])
-    from xero_connect.services.connections import connection_disconnect
     connection_disconnect(organisation=org, actor=admin_user)
     covered = {_endpoint(entry) for entry in guard.checked}
     assert EXPECTED <= covered, EXPECTED - covered
