@@ -261,10 +261,15 @@ def _line_items(ctx, raw_lines, errors, *, sales, line_amount_types):
         # UnitAmount is kept to 2 decimals unless the request says unitdp=4 ("Rounding in Xero";
         # xero_accounting.yaml parameter unitdp): 0.1648 becomes 0.16 without it.
         unit = places(unit, ctx.unit_dp)
+        expected = money(quantity * unit * (1 - (discount or Decimal(0)) / Decimal(100)))
         if given_amount is not None:
             amount = money(given_amount)
+            # A LineAmount sent with Quantity and UnitAmount must equal what they make (after
+            # UnitAmount's rounding): Xero-NetStandard#74, #147, #412.
+            if raw.get("Quantity") is not None and raw.get("UnitAmount") is not None and amount != expected:
+                errors.append(f"The line total {amount:.2f} does not match the expected line total {expected:.2f}")
         else:
-            amount = money(quantity * unit * (1 - (discount or Decimal(0)) / Decimal(100)))
+            amount = expected
         # Tax per line, rounded to the cent, then summed ("Rounding in Xero": line item totals).
         percent = rate.rate if rate and line_amount_types != "NoTax" else Decimal(0)
         if line_amount_types == "Inclusive":

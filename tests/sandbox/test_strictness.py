@@ -246,3 +246,12 @@ def test_summarize_errors_only_where_the_file_lists_it(connected, nz):
     assert posted.status_code == 400 and services.documents_count(tenant=NZ, kind="payment") == 0
     put_ = connected.api("PUT", "Payments", tenant=nz, body=batch, params={"summarizeErrors": "false"})
     assert put_.status_code == 200 and services.documents_count(tenant=NZ, kind="payment") == 1
+
+
+def test_a_line_amount_must_match_quantity_times_the_kept_unit_amount(connected, nz):
+    """A client that computed 7,000 × 0.1648 = 1,153.60 but did not say unitdp=4 is told so."""
+    line = {"Description": "Green beans", "Quantity": 7000, "UnitAmount": 0.1648, "LineAmount": 1153.60,
+            "AccountCode": "200", "TaxType": "OUTPUT2"}
+    answer = put(connected, nz, "Invoices", sales_invoice(LineItems=[line]))
+    assert messages(answer) == ["The line total 1153.60 does not match the expected line total 1120.00"]
+    assert put(connected, nz, "Invoices", sales_invoice(LineItems=[line]), params={"unitdp": 4}).status_code == 200
