@@ -54,6 +54,8 @@ class XeroConfig:
     export_drain_seconds: float
     export_drains_per_tenant: int
     export_payment_defer: float
+    export_due_days: int | None    # due date of exported invoices/bills without one (None: Xero's rule)
+    metrics_budget_top_n: int      # organisations named in the budget gauge of /metrics
 
 
 def _setting_name(field_name: str) -> str:

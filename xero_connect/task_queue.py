@@ -17,6 +17,13 @@ EXPORT_SWEEP = "xero_connect.tasks.exports.export_sweep"
 LISTS_REFRESH_RUN = "xero_connect.tasks.lists.run_refresh"
 PORTAL_BULK_JOB_RUN = "xero_connect.tasks.portal.bulk_job_run"
 
+# The periodic runs, created (idempotently) by `manage.py setup_schedules`: (name, task, minutes between runs).
+SCHEDULES: list[tuple[str, str, int]] = [
+    ("xero.exports.sweep", EXPORT_SWEEP, 1),
+    ("xero.connections.keep_alive", CONNECTIONS_KEEP_ALIVE, 360),
+    ("xero.connections.health_check", CONNECTIONS_HEALTH_CHECK_ALL, 30),
+]
+
 ALL = (CONNECTION_PROBLEM_NOTIFY, CONNECTIONS_HEALTH_CHECK_ALL, CONNECTIONS_KEEP_ALIVE,
        EXPORT_DRAIN, EXPORT_SWEEP, LISTS_REFRESH_RUN, PORTAL_BULK_JOB_RUN)
 

@@ -8,7 +8,9 @@ import hashlib
 import json
 from decimal import Decimal
 
-from ..document_kinds import DOC_TYPES_BY_RESOURCE, KINDS, RESOURCE_ORDER, XeroKind, kind_of  # noqa: F401
+from .. import money
+from ..document_kinds import (DOC_TYPES_BY_RESOURCE, KINDS, REFERENCE_KEPT, RESOURCE_ORDER, UNITDP_RESOURCES,  # noqa: F401
+                              XeroKind, due_date, journal_narration, kind_of, xero_number)
 from ..models import DocumentType, SourceDocument
 
 
@@ -33,11 +35,14 @@ def _tracking(line) -> list[dict]:
     return out
 
 
-def journal_narration(document: SourceDocument) -> str:
-    """The narration sent to Xero ends with our document number, so a journal can be found
-    again in Xero (look-up after an interrupted send) without guessing."""
-    narration = (document.narration or "").strip() or f"Journal {document.number}"
-    return narration if document.number in narration else f"{narration} ({document.number})"
+def reference_note(document: SourceDocument) -> str:
+    """What the ledger says when Xero does not keep the document's Reference ("" otherwise)."""
+    reference = (document.reference or "").strip()
+    if document.doc_type in REFERENCE_KEPT or not reference or reference == document.number:
+        return ""
+    what = "bills" if document.doc_type == DocumentType.BILL else "supplier credit notes"
+    return (f"Xero keeps no Reference on {what}: the reference {reference} was sent as part of the number, "
+            f"“{xero_number(document)}”.")
 
 
 def build_element(document: SourceDocument, *, xero_id: str = "", paid_xero_id: str = "",
@@ -85,7 +90,7 @@ def build_element(document: SourceDocument, *, xero_id: str = "", paid_xero_id: 
         "Contact": {"ContactID": contact_id} if contact_id else {"Name": document.contact_name},
         "Date": document.date.isoformat(),
         "LineAmountTypes": document.line_amount_types or "Exclusive",
-        kind.number_field: document.number,
+        kind.number_field: xero_number(document),
         "Status": "AUTHORISED",
         "LineItems": [
             {k: v for k, v in {
@@ -99,9 +104,10 @@ def build_element(document: SourceDocument, *, xero_id: str = "", paid_xero_id: 
             for line in lines
         ],
     }
-    if document.due_date:
-        element["DueDate"] = document.due_date.isoformat()
-    if document.reference:
+    due = due_date(document) if kind.resource == "Invoices" else document.due_date
+    if due:
+        element["DueDate"] = due.isoformat()
+    if document.reference and document.doc_type in REFERENCE_KEPT:
         element["Reference"] = document.reference
     if document.currency_code:
         element["CurrencyCode"] = document.currency_code
@@ -117,6 +123,16 @@ def payload_hash(element: dict) -> str:
 
 def element_xero_id(doc_type: str, element: dict) -> str:
     return str(element.get(KINDS[doc_type].id_field) or "")
+
+
+def element_totals(element: dict):
+    """Xero's SubTotal / TotalTax / Total of an answered element as `money.Totals`, or None
+    when Xero gave none (payments, journals) or they are not numbers."""
+    try:
+        values = [money.round_money(str(element[k])) for k in ("SubTotal", "TotalTax", "Total")]
+    except (KeyError, ValueError, TypeError):
+        return None
+    return money.Totals(*values)
 
 
 def element_messages(element: dict) -> list[str]:
