@@ -71,3 +71,15 @@ def test_a_held_slot_is_used_by_the_next_request_or_handed_back(org, rsps):
         pass  # not used: the slot and its pacing go back
     snapshot = ratelimits.budget_snapshot(tenant_id=conn.tenant_id)
     assert snapshot["day_count"] == 1 and snapshot["in_flight"] == 0
+
+
+def test_a_caller_with_a_short_wait_still_queues_behind_another_caller(org, rsps):
+    """A list refresh holding the next slot must not turn an export's call into a reschedule:
+    a slot a couple of call spacings away is always waited for."""
+    conn = factories.make_connection(org)
+    add_organisation(rsps)
+    other = ratelimits.reserve_call(tenant_id=conn.tenant_id, max_wait=5)  # another worker's call
+    assert other.ok
+    xero_access.api_for(conn, max_wait=0).organisation()
+    ratelimits.release_call(other)
+    assert ratelimits.budget_snapshot(tenant_id=conn.tenant_id)["day_count"] == 2

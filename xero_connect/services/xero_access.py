@@ -35,6 +35,10 @@ log = logging.getLogger("xero.access")
 INTERACTIVE_MAX_WAIT = 5.0   # someone pressed a button (Diagnose) and watches the page
 BACKGROUND_MAX_WAIT = 30.0   # a worker reading lists: waiting is cheaper than failing the list
 MIN_SLEEP_SECONDS = 0.01     # between two asks for a slot, so a busy budget is not asked in a tight loop
+# A slot this many call spacings away (60 a minute: about 2 s) is always waited for, whatever
+# max_wait says: otherwise a caller with a short max_wait could never queue behind another
+# caller of the same tenant (a list refresh beside an export) and would only ever reschedule.
+ALWAYS_WAIT_SPACINGS = 2
 
 
 class NoCallSlot(Exception):
@@ -66,15 +70,16 @@ class BudgetedAccountingApi(AccountingApi):
         self._held: ratelimits.Reservation | None = None
 
     def _reserve(self) -> ratelimits.Reservation:
-        give_up = self.deadline if self.deadline is not None else time.monotonic() + self.max_wait
+        max_wait = max(self.max_wait, ALWAYS_WAIT_SPACINGS * ratelimits.tenant_interval())
+        give_up = self.deadline if self.deadline is not None else time.monotonic() + max_wait
         while True:
-            reservation = ratelimits.reserve_call(tenant_id=self.tenant_id, max_wait=self.max_wait)
+            reservation = ratelimits.reserve_call(tenant_id=self.tenant_id, max_wait=max_wait)
             wait = reservation.wait_seconds()
             if reservation.ok:
                 if wait:
                     time.sleep(wait)
                 return reservation
-            if wait > self.max_wait or time.monotonic() + wait > give_up:
+            if wait > max_wait or time.monotonic() + wait > give_up:
                 raise NoCallSlot(reservation.retry_at, reservation.reason)
             time.sleep(max(wait, MIN_SLEEP_SECONDS))
 
