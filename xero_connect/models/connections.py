@@ -136,7 +136,9 @@ class ConnectionEvent(models.Model):
 
     @staticmethod
     def status_label(code: str) -> str:
-        return dict(ConnectionStatus.choices).get(code, "Not connected")
+        from ..messages import STATE_NAMES, NOT_CONNECTED  # the one name of each state
+
+        return STATE_NAMES.get(code) or dict(ConnectionStatus.choices).get(code, STATE_NAMES[NOT_CONNECTED])
 
     def __str__(self):
         if self.kind == self.Kind.TRANSITION:

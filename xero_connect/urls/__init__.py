@@ -1,10 +1,15 @@
 """URLconf of the product. Every organisation page lives under /o/<org_slug>/."""
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from ..views import auth, organisation
 
 urlpatterns = [
     path("", organisation.home, name="home"),
+    path("favicon.ico", RedirectView.as_view(url=static("xero_connect/favicon.svg"), permanent=True)),
+    path("go/", organisation.organisation_switch, name="organisation_switch"),
+    path("go/organisations.json", organisation.organisations_json, name="organisations_json"),
     path("login/", auth.ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("portal/", include("xero_connect.urls.portal")),
