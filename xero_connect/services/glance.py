@@ -21,7 +21,13 @@ from .connections import connection_mark_problem
 
 log = logging.getLogger("xero.glance")
 
-MAX_SLOT_WAIT_SECONDS = 0.5  # never hold a page longer than this for a budget slot
+MAX_SLOT_WAIT_SECONDS = 2.0  # never hold a page longer than this for a budget slot
+
+
+def _slot_wait() -> float:
+    """One pacing interval (Xero's 60 calls a minute: about a second), so the look waits at
+    most for the next free slot, never behind a queue of exports."""
+    return min(MAX_SLOT_WAIT_SECONDS, ratelimits.tenant_interval() + 0.1)
 
 
 def connection_glance(connection: XeroConnection | None, *, actor=None) -> str:
@@ -38,7 +44,7 @@ def connection_glance(connection: XeroConnection | None, *, actor=None) -> str:
         return "skipped"
     if ttl <= 0 or not cache.add(f"xero.glance.{connection.pk}", 1, timeout=ttl):
         return "skipped"  # someone else is looking (or looked) within the window
-    slot = ratelimits.reserve_call(tenant_id=connection.tenant_id, max_wait=MAX_SLOT_WAIT_SECONDS)
+    slot = ratelimits.reserve_call(tenant_id=connection.tenant_id, max_wait=_slot_wait())
     if not slot.ok:
         return "skipped"
     used = False
