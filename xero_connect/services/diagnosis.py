@@ -5,7 +5,8 @@ refreshable, does Xero still list the organisation in this app's connections, we
 permissions granted, does the API answer, is there headroom under Xero's limits) and names
 the ONE situation that applies with the ONE next step. It replaces the troubleshooting
 sections of the help articles: session time-outs, greyed-out organisations, "integration
-off", "Not connected to Xero", "connected here but appears disconnected there".
+off", "not connected", "connected here but appears disconnected there". Its words are in
+`xero_connect.messages` (the one module for words).
 
 When a check proves a state it moves the state machine (removed in Xero, needs reconnect,
 recovered), and every run leaves a ConnectionEvent with each check's result.

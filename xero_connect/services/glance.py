@@ -33,7 +33,7 @@ def _slot_wait() -> float:
 def connection_glance(connection: XeroConnection | None, *, actor=None) -> str:
     """Check a current, connected connection against GET /connections, at most once per
     `settings.XERO_GLANCE_SECONDS` per connection. Returns what happened: "listed", "removed"
-    (the connection moved to "Removed in Xero"), "skipped" (not due, not connected, or no
+    (the connection moved to REMOVED_IN_XERO), "skipped" (not due, not connected, or no
     budget slot), or "unknown" (Xero did not answer; nothing changes). Never raises a Xero error.
     Updates `last_health_check_at` when Xero answered."""
     if connection is None or not connection.is_current or connection.status != ConnectionStatus.CONNECTED:

@@ -1,13 +1,11 @@
 """URLconf of the product. Every organisation page lives under /o/<org_slug>/."""
-from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from ..views import auth, organisation
 
 urlpatterns = [
     path("", organisation.home, name="home"),
-    path("favicon.ico", RedirectView.as_view(url=static("xero_connect/favicon.svg"), permanent=True)),
+    path("favicon.ico", organisation.favicon, name="favicon"),
     path("go/", organisation.organisation_switch, name="organisation_switch"),
     path("go/organisations.json", organisation.organisations_json, name="organisations_json"),
     path("login/", auth.ThrottledLoginView.as_view(), name="login"),

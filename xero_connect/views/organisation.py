@@ -1,8 +1,11 @@
+from pathlib import Path
+
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
 from ..roles import Action
@@ -11,7 +14,15 @@ from ..selectors.access import organisations_for
 from .base import organisation_view
 from .connection import card_context
 
+FAVICON = Path(__file__).resolve().parents[1] / "static" / "xero_connect" / "favicon.svg"
 SWITCHER_MATCHES = 20  # at most this many organisations in one switcher answer, whatever the membership count
+
+
+@require_GET
+@cache_control(public=True, max_age=86400)
+def favicon(request):
+    """/favicon.ico, which browsers ask for on every first load: the product's mark (SVG)."""
+    return HttpResponse(FAVICON.read_bytes(), content_type="image/svg+xml")
 
 
 @login_required
