@@ -75,7 +75,7 @@ def test_admin_connects_exports_loses_the_connection_and_gets_everything_out_onc
 
     # Export the range; every row ends with a View link into Xero.
     page.goto(f"{live_server.url}/o/kiwi/exports/")
-    page.get_by_role("button", name="Export everything not yet exported in this range").click()
+    page.locator("#bulk-actions").get_by_role("button", name="Export everything not yet exported in this range").click()
     expect(page.locator("#job-status")).to_have_text("Finished", timeout=90_000)
     shoot(page, "walkthrough-4-exported")
     exported = ExportRecord.objects.filter(organisation=org, state=ExportState.EXPORTED)
@@ -108,7 +108,7 @@ def test_admin_connects_exports_loses_the_connection_and_gets_everything_out_onc
                             lines=[LineSpec(description="Beans", quantity=Decimal(3), unit_amount=Decimal("25"),
                                             account_code="200", tax_type="OUTPUT2")]) for i in range(3)]
     page.goto(f"{live_server.url}/o/kiwi/exports/")
-    page.get_by_role("button", name="Export everything not yet exported in this range").click()
+    page.locator("#bulk-actions").get_by_role("button", name="Export everything not yet exported in this range").click()
     expect(page.locator("#waiting-banner")).to_contain_text("waiting for the Xero connection", timeout=30_000)
     shoot(page, "walkthrough-7-waiting")
 

@@ -90,6 +90,7 @@ def test_admin_is_told_to_press_reconnect_and_a_member_whom_to_ask(live_server, 
     expect(row.locator(".error")).to_have_count(0)
     expect(row.get_by_role("button", name="Export")).to_have_count(0)
     expect(page.locator('tr[data-number="INV-N1"]').get_by_role("button", name="Export")).to_be_visible()
+    expect(page.locator("#bulk-actions-below").get_by_role("button", name="Export selected", exact=True)).to_be_visible()
     shoot(page, "words-admin-export-data-waiting")
     page.goto(f"{live_server.url}/o/kiwi/")
     expect(page.locator("#xero-next-step")).to_contain_text("Press Reconnect")
