@@ -11,6 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests import factories
+from tests.browser.xero_pages import sign_in_to_xero_and_consent
 from tests.factories import PASSWORD
 from tests.workers import wait_for
 from xero_connect.models import DocumentType, ExchangeRate, ExportRecord, ExportState, Role
@@ -19,17 +20,6 @@ from xero_connect.services.documents import LineSpec, document_create
 
 pytestmark = pytest.mark.slow
 NZ, AU = "!kWh4R", "!wG7oS"
-XERO_USER, XERO_PASSWORD = "demo@xero.example", "xero-demo"
-
-
-def sign_in_to_xero_and_consent(page, tenant_names):
-    if page.locator("#email").count():
-        page.fill("#email", XERO_USER)
-        page.fill("#password", XERO_PASSWORD)
-        page.click("button[type=submit]")
-    for name in tenant_names:
-        page.get_by_label(name).check()
-    page.click("#allow")
 
 
 def choose_and_finish(page, tenant_name):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests import factories, xero_live
+from tests.browser.xero_pages import sign_in_to_xero_and_consent
 from tests.factories import PASSWORD
 from xero_connect import messages as words
 from xero_connect.models import (
@@ -22,7 +23,6 @@ from xero_connect.models import (
 from xero_connect.services.documents import LineSpec, document_create
 
 NZ, AU = "!kWh4R", "!wG7oS"
-XERO_USER, XERO_PASSWORD = "demo@xero.example", "xero-demo"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 _axe = Axe()
 
@@ -218,12 +218,7 @@ def test_choose_and_confirm_pages_preselect_our_name_and_warn_on_currency(live_s
     sign_in(page, "alice", PASSWORD)
     page.goto(f"{live_server.url}/o/kowhai/")
     page.get_by_role("button", name="Connect to Xero").click()
-    page.fill("#email", XERO_USER)
-    page.fill("#password", XERO_PASSWORD)
-    page.click("button[type=submit]")
-    page.get_by_label(nz.name).check()
-    page.get_by_label(au.name).check()
-    page.click("#allow")
+    sign_in_to_xero_and_consent(page, [nz.name, au.name])
     expect(page.get_by_label(nz.name)).to_be_checked()  # exactly our name: selected for us
     expect(page.get_by_label(au.name)).not_to_be_checked()
     next_box = page.get_by_role("button", name="Next").bounding_box()
@@ -324,12 +319,7 @@ def test_every_page_has_no_serious_or_critical_wcag21_aa_violation(live_server, 
     page.goto(f"{base}/o/kowhai/xero/connect/")
     audit(page, "connect explained", found)
     page.get_by_role("button", name="Connect to Xero").click()
-    page.fill("#email", XERO_USER)
-    page.fill("#password", XERO_PASSWORD)
-    page.click("button[type=submit]")
-    page.get_by_label(nz.name).check()
-    page.get_by_label(au.name).check()
-    page.click("#allow")
+    sign_in_to_xero_and_consent(page, [nz.name, au.name])
     audit(page, "select the Xero organisation", found)
     page.get_by_role("button", name="Next").click()
     audit(page, "confirm", found)

@@ -3,21 +3,15 @@ on Xero's side moves the connection to "Removed in Xero" (and tells the admins o
 from datetime import timedelta
 
 import pytest
-import responses
 from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
 from tests import factories
+from tests.services.test_connections_diagnosis import rsps  # noqa: F401  (a pytest fixture)
 from tests.services.test_connections_fakes import add_connections, calls_to, tenant
 from xero_connect.models import ConnectionStatus, RateBudget, XeroConnection
 from xero_connect.services import glance, ratelimits
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
-        yield r
 
 
 @pytest.fixture

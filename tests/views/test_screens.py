@@ -1,7 +1,6 @@
 """Finished screens: favicon, where platform staff land, the bounded organisation switcher,
 the remembered date range, role-correct Refresh lists failures, and the pre-selected Xero
 organisation on a first connect."""
-import json
 from datetime import timedelta
 
 import pytest
@@ -9,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests import factories
-from xero_connect.models import ListRefresh, PendingAuthorisation, Role
+from xero_connect.models import ListRefresh, PendingAuthorisation
 from xero_connect.services import lists as lists_service
 
 

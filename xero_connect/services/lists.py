@@ -35,7 +35,6 @@ from .. import messages as words
 from ..messages import UserMessage, message_for
 from ..models import (
     Account,
-    ConnectionStatus,
     Contact,
     Currency,
     ExchangeRate,
