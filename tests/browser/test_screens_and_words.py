@@ -379,3 +379,34 @@ def test_every_page_has_no_serious_or_critical_wcag21_aa_violation(live_server, 
         page.goto(f"{base}{path}")
         audit(page, name, found)
     assert not found, "\n".join(f"{page_name}: {v}" for page_name, vs in found.items() for v in vs)
+
+
+# --- progress that assistive tech can follow ------------------------------------------------------
+
+def test_a_finishing_job_updates_in_place_named_and_keeps_focus(live_server, page, sign_in, shoot, transactional_db):
+    org, alice, _ = kiwi_people()
+    docs = [invoice(org, f"INV-J{n}") for n in range(3)]
+    job = BulkJob.objects.create(organisation=org, actor=alice, kind=BulkJob.Kind.EXPORT_SELECTED, total=3)
+    ExportRecord.objects.filter(document__in=docs).update(state=ExportState.QUEUED, job=job)
+    sign_in(page, "alice", PASSWORD)
+    page.goto(f"{live_server.url}/o/kiwi/exports/?job={job.pk}")
+    bar = page.locator("#job-bar")
+    expect(bar).to_have_attribute("aria-valuetext", "0 of 3 done")
+    expect(bar).to_have_accessible_name("Export selected")
+    expect(page.locator("#job-counts")).to_have_attribute("aria-live", "polite")
+    page.evaluate("window.__stillHere = true")
+    box = page.locator('input[name="records"]').nth(1)
+    box.focus()
+    value = box.get_attribute("value")
+
+    ExportRecord.objects.filter(document=docs[0]).update(state=ExportState.EXPORTED)
+    expect(bar).to_have_attribute("aria-valuetext", "1 of 3 done")
+    expect(page.locator('#job-counts [data-k="done"]')).to_have_text("1")
+    ExportRecord.objects.filter(document__in=docs[1:]).update(state=ExportState.FAILED, last_error="Xero said: no.")
+    expect(page.locator("#job-status")).to_have_text("Finished")
+    expect(bar).to_have_attribute("aria-valuetext", "3 of 3 done")
+    # The ledger below is brought up to date in place: no reload, focus where it was.
+    expect(page.locator('tr[data-number="INV-J2"] .failure-reason')).to_have_text("Xero said: no.")
+    assert page.evaluate("window.__stillHere") is True
+    assert page.evaluate("document.activeElement.name + ':' + document.activeElement.value") == f"records:{value}"
+    shoot(page, "progress-job-finished-in-place")
