@@ -92,8 +92,9 @@ def card_context(request, *, look: bool = False) -> dict:
         "connection": connection, "status": status,
         "checked_line": words.last_checked(status.code, connection.last_health_check_at if connection else None),
         "card_step": words.next_step(fix, is_admin=is_admin, admin_names=admin_names) if fix else "",
-        "member_note": "" if is_admin else words.admin_only("connect, reconnect or disconnect Xero",
-                                                            admin_names=admin_names),
+        # A Member already told whom to ask for the next step needs no second "ask" sentence.
+        "member_note": "" if is_admin or fix else words.admin_only("connect, reconnect or disconnect Xero",
+                                                                   admin_names=admin_names),
         "admin_names": admin_names,
     }
 
