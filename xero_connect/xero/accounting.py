@@ -96,12 +96,14 @@ class AccountingApi:
                 return
 
     # --- writes ------------------------------------------------------------------------
-    def save_batch(self, resource: str, items: list[dict], *, idempotency_key: str, method: str = "PUT") -> list[dict]:
-        """PUT (create) or POST (create or update) up to 50 elements with summarizeErrors=false.
+    def save_batch(self, resource: str, items: list[dict], *, idempotency_key: str, method: str = "PUT",
+                   params: dict | None = None) -> list[dict]:
+        """PUT (create) or POST (create or update) up to 50 elements with summarizeErrors=false
+        (plus `params`, e.g. {"unitdp": 4}).
 
         Returns Xero's elements in order, each with StatusAttributeString / ValidationErrors.
         """
-        resp = self.call(method, resource, params={"summarizeErrors": "false"}, json={resource: items},
+        resp = self.call(method, resource, params={"summarizeErrors": "false", **(params or {})}, json={resource: items},
                          idempotency_key=idempotency_key, event=f"xero.{resource.lower()}.save")
         out = (resp.data or {}).get(resource) if isinstance(resp.data, dict) else None
         if not isinstance(out, list) or len(out) != len(items):
@@ -109,9 +111,13 @@ class AccountingApi:
                                          maybe_committed=True)
         return out
 
-    def find(self, resource: str, *, where: str, page_size: int = 100) -> list[dict]:
-        """One page of a paged resource matching Xero's `where` filter (e.g. to look up
-        documents by number after an interrupted write)."""
-        data = self.call("GET", resource, params={"where": where, "page": 1, "pageSize": page_size},
-                         event=f"xero.{resource.lower()}.find").data or {}
+    def find(self, resource: str, *, where: str | None = None, params: dict | None = None, page: int = 1,
+             page_size: int = 100) -> list[dict]:
+        """One page of a paged resource matching `params` (Xero's documented filters such as
+        InvoiceNumbers=, IDs=) and/or a `where` filter (e.g. to look up documents after an
+        interrupted write)."""
+        query = {**(params or {}), "page": page, "pageSize": page_size}
+        if where:
+            query["where"] = where
+        data = self.call("GET", resource, params=query, event=f"xero.{resource.lower()}.find").data or {}
         return (data.get(resource) or []) if isinstance(data, dict) else []
