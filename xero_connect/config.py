@@ -34,6 +34,7 @@ class XeroConfig:
     token_refresh_margin: int      # refresh an access token with fewer seconds than this left
     oauth_state_ttl: int           # seconds a started sign-in stays valid
     refresh_keep_alive_days: int   # renew refresh tokens unused for this many days (Xero: 60)
+    glance_seconds: int            # the status card asks Xero at most once per this many seconds
     # Xero's call limits as one shared budget (services.ratelimits); time-scalable for tests.
     limit_minute_seconds: float
     limit_day_seconds: float
