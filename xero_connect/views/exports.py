@@ -174,8 +174,14 @@ def exports_reexport(request):
         ids = [i for i in (_int(v) for v in request.POST.getlist("records")) if i]
         ids = list(ExportRecord.objects.filter(organisation=organisation, pk__in=ids).values_list("pk", flat=True))
     preview = sel.reexport_preview(organisation=organisation, record_ids=ids)
+    elsewhere = sel.reexport_elsewhere(organisation=organisation, record_ids=ids)
+    if elsewhere:
+        messages.warning(request, f"{elsewhere} item(s) are in the Xero organisation this organisation was linked to "
+                                  f"before. They stay there and are not re-exported: the Xero organisation linked "
+                                  f"now does not have them.")
     if not preview:
-        messages.info(request, "None of these items are in Xero yet, so there is nothing to re-export. Use Export.")
+        if not elsewhere:
+            messages.info(request, "None of these items are in Xero yet, so there is nothing to re-export. Use Export.")
         return _back(request, f)
     if request.POST.get("confirm") != "yes":
         return render(request, "xero_connect/exports/reexport_confirm.html", {
