@@ -4,6 +4,8 @@ import unicodedata
 
 from django.db import migrations, models
 
+import xero_connect.models.fields
+
 
 def _key(name):
     text = unicodedata.normalize("NFC", str(name or ""))
@@ -142,5 +144,35 @@ class Migration(migrations.Migration):
             model_name='trackingcategory',
             constraint=models.UniqueConstraint(fields=('organisation', 'tenant_id', 'xero_id'), name='uniq_tracking_tenant_xero_id'),
         ),
-        migrations.RunPython(lists_to_tenants, migrations.RunPython.noop),
+        migrations.AlterField(
+            model_name='documentline',
+            name='description',
+            field=models.CharField(blank=True, max_length=4000),
+        ),
+        migrations.AlterField(
+            model_name='documentline',
+            name='line_amount',
+            field=xero_connect.models.fields.TolerantDecimalField(blank=True, decimal_places=2, max_digits=14, null=True),
+        ),
+        migrations.AlterField(
+            model_name='documentline',
+            name='quantity',
+            field=xero_connect.models.fields.TolerantDecimalField(decimal_places=4, default=1, max_digits=14),
+        ),
+        migrations.AlterField(
+            model_name='documentline',
+            name='unit_amount',
+            field=xero_connect.models.fields.TolerantDecimalField(decimal_places=4, default=0, max_digits=14),
+        ),
+        migrations.AlterField(
+            model_name='sourcedocument',
+            name='number',
+            field=models.CharField(help_text="Xero's InvoiceNumber takes 255 characters.", max_length=255),
+        ),
+        migrations.AlterField(
+            model_name='sourcedocument',
+            name='total',
+            field=xero_connect.models.fields.TolerantDecimalField(decimal_places=2, default=0, max_digits=14),
+        ),
+            migrations.RunPython(lists_to_tenants, migrations.RunPython.noop),
     ]
