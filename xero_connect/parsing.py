@@ -93,7 +93,7 @@ def parse_number(text: str | None, *, column: str, rule: NumberRule) -> Decimal 
     if not value:
         return None
     if not _NUMBER.fullmatch(value):
-        raise ValueRefused(f"{column} “{_show(raw)}” is not a number we accept. Accepted: {NUMBER_FORMS}.",
+        raise ValueRefused(f"{column} “{_show(raw)}” is not a number. Accepted: {NUMBER_FORMS}.",
                            column=column, value=raw)
     try:
         number = Decimal(value)
