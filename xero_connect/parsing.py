@@ -141,3 +141,25 @@ def parse_text(text: str | None, *, column: str, max_length: int | None = None) 
     if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value) or "\x7f" in value:
         raise ValueRefused(f"{column} “{_show(value)}” contains control characters.", column=column, value=value)
     return value
+
+
+# --- query-string and form parameters -----------------------------------------------------------
+
+MAX_ID = 2 ** 63 - 1  # the largest primary key either database holds (bigint)
+_DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)
+
+
+def parse_id(text: str | None) -> int | None:
+    """A row id from a query string or form: "42" → 42; anything else (empty, "abc", "-1",
+    "1e3", "٤٢", a number past bigint) → None. Never raises: callers answer 404 or a notice."""
+    value = ("" if text is None else str(text)).strip()
+    if not _DIGITS.fullmatch(value):
+        return None
+    number = int(value)
+    return number if 1 <= number <= MAX_ID else None
+
+
+def parse_page(text: str | None, *, last: int | None = None) -> int:
+    """A page number: a positive whole number, else 1; at most `last` when given."""
+    page = parse_id(text) or 1
+    return min(page, last) if last else page

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q
 
 from ..models import BulkJob, DocumentType, ExportRecord, ExportState, XeroConnection
+from ..parsing import parse_page
 from ..services.payloads import KINDS
 from .connections import current_connection, presentation
 
@@ -133,7 +134,7 @@ def export_page(*, organisation, date_from, date_to, state: str = "", search: st
         total = sum(by_state.values())
         shown_total = by_state.get(state, 0) if state else total
         n_pages = max(1, -(-shown_total // page_size))
-        page = min(max(1, int(pages.get(value) or 1)), n_pages)
+        page = parse_page(pages.get(value), last=n_pages)
         section = Section(
             doc_type=value, label=label, total=total, shown_total=shown_total, page=page, pages=n_pages,
             counts=[(s.value, s.label, by_state.get(s.value, 0), STATE_COLOUR[s]) for s in STATE_ORDER],

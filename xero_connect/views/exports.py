@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from .. import roles
 from ..models import BulkJob, DocumentType, ExportRecord, ExportState
+from ..parsing import parse_id
 from ..roles import Action
 from ..selectors import exports as sel
 from ..selectors.access import get_scoped_or_404
@@ -87,8 +88,8 @@ def exports_page(request):
                            state=f["state"], search=f["search"], doc_type=f["doc_type"], pages=pages)
     job = None
     job_id = request.GET.get("job")
-    if job_id and job_id.isdigit():
-        job = BulkJob.objects.filter(organisation=organisation, pk=int(job_id)).first()
+    if parse_id(job_id):
+        job = BulkJob.objects.filter(organisation=organisation, pk=parse_id(job_id)).first()
     job = job or sel.latest_job(organisation=organisation)
     progress = sel.job_progress(job) if job else None
     waiting = data["totals"].get(ExportState.WAITING_FOR_CONNECTION, 0)
@@ -150,10 +151,7 @@ def exports_action(request):
 
 
 def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return parse_id(value)
 
 
 @organisation_view(Action.REEXPORT)
