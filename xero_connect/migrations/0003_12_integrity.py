@@ -12,7 +12,7 @@ def _key(name):
     return unicodedata.normalize("NFC", " ".join(text.split()).casefold())[:255]
 
 
-def lists_to_tenants(apps, schema_editor):
+def backfill_for_issue_12(apps, schema_editor):
     """Existing list rows belong to the Xero organisation they were last refreshed from (the
     list's sync state), else to the organisation's current or latest connection."""
     XeroConnection = apps.get_model("xero_connect", "XeroConnection")
@@ -34,6 +34,8 @@ def lists_to_tenants(apps, schema_editor):
         if latest.get(state.organisation_id):
             state.tenant_id = latest[state.organisation_id]
             state.save(update_fields=["tenant_id"])
+    ConnectionEvent = apps.get_model("xero_connect", "ConnectionEvent")
+    ConnectionEvent.objects.exclude(actor=None).update(by_person=True)
     Contact = apps.get_model("xero_connect", "Contact")
     batch = []
     for contact in Contact.objects.only("pk", "name").iterator(chunk_size=2000):
@@ -174,5 +176,10 @@ class Migration(migrations.Migration):
             name='total',
             field=xero_connect.models.fields.TolerantDecimalField(decimal_places=2, default=0, max_digits=14),
         ),
-            migrations.RunPython(lists_to_tenants, migrations.RunPython.noop),
+            migrations.AddField(
+            model_name='connectionevent',
+            name='by_person',
+            field=models.BooleanField(default=False, help_text='A person caused it (their account may since be deleted); otherwise it was automatic.'),
+        ),
+            migrations.RunPython(backfill_for_issue_12, migrations.RunPython.noop),
     ]
