@@ -181,5 +181,13 @@ class Migration(migrations.Migration):
             name='by_person',
             field=models.BooleanField(default=False, help_text='A person caused it (their account may since be deleted); otherwise it was automatic.'),
         ),
+            migrations.CreateModel(
+            name='SignInGate',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('key', models.CharField(max_length=300, unique=True)),
+                ('touched_at', models.DateTimeField(blank=True, null=True)),
+            ],
+        ),
             migrations.RunPython(backfill_for_issue_12, migrations.RunPython.noop),
     ]
