@@ -239,6 +239,10 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # --- Security (effective when DEBUG is off) -------------------------------------------------
+# `manage.py serve` (waitress) trusts X-Forwarded-Proto/-For/-Host only from this address (a
+# comma-separated list, or "*"); empty: no forwarded header is trusted. See README "Behind a proxy".
+TRUSTED_PROXY = env.str("TRUSTED_PROXY", default="")
+WAITRESS_THREADS = env.int("WAITRESS_THREADS", default=8)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)
 if not DEBUG:

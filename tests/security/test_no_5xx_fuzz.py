@@ -76,7 +76,6 @@ def _view_parameters(callback) -> set[str]:
 @pytest.fixture
 def world(db, settings):
     """An organisation with one of everything a URL can name, and its Admin (also staff)."""
-    settings.XERO_SANDBOX_CONTROL_TOKEN = getattr(settings, "XERO_SANDBOX_CONTROL_TOKEN", "")
     org = factories.make_organisation("Fuzz Org", slug="fuzz")
     user = factories.make_user("alice", first_name="Alice", last_name="Admin", is_staff=True, is_superuser=True)
     factories.add_member(org, user, Role.ADMIN)
