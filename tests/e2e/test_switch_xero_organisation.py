@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests import factories, xero_live
+from tests.e2e.test_export_sandbox import xero  # noqa: F401  (the sandbox with the queue's waits shortened)
 from xero_connect.models import Contact, DocumentType, ExportRecord, ExportState, Role
 from xero_connect.selectors.preflight import document_preflight
 from xero_connect.services import connections
@@ -22,14 +23,6 @@ from xero_connect.services.lists import lists_refresh_now
 
 sandbox = pytest.importorskip("xero_sandbox.services")
 A, B = "!kWh4R", "!wG7oS"  # Kōwhai Coffee Roasters (NZ), Wattle & Gum Outdoor Supplies (AU)
-FAST = dict(XERO_LIMIT_MINUTE_SECONDS=1.0, XERO_EXPORT_MAX_INLINE_WAIT=2.0, XERO_EXPORT_BACKOFF_BASE=0.2)
-
-
-@pytest.fixture
-def xero(xero, settings):
-    for name, value in FAST.items():
-        setattr(settings, name, value)
-    return xero
 
 
 def switch_to(org, admin, tenant):

@@ -24,11 +24,12 @@ import pytest
 import responses
 from django.contrib import admin
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import get_resolver, reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from tests import factories
+from tests.security.test_url_rules import _walk
 from xero_connect.models import BulkJob, DocumentType, ListRefresh, PendingAuthorisation, Role
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
@@ -45,14 +46,6 @@ FUZZ = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database
                 suppress_health_check=list(HealthCheck))
 _READS = re.compile(r"""\.(?:GET|POST|FILES)(?:\.get|\.getlist|\.pop)?[\(\[]\s*f?["']([A-Za-z_][\w{}.]*)["']""")
 _FORM_NAMES = re.compile(r"""name="([A-Za-z_][\w\-]*)\"""")
-
-
-def _walk(patterns, prefix=""):
-    for p in patterns:
-        if isinstance(p, URLResolver):
-            yield from _walk(p.url_patterns, prefix + str(p.pattern))
-        elif isinstance(p, URLPattern):
-            yield prefix + str(p.pattern), p
 
 
 def _view_parameters(callback) -> set[str]:
