@@ -36,9 +36,9 @@ def test_refused_forms_name_value_column_and_accepted_forms(text):
 def test_precision_is_enforced_not_rounded():
     assert parsing.LINE_AMOUNT_PLACES == 2 and parsing.PAYMENT_AMOUNT_PLACES == 2
     assert parsing.UNIT_AMOUNT_PLACES == 4 and parsing.QUANTITY_PLACES == 4
-    with pytest.raises(ValueRefused, match="more than 2 decimal places"):
+    with pytest.raises(ValueRefused, match="amount: Amount 10.005 has more than 2 decimals"):
         parse_number("10.005", column="amount", rule=parsing.PAYMENT_AMOUNT)
-    with pytest.raises(ValueRefused, match="more than 4 decimal places"):
+    with pytest.raises(ValueRefused, match="quantity: Quantity 1.23456 has more than 4 decimals"):
         parse_number("1.23456", column="quantity", rule=parsing.QUANTITY)
 
 

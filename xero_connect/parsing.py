@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-# Decimal places, enforced (not rounded). Xero keeps line and payment amounts to 2 places and,
-# with unitdp=4, unit amounts and quantities to 4 (XERO_FACTS.md).
-LINE_AMOUNT_PLACES = 2
-PAYMENT_AMOUNT_PLACES = 2
-UNIT_AMOUNT_PLACES = 4
-QUANTITY_PLACES = 4
+from . import money
+
+# Decimal places, enforced (not rounded): Xero's, from xero_connect.money — line and payment
+# amounts to the cent, unit amounts and quantities to 4 places (with unitdp=4).
+LINE_AMOUNT_PLACES = money.MONEY_PLACES
+PAYMENT_AMOUNT_PLACES = money.MONEY_PLACES
+UNIT_AMOUNT_PLACES = money.UNIT_PLACES
+QUANTITY_PLACES = money.QUANTITY_PLACES
 
 # Largest magnitudes, from the columns: DecimalField(max_digits=14, decimal_places=4) holds
 # |x| < 10**10; (14, 2) holds |x| < 10**12.
@@ -72,10 +74,11 @@ class NumberRule:
     places: int
     limit: Decimal
     negative: bool = True
+    figure: str = "money_amounts"  # which of money.precision_problems' figures this is
 
 
-QUANTITY = NumberRule(QUANTITY_PLACES, QUANTITY_LIMIT)
-UNIT_AMOUNT = NumberRule(UNIT_AMOUNT_PLACES, UNIT_AMOUNT_LIMIT)
+QUANTITY = NumberRule(QUANTITY_PLACES, QUANTITY_LIMIT, figure="quantities")
+UNIT_AMOUNT = NumberRule(UNIT_AMOUNT_PLACES, UNIT_AMOUNT_LIMIT, figure="unit_amounts")
 LINE_AMOUNT = NumberRule(LINE_AMOUNT_PLACES, LINE_AMOUNT_LIMIT)
 PAYMENT_AMOUNT = NumberRule(PAYMENT_AMOUNT_PLACES, TOTAL_LIMIT, negative=False)
 
@@ -103,9 +106,9 @@ def parse_number(text: str | None, *, column: str, rule: NumberRule) -> Decimal 
     if abs(number) >= rule.limit:
         raise ValueRefused(f"{column} “{_show(raw)}” is too large: it must be less than {rule.limit:,} in size.",
                            column=column, value=raw)
-    if number != number.quantize(Decimal(1).scaleb(-rule.places), rounding="ROUND_DOWN"):
-        raise ValueRefused(f"{column} “{_show(raw)}” has more than {rule.places} decimal places; it is not rounded "
-                           f"for you. Give at most {rule.places}.", column=column, value=raw)
+    problems = money.precision_problems(**{rule.figure: [number]})
+    if problems:  # Xero's rule, in money's words: "Unit amount 0.16485 has more than 4 decimals — …"
+        raise ValueRefused(f"{column}: {problems[0]}", column=column, value=raw)
     if number < 0 and not rule.negative:
         raise ValueRefused(f"{column} “{_show(raw)}” must not be negative.", column=column, value=raw)
     return number + 0  # "-0" → 0

@@ -64,6 +64,9 @@ def record_link(record: ExportRecord) -> str:
     return deep_link(doc_type=record.doc_type, xero_id=record.xero_id, short_code=short_code)
 
 
+WAITING_FOR_XERO = "Waiting for Xero"
+
+
 def in_other_xero_organisation() -> Q:
     """Records whose document is in a Xero organisation other than the one linked now (the
     organisation switched Xero organisations since): their Xero ids mean nothing to the current
@@ -79,6 +82,14 @@ class Row:
     link: str
     state_colour: str
     elsewhere: str = ""  # the other Xero organisation's name when the document is in one
+
+    @property
+    def state_words(self) -> str:
+        """The state as shown: a queued item that Xero has not been answering for is "Waiting
+        for Xero" (it goes out by itself when Xero answers)."""
+        if self.record.state == ExportState.QUEUED and self.record.xero_unavailable_since:
+            return WAITING_FOR_XERO
+        return self.record.get_state_display()
 
 
 @dataclass
@@ -121,8 +132,15 @@ def export_page(*, organisation, date_from, date_to, state: str = "", search: st
     base = ledger_queryset(organisation=organisation, date_from=date_from, date_to=date_to, search=search,
                            doc_types=[doc_type] if doc_type else None)
     counts: dict[str, dict[str, int]] = {}
-    for row in base.values("doc_type", "state").annotate(n=Count("id")).order_by():
+    waiting_for_xero = totals_differ = 0
+    for row in base.values("doc_type", "state").annotate(
+            n=Count("id"), xero_waiting=Count("id", filter=Q(xero_unavailable_since__isnull=False)),
+            differ=Count("id", filter=Q(total_difference__isnull=False))).order_by():
         counts.setdefault(row["doc_type"], {})[row["state"]] = row["n"]
+        if row["state"] == ExportState.QUEUED:
+            waiting_for_xero += row["xero_waiting"]
+        if row["state"] == ExportState.EXPORTED:
+            totals_differ += row["differ"]
     sections = []
     pages = pages or {}
     connection = current_connection(organisation=organisation)
@@ -149,7 +167,14 @@ def export_page(*, organisation, date_from, date_to, state: str = "", search: st
                                 _elsewhere_name(r, current_tenant)) for r in rows]
         sections.append(section)
     totals = {s.value: sum(c.get(s.value, 0) for c in counts.values()) for s in STATE_ORDER}
-    return {"sections": sections, "connection": connection, "status": presentation(connection), "totals": totals}
+    totals["waiting_for_xero"] = waiting_for_xero  # queued, Xero not answering: shown "Waiting for Xero"
+    totals["totals_differ"] = totals_differ  # exported, Xero's total differs from the document's
+    since = None
+    if waiting_for_xero:
+        since = base.filter(state=ExportState.QUEUED).exclude(xero_unavailable_since=None).order_by(
+            "xero_unavailable_since").values_list("xero_unavailable_since", flat=True).first()
+    return {"sections": sections, "connection": connection, "status": presentation(connection), "totals": totals,
+            "waiting_for_xero_since": since}
 
 
 def _elsewhere_name(record: ExportRecord, current_tenant: str) -> str:

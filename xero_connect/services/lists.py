@@ -48,6 +48,7 @@ from ..models import (
     XeroConnection,
 )
 from ..names import contact_name_key
+from ..observability import metrics
 from ..selectors.connections import current_connection
 from ..xero import errors
 from ..xero.accounting import AccountingApi, parse_xero_date
@@ -168,6 +169,8 @@ def _finish(refresh: ListRefresh, status: str) -> ListRefresh:
     refresh.finished_at = timezone.now()
     refresh.save(update_fields=["status", "finished_at", "results", "steps_done", "steps_total"])
     log.info("lists.refresh.finished refresh=%s org=%s status=%s", refresh.pk, refresh.organisation_id, status)
+    if refresh.started_at:
+        metrics.list_refresh_observed(status=status, seconds=(refresh.finished_at - refresh.started_at).total_seconds())
     return refresh
 
 

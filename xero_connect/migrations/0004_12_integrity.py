@@ -51,7 +51,7 @@ def backfill_for_issue_12(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('xero_connect', '0002_exports_pacing_and_doubt'),
+        ('xero_connect', '0003_13b_export_fidelity'),
     ]
 
     operations = [
