@@ -12,6 +12,7 @@ from .. import money
 from ..document_kinds import (DOC_TYPES_BY_RESOURCE, KINDS, REFERENCE_KEPT, RESOURCE_ORDER, UNITDP_RESOURCES,  # noqa: F401
                               XeroKind, due_date, journal_narration, kind_of, xero_number)
 from ..models import DocumentType, SourceDocument
+from ..names import contact_name_key
 
 
 def _money(value) -> float:
@@ -48,8 +49,9 @@ def reference_note(document: SourceDocument) -> str:
 def build_element(document: SourceDocument, *, xero_id: str = "", paid_xero_id: str = "",
                   contact_ids: dict[str, str] | None = None) -> dict:
     """One element for the API. `xero_id` makes it an update of the document already in Xero;
-    `paid_xero_id` is the Xero id of the invoice/bill a payment pays; `contact_ids` maps contact
-    names to ContactIDs from the lists (a name not in the lists is sent by Name)."""
+    `paid_xero_id` is the Xero id of the invoice/bill a payment pays; `contact_ids` maps
+    `names.contact_name_key(name)` to ContactIDs from the current Xero organisation's list (a
+    name not in it is sent by Name, and Xero creates the contact)."""
     kind = KINDS[document.doc_type]
     lines = list(document.lines.all())
     if document.doc_type == DocumentType.PAYMENT:
@@ -84,7 +86,7 @@ def build_element(document: SourceDocument, *, xero_id: str = "", paid_xero_id: 
         if xero_id:
             element[kind.id_field] = xero_id
         return element
-    contact_id = (contact_ids or {}).get(document.contact_name)
+    contact_id = (contact_ids or {}).get(contact_name_key(document.contact_name))
     element = {
         "Type": kind.xero_type,
         "Contact": {"ContactID": contact_id} if contact_id else {"Name": document.contact_name},

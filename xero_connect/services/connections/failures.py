@@ -31,6 +31,16 @@ class ConnectionFlowError(Exception):
         self.error = error
 
 
+class FinishedElsewhere(ConnectionFlowError):
+    """Finish was pressed for two sign-ins at once (two tabs) and the other one linked the
+    organisation first. This sign-in's authorisation was revoked in Xero and discarded."""
+
+    status_code = 409
+
+    def __init__(self, *, organisation=None):
+        super().__init__("finished_elsewhere", organisation=organisation)
+
+
 class SignInCancelled(ConnectionFlowError):
     status_code = 200
 
