@@ -373,3 +373,33 @@ def job_name(kind: str, *, total: int | None = None) -> str:
 
 
 PORTAL_NAME = "Your organisations"  # the portal: navigation link, page title and heading
+
+
+# --- account mapping (#15) -----------------------------------------------------------------------
+
+NEEDS_MAPPING = "Needs mapping"  # the ledger state's name (ExportState.NEEDS_MAPPING)
+MAPPING_PAGE = "Account mapping"
+MAPPING_INTRO = ("Your own categories, tax codes, payment methods and dimensions, and the Xero account, tax rate "
+                 "or tracking option each one means in the Xero organisation linked now. Documents that name "
+                 "a category that is not mapped wait as “Needs mapping” and go out by themselves once it is.")
+MAPPING_STATES = {"unmapped": "Not mapped", "suggested": "Suggested", "flagged": "Needs a new mapping",
+                  "mapped": "Mapped"}
+MAPPING_SAVED = "Mapping saved. Documents that were waiting for it go out by themselves."
+SUGGESTIONS_ACCEPTED = "{n} suggested mapping(s) confirmed. Documents that were waiting for them go out by themselves."
+NO_SUGGESTIONS = "There are no suggestions to confirm."
+MAPPING_MEMBER_NOTE = "Only an Admin can change the mapping."
+ACCOUNT_CREATED = "Account {code} {name} was created in Xero and mapped."
+
+
+def needs_mapping_item(*, kind_label: str, code: str, why: str) -> str:
+    """One reason an item waits as "Needs mapping", naming the host category."""
+    return f"Needs mapping: {kind_label.lower()} {code} — {why}. An Admin maps it on the Account mapping page."
+
+
+def mapping_flag(*, what: str, gone: str) -> str:
+    """Why a confirmed mapping stopped working after the chart changed in Xero."""
+    return f"{what} was {gone} in Xero — choose another, or restore it in Xero and refresh lists"
+
+
+def mapping_flagged_email_subject(organisation_name: str, n: int) -> str:
+    return f"{organisation_name}: {n} account mapping{'s' if n != 1 else ''} need{'' if n != 1 else 's'} you"

@@ -263,9 +263,12 @@ def _mark_exported(items_and_ids, *, connection: XeroConnection, outcome=Outcome
     return attempts
 
 
-def park_waiting(*, organisation_id: int, reason: str, records=None) -> int:
+def park_waiting(*, organisation_id: int, reason: str, records=None, state=ExportState.WAITING_FOR_CONNECTION,
+                 outcome=Outcome.CONNECTION_PROBLEM) -> int:
     """Connection not usable: queued (and just-claimed) items wait for it, with the fix in
-    words. They go out by themselves after a reconnect (exports_release_waiting)."""
+    words. They go out by themselves after a reconnect (exports_release_waiting). With
+    `state=NEEDS_MAPPING` the same for items naming an unmapped host category (#15): released
+    when it is mapped (exports_release_needs_mapping)."""
     now = timezone.now()
     qs = ExportRecord.objects.filter(organisation_id=organisation_id)
     if records is not None:
@@ -278,9 +281,8 @@ def park_waiting(*, organisation_id: int, reason: str, records=None) -> int:
     ids = [pk for pk, _ in rows]
     with transaction.atomic():
         ExportAttempt.objects.filter(record_id__in=ids, outcome="").update(
-            outcome=Outcome.CONNECTION_PROBLEM, finished_at=now, messages=[reason])
-        n = ExportRecord.objects.filter(pk__in=ids).update(
-            state=ExportState.WAITING_FOR_CONNECTION, last_error=reason, claimed_by="")
+            outcome=outcome, finished_at=now, messages=[reason])
+        n = ExportRecord.objects.filter(pk__in=ids).update(state=state, last_error=reason, claimed_by="")
         jobs_refresh(job_ids={job_id for _, job_id in rows if job_id})
     log.info("xero.exports.waiting organisation=%s records=%s", organisation_id, n)
     return n
@@ -344,6 +346,8 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, tenant_id: st
     cannot go now are failed (with the reason, no call spent) or put back (a payment whose
     invoice is still on its way). No id learnt from another Xero organisation is ever sent:
     a document that is in another one stays recorded as exported there."""
+    docs = [r.document for r in records]
+    records = _park_needs_mapping(records, organisation_id=organisation_id, tenant_id=tenant_id, result=result)
     docs = [r.document for r in records]
     problems = _preflight(docs)
     failed, deferred, ready, kept_elsewhere = [], [], [], []
@@ -420,6 +424,45 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, tenant_id: st
             it.record.claimed_by = ""
         _save([it.record for it in already], ["state", "claimed_by"])
     return [it for it in ready if it.element is not None]
+
+
+def _park_needs_mapping(records: list[ExportRecord], *, organisation_id: int, tenant_id: str,
+                        result: DrainResult) -> list[ExportRecord]:
+    """Host categories → Xero codes (selectors.mapping, a constant number of queries). The
+    resolved codes are set on the prefetched lines in memory (never saved: the document keeps
+    the host's category, and the next export resolves it again). Items naming a category that is
+    not mapped for `tenant_id`, or whose mapping broke, wait as "Needs mapping" — no call to
+    Xero — and the rest are returned."""
+    from ...selectors.mapping import documents_resolve
+
+    resolved = documents_resolve(documents=[r.document for r in records],
+                                 tenant_of={organisation_id: tenant_id})
+    waiting, rest = [], []
+    for r in records:
+        res = resolved.get(r.document.pk)
+        if res is None or (r.xero_id and _elsewhere(r, tenant_id)):
+            rest.append(r)
+            continue
+        if res.needs_mapping:
+            r.state = ExportState.NEEDS_MAPPING
+            waiting.append((r, res.needs_mapping))
+            continue
+        for line in r.document.lines.all():
+            values = res.lines.get(line.pk, {})
+            if "tracking" in values:
+                values = {**values, "tracking": list(line.tracking or []) + values["tracking"]}
+            for name, value in values.items():
+                setattr(line, name, value)
+        if res.payment_account_code:
+            r.document.payment_account_code = res.payment_account_code
+        rest.append(r)
+    by_reason: dict[str, list] = {}
+    for r, reasons in waiting:
+        by_reason.setdefault(" ".join(reasons), []).append(r)
+    for reason, group in by_reason.items():
+        result.waiting += park_waiting(organisation_id=organisation_id, reason=reason, records=group,
+                                       state=ExportState.NEEDS_MAPPING, outcome=Outcome.PREFLIGHT_FAILED)
+    return rest
 
 
 def _keep_elsewhere(items: list[Item]) -> None:

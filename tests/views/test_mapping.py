@@ -1,0 +1,40 @@
+"""The Account mapping page (#15): Admins edit, Members read, what is offered fits."""
+from tests import factories
+from tests.services.test_mapping import chart, sale
+from xero_connect.models import Account, CategoryMapping, HostCategory
+
+
+def test_admin_sees_categories_unmapped_first_with_only_fitting_accounts_and_maps_one(admin_client, org, admin_user):
+    connection = factories.make_connection(org, actor=admin_user)
+    chart(org, connection.tenant_id)
+    sale(org, "INV-1")
+    sale(org, "INV-2", category="FREIGHT-OUT")
+    HostCategory.objects.create(organisation=org, kind=HostCategory.Kind.PURCHASE, code="UNUSED")
+    cat = HostCategory.objects.get(code="COFFEE-WHOLESALE")
+    CategoryMapping.objects.create(organisation=org, tenant_id=connection.tenant_id, category=cat,
+                                   account=Account.objects.get(organisation=org, code="200"))
+    page = admin_client.get(f"/o/{org.slug}/mapping/").content.decode()
+    assert page.index("FREIGHT-OUT") < page.index("COFFEE-WHOLESALE")  # unmapped first
+    freight = page[page.index('id="account-' + str(HostCategory.objects.get(code="FREIGHT-OUT").pk)):]
+    freight = freight[:freight.index("</select>")]
+    assert "200 Sales" in freight and "260 Other Revenue" in freight
+    assert "Coffee Sales" not in freight and "310" not in freight and "Business Bank" not in freight
+
+    response = admin_client.post(f"/o/{org.slug}/mapping/{HostCategory.objects.get(code='FREIGHT-OUT').pk}/",
+                                 {"account": Account.objects.get(organisation=org, code="260").pk})
+    assert response.status_code == 302
+    assert CategoryMapping.objects.get(category__code="FREIGHT-OUT").account.code == "260"
+    # An archived account or garbage is refused with a notice, never a 500.
+    for bad in (Account.objects.get(organisation=org, code="205").pk, "abc", "99999999"):
+        response = admin_client.post(f"/o/{org.slug}/mapping/{cat.pk}/", {"account": bad}, follow=True)
+        assert response.status_code == 200
+    assert CategoryMapping.objects.get(category=cat).account.code == "200"
+
+
+def test_a_member_reads_the_page_without_forms(member_client, org, admin_user):
+    connection = factories.make_connection(org, actor=admin_user)
+    chart(org, connection.tenant_id)
+    sale(org, "INV-1")
+    page = member_client.get(f"/o/{org.slug}/mapping/").content.decode()
+    assert "COFFEE-WHOLESALE" in page and "<select" not in page and "Only an Admin" in page
+    assert member_client.post(f"/o/{org.slug}/mapping/suggestions/").status_code == 403
