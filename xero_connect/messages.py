@@ -74,6 +74,7 @@ _ADMIN_ACTIONS = {
     "reconnect_allow": ("Reconnect", "press Reconnect and allow every permission"),
     "disconnect": ("Disconnect", "disconnect Xero"),
     "reexport": ("Re-export", "re-export documents already in Xero"),
+    "map": ("Account mapping", "map the categories on the Account mapping page"),
 }
 _ADMIN_STEPS = {
     "connect": "Press Connect to Xero, sign in and select your organisation.",

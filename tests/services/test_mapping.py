@@ -275,3 +275,17 @@ def test_csv_rows_may_carry_host_categories_and_xero_codes_keep_working(org, adm
         "type,number,date,contact,description,unit_amount,account_code,category\n"
         "sales_invoice,INV-9,2026-03-01,R,B,1,200,COFFEE\n"))
     assert not bad.ok and "not both" in str(bad.errors[0])
+
+
+def test_the_portal_needs_attention_queue_lists_an_organisation_with_a_flagged_mapping(org, admin_user, connection):
+    from xero_connect.selectors import portal
+
+    sale(org, "INV-1")
+    cat = category(org, Kind.SALES, "COFFEE-WHOLESALE")
+    mapping.mapping_save(organisation=org, actor=admin_user, category=cat,
+                         account=Account.objects.get(organisation=org, code="260"))
+    assert not portal.portal_organisations(user=admin_user).filter(portal.needs_attention_q()).exists()
+    Account.objects.filter(organisation=org, code="260").update(is_active=False, status="DELETED")
+    mapping.mappings_check_chart(organisation=org, notify=False)
+    [row] = portal.build_rows(portal.portal_organisations(user=admin_user).filter(portal.needs_attention_q()))
+    assert row.needs_attention and row.next_step["kind"] == "mapping" and row.flagged_mappings == 1
