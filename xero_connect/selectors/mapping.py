@@ -93,6 +93,16 @@ def tracking_choices(*, organisation, tenant_id: str):
             .select_related("category").order_by("category__name", "name"))
 
 
+def choices(*, organisation, tenant_id: str) -> tuple[dict, dict, list]:
+    """What the dropdowns offer, by kind: ({kind: accounts}, {kind: tax rates}, tracking
+    options), each filtered by what fits. Seven queries."""
+    accounts = {k: list(account_choices(organisation=organisation, tenant_id=tenant_id, kind=k))
+                for k in (Kind.SALES, Kind.PURCHASE, Kind.PAYMENT_METHOD)}
+    tax_rates = {k: list(tax_rate_choices(organisation=organisation, tenant_id=tenant_id, kind=k))
+                 for k in (Kind.SALES, Kind.PURCHASE, Kind.TAX_CODE)}
+    return accounts, tax_rates, list(tracking_choices(organisation=organisation, tenant_id=tenant_id))
+
+
 def current_mappings(*, organisation, tenant_id: str | None = None) -> dict[int, CategoryMapping]:
     """{host category id: its mapping for the Xero organisation linked now}. One query."""
     tenant_id = lists_tenant_id(organisation=organisation) if tenant_id is None else tenant_id

@@ -141,7 +141,9 @@ def portal_organisations(*, user) -> QuerySet:
             # Account mapping (#15): items waiting "Needs mapping" and mappings the chart broke.
             needs_mapping_count=_count(records.filter(state=ExportState.NEEDS_MAPPING)),
             flagged_mapping_count=_count(CategoryMapping.objects.filter(
-                organisation=org, tenant_id=Subquery(current.values("tenant_id")[:1])).exclude(problem="")),
+                organisation=org, tenant_id=Subquery(XeroConnection.objects.filter(
+                    organisation=OuterRef(OuterRef("pk")), is_current=True).values("tenant_id")[:1]))
+                .exclude(problem="")),
             lists_synced_at=_max(ListSyncState.objects.filter(organisation=org), "last_refreshed_at"),
             lists_run_at=_max(ListRefresh.objects.filter(
                 organisation=org, status__in=[ListRefresh.Status.DONE, ListRefresh.Status.PARTIAL]), "finished_at"),

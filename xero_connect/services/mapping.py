@@ -97,15 +97,6 @@ def suggestion_for(category: HostCategory, *, accounts, tax_rates, options) -> d
     return {"tracking_option": option} if option else {}
 
 
-def _choices(organisation, tenant_id):
-    accounts = {k: list(selectors.account_choices(organisation=organisation, tenant_id=tenant_id, kind=k))
-                for k in (Kind.SALES, Kind.PURCHASE, Kind.PAYMENT_METHOD)}
-    tax_rates = {k: list(selectors.tax_rate_choices(organisation=organisation, tenant_id=tenant_id, kind=k))
-                 for k in (Kind.SALES, Kind.PURCHASE, Kind.TAX_CODE)}
-    options = list(selectors.tracking_choices(organisation=organisation, tenant_id=tenant_id))
-    return accounts, tax_rates, options
-
-
 def mapping_suggest(*, organisation) -> int:
     """Suggestions for every host category that has no mapping for the Xero organisation linked
     now (after a first connect, a switch of Xero organisation, or new categories). They are
@@ -119,7 +110,7 @@ def mapping_suggest(*, organisation) -> int:
     todo = list(HostCategory.objects.filter(organisation=organisation).exclude(pk__in=mapped))
     if not todo:
         return 0
-    accounts, tax_rates, options = _choices(organisation, tenant_id)
+    accounts, tax_rates, options = selectors.choices(organisation=organisation, tenant_id=tenant_id)
     made = []
     for category in todo:
         found = suggestion_for(category, accounts=accounts, tax_rates=tax_rates, options=options)

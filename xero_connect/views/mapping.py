@@ -23,11 +23,7 @@ def mapping_index(request):
     organisation = request.organisation
     tenant_id = lists_tenant_id(organisation=organisation)
     rows = selectors.mapping_rows(organisation=organisation)
-    accounts = {k: list(selectors.account_choices(organisation=organisation, tenant_id=tenant_id, kind=k))
-                for k in (Kind.SALES, Kind.PURCHASE, Kind.PAYMENT_METHOD)}
-    taxes = {k: list(selectors.tax_rate_choices(organisation=organisation, tenant_id=tenant_id, kind=k))
-             for k in (Kind.SALES, Kind.PURCHASE, Kind.TAX_CODE)}
-    options = list(selectors.tracking_choices(organisation=organisation, tenant_id=tenant_id))
+    accounts, taxes, options = selectors.choices(organisation=organisation, tenant_id=tenant_id)
     context = {
         "organisation": organisation,
         "rows": [{"row": r, "state_words": words.MAPPING_STATES[r.state],
