@@ -373,6 +373,9 @@ def _account_fields(row: dict) -> dict:
     }
 
 
+account_fields = _account_fields  # also used when the mapping page creates an account (#15)
+
+
 def import_accounts(*, organisation, connection, api: AccountingApi) -> Tally:
     tenant_id = connection.tenant_id  # lists belong to one Xero organisation
     mark = _mark_for(organisation, ListName.ACCOUNTS, connection)

@@ -253,3 +253,73 @@ def _email_admins(organisation, flagged) -> int:
         except Exception:  # noqa: BLE001 - a mail server hiccup must not break the refresh
             log.exception("xero.mapping.notify.failed organisation=%s", organisation.pk)
     return sent
+
+
+# --- creating a missing account in Xero ---------------------------------------------------------
+
+# The account types a person may create for a category, by kind (a bank account needs bank
+# details Xero asks for in its own screens, so payment methods are mapped to existing ones).
+CREATABLE_TYPES = {Kind.SALES: ("REVENUE", "SALES", "OTHERINCOME"),
+                   Kind.PURCHASE: ("EXPENSE", "DIRECTCOSTS", "OVERHEADS")}
+ACCOUNT_CODE_MAX = 10  # Xero: "Account Code is too long. Maximum of 10 characters allowed"
+
+
+def mapping_create_account(*, organisation, actor, category: HostCategory, code: str, name: str,
+                           account_type: str) -> CategoryMapping:
+    """Create the account in Xero (PUT /Accounts, one per request, one call booked in the shared
+    rate budget) after the person confirmed its code, name and type, keep it in the chart here,
+    and map `category` to it. Refused before any call (MappingRefused) when the type does not
+    fit the category or the code or name is already in the chart; Xero's own refusal comes back
+    as MappingRefused with Xero's message verbatim. Other Xero failures (connection, limits,
+    outage) raise the seam's errors."""
+    import hashlib
+    import time
+
+    from ..selectors.connections import current_connection
+    from ..xero import errors
+    from . import ratelimits
+    from .xero_access import api_for, connection_usable, record_xero_failure
+
+    code, name, account_type = (code or "").strip(), " ".join((name or "").split()), (account_type or "").strip()
+    if category.organisation_id != organisation.pk:
+        raise MappingRefused("That category belongs to another organisation.")
+    if account_type not in CREATABLE_TYPES.get(category.kind, ()):
+        raise MappingRefused(f"A {category.get_kind_display().lower()} needs an account of type "
+                             f"{', '.join(CREATABLE_TYPES.get(category.kind, ())) or '(none: map an existing one)'}.")
+    if not code or len(code) > ACCOUNT_CODE_MAX:
+        raise MappingRefused(f"Give the account a code of 1 to {ACCOUNT_CODE_MAX} characters.")
+    if not name or len(name) > 150:
+        raise MappingRefused("Give the account a name of 1 to 150 characters.")
+    connection = current_connection(organisation=organisation)
+    if not connection_usable(connection):
+        raise MappingRefused("Xero is not connected: connect it first, then create the account.")
+    tenant_id = connection.tenant_id
+    taken = Account.objects.filter(organisation=organisation, tenant_id=tenant_id)
+    if taken.filter(code__iexact=code).exists():
+        raise MappingRefused(f"The code {code} is already in your Xero chart of accounts: choose it, or another code.")
+    if taken.filter(name__iexact=name).exists():
+        raise MappingRefused(f"An account named {name} is already in your Xero chart of accounts.")
+    key = "xc1-acct-" + hashlib.sha256(f"{tenant_id}|{code}|{name}|{account_type}".encode()).hexdigest()
+    slot = ratelimits.reserve_call(tenant_id=tenant_id, max_wait=10.0)
+    if not slot.ok:
+        raise MappingRefused("Xero's call limit for this organisation is used up for now: try again in a minute.")
+    used = False
+    try:
+        time.sleep(slot.wait_seconds())
+        used = True
+        row = api_for(connection).create_account({"Code": code, "Name": name, "Type": account_type},
+                                                 idempotency_key=key)
+    except errors.ValidationFailed as exc:
+        raise MappingRefused("Xero refused the account: " + " ".join(exc.messages or [str(exc)])) from None
+    except (errors.ReauthorisationRequired, errors.ConnectionRevoked) as exc:
+        record_xero_failure(connection=connection, error=exc, actor=actor)
+        raise
+    finally:
+        ratelimits.release_call(slot, used=used)
+    from .lists import account_fields
+
+    fields = account_fields(row)
+    account, _ = Account.objects.update_or_create(
+        organisation=organisation, tenant_id=tenant_id, xero_id=str(row.get("AccountID") or ""), defaults=fields)
+    log.info("xero.mapping.account_created organisation=%s code=%s", organisation.pk, code)
+    return mapping_save(organisation=organisation, actor=actor, category=category, account=account)
