@@ -38,3 +38,18 @@ def test_a_member_reads_the_page_without_forms(member_client, org, admin_user):
     page = member_client.get(f"/o/{org.slug}/mapping/").content.decode()
     assert "COFFEE-WHOLESALE" in page and "<select" not in page and "Only an Admin" in page
     assert member_client.post(f"/o/{org.slug}/mapping/suggestions/").status_code == 403
+
+
+def test_create_account_refuses_a_type_that_does_not_fit_with_a_notice_and_no_call(admin_client, org, admin_user):
+    connection = factories.make_connection(org, actor=admin_user)
+    chart(org, connection.tenant_id)
+    sale(org, "INV-1")
+    cat = HostCategory.objects.get(code="COFFEE-WHOLESALE")
+    for data in ({"code": "215", "name": "Wholesale", "type": "EXPENSE"},
+                 {"code": "200", "name": "Wholesale", "type": "REVENUE"},          # the chart has 200
+                 {"code": "12345678901", "name": "Wholesale", "type": "REVENUE"},  # Xero: at most 10
+                 {"code": "", "name": "", "type": ""}):
+        response = admin_client.post(f"/o/{org.slug}/mapping/{cat.pk}/create-account/", data, follow=True)
+        assert response.status_code == 200
+        assert "COFFEE-WHOLESALE:" in response.content.decode()
+    assert not CategoryMapping.objects.filter(category=cat).exclude(is_suggestion=True).exists()

@@ -84,7 +84,7 @@ def suggestion_for(category: HostCategory, *, accounts, tax_rates, options) -> d
         if account is None:
             return {}
         out = {"account": account}
-        if account.tax_type:
+        if account.tax_type and kind in (Kind.SALES, Kind.PURCHASE):
             tax = next((t for t in tax_rates[kind] if t.tax_type == account.tax_type), None)
             if tax:
                 out["tax_rate"] = tax

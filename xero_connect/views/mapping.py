@@ -73,6 +73,31 @@ def mapping_save(request, category_id):
 
 @organisation_view(Action.MAP)
 @require_POST
+def mapping_create_account(request, category_id):
+    """Create the account in Xero with the code, name and type the Admin confirmed, and map
+    the category to it."""
+    from ..xero import errors
+
+    organisation = request.organisation
+    category = HostCategory.objects.filter(pk=category_id, organisation=organisation).first()
+    if category is None:
+        raise Http404("No such category")
+    try:
+        made = services.mapping_create_account(
+            organisation=organisation, actor=request.user, category=category,
+            code=request.POST.get("code", "")[:50], name=request.POST.get("name", "")[:200],
+            account_type=request.POST.get("type", "")[:20])
+    except services.MappingRefused as exc:
+        messages.error(request, f"{category.code}: {exc}")
+    except errors.XeroError as exc:
+        messages.error(request, f"{category.code}: {words.message_for(exc)}")
+    else:
+        messages.success(request, words.ACCOUNT_CREATED.format(code=made.account.code, name=made.account.name))
+    return redirect("mapping_index", org_slug=organisation.slug)
+
+
+@organisation_view(Action.MAP)
+@require_POST
 def mapping_accept_suggestions(request):
     organisation = request.organisation
     n = services.mapping_accept_suggestions(organisation=organisation, actor=request.user)

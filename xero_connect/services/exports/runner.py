@@ -384,7 +384,8 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, tenant_id: st
             if paid_record and paid_record.state == ExportState.EXPORTED and paid_record.xero_id:
                 paid_xero_id = paid_record.xero_id
             elif paid_record and paid_record.state in (ExportState.QUEUED, ExportState.EXPORTING,
-                                                       ExportState.WAITING_FOR_CONNECTION):
+                                                       ExportState.WAITING_FOR_CONNECTION,
+                                                       ExportState.NEEDS_MAPPING):
                 deferred.append(Item(r))
                 continue
             else:
