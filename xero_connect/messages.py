@@ -404,3 +404,12 @@ def mapping_flag(*, what: str, gone: str) -> str:
 
 def mapping_flagged_email_subject(organisation_name: str, n: int) -> str:
     return f"{organisation_name}: {n} account mapping{'s' if n != 1 else ''} need{'' if n != 1 else 's'} you"
+
+
+def mapping_flagged_email_body(*, organisation_name: str, flagged_lines, url: str) -> str:
+    """The one email to the Admins when the chart broke mappings; `flagged_lines` are
+    "CODE (kind): why" strings."""
+    lines = "\n".join(f"- {line}" for line in flagged_lines)
+    return (f"The chart of accounts changed in Xero for {organisation_name}. These mappings no longer work, and "
+            f"documents that use them wait as “{NEEDS_MAPPING}” until they are mapped again:\n\n{lines}\n\n"
+            f"Map them again here: {url}\n")

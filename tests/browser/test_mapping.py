@@ -16,7 +16,7 @@ from xero_connect.services import exports
 from xero_connect.services.documents import LineSpec, document_create
 
 
-def test_admin_maps_with_a_suggestion_and_waiting_items_go_out(live_server, page, sign_in, transactional_db):
+def test_admin_maps_with_a_suggestion_and_waiting_items_go_out(live_server, page, sign_in, shoot, transactional_db):
     org = factories.make_organisation("Kiwi Kitchenware", slug="kiwi")
     alice = factories.make_user("alice", first_name="Alice", last_name="Admin")
     factories.add_member(org, alice, Role.ADMIN)
@@ -45,11 +45,13 @@ def test_admin_maps_with_a_suggestion_and_waiting_items_go_out(live_server, page
         expect(row).to_contain_text("Suggested")
         expect(page.get_by_label("Xero account for WHOLESALE")).to_have_value(
             str(mapping.CategoryMapping.objects.get().account_id))
+        shoot(page, "mapping-suggested")
         found = {}
         audit(page, "account mapping", found)
         assert not found, found
         page.get_by_role("button", name="Use all suggestions").click()
         expect(page.locator("#mapping-table tbody tr").first).to_contain_text("Mapped")
+        shoot(page, "mapping-confirmed")
         # The release queued them; the worker (run here) sends them.
         exports.exports_drain(organisation_id=org.pk, max_seconds=5)
     assert set(ExportRecord.objects.values_list("state", flat=True)) == {ExportState.EXPORTED}

@@ -239,10 +239,9 @@ def mappings_check_chart(*, organisation, notify: bool = True) -> int:
 
 def _email_admins(organisation, flagged) -> int:
     url = settings.SITE_URL.rstrip("/") + reverse("mapping_index", args=[organisation.slug])
-    lines = [f"- {m.category.code} ({m.category.get_kind_display().lower()}): {m.problem}" for m in flagged]
-    body = (f"The chart of accounts changed in Xero for {organisation.name}. These mappings no longer work, and "
-            f"documents that use them wait as “{words.NEEDS_MAPPING}” until they are mapped again:\n\n"
-            + "\n".join(lines) + f"\n\nMap them again here: {url}\n")
+    body = words.mapping_flagged_email_body(
+        organisation_name=organisation.name, url=url,
+        flagged_lines=[f"{m.category.code} ({m.category.get_kind_display().lower()}): {m.problem}" for m in flagged])
     subject = words.mapping_flagged_email_subject(organisation.name, len(flagged))
     sent = 0
     for admin in roles.admins_of(organisation):
