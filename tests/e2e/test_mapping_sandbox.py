@@ -96,3 +96,36 @@ def test_create_a_missing_account_in_xero_with_xeros_validation(xero, kowhai):
     assert made.account.code == "215" and made.account.xero_id and not made.is_suggestion
     in_xero = [a for a in sandbox.organisation_get(KOWHAI).accounts.all() if a.code == "215"]
     assert len(in_xero) == 1 and str(in_xero[0].account_id) == made.account.xero_id
+
+
+def test_after_a_switch_of_xero_organisation_mapping_starts_over_and_no_old_account_id_is_sent(xero, kowhai):
+    from tests.e2e.test_switch_xero_organisation import switch_to
+
+    org, admin = kowhai
+    wattle = "!wG7oS"  # Wattle & Gum Outdoor Supplies (AU): another Xero organisation
+    sale(org, "INV-1")
+    xero_live.connect(org, admin, KOWHAI)
+    cat = HostCategory.objects.get(organisation=org, kind=HostCategory.Kind.SALES)
+    gst = HostCategory.objects.get(organisation=org, kind=HostCategory.Kind.TAX_CODE)
+    old = Account.objects.get(organisation=org, code="260", is_active=True)
+    mapping.mapping_save(organisation=org, actor=admin, category=cat, account=old)
+
+    switch_to(org, admin, wattle)  # lists of the new one are imported; suggestions are made for it
+    new_tenant = str(sandbox.organisation_get(wattle).tenant_id)
+    lists_refresh_now(organisation=org, actor=admin)
+    suggestion = cat.mappings.get(tenant_id=new_tenant)
+    assert suggestion.is_suggestion and suggestion.account.tenant_id == new_tenant
+    assert suggestion.account.xero_id != old.xero_id
+    exports.exports_enqueue(records=ExportRecord.objects.filter(organisation=org), actor=admin)
+    assert ExportRecord.objects.get().state == ExportState.NEEDS_MAPPING  # the old mapping is not used
+
+    mapping.mapping_save(organisation=org, actor=admin, category=gst,
+                         tax_rate=TaxRate.objects.filter(organisation=org, tenant_id=new_tenant, is_active=True,
+                                                         can_apply_to_revenue=True).first())
+    mapping.mapping_accept_suggestions(organisation=org, actor=admin)
+    record = ExportRecord.objects.get()
+    assert record.state == ExportState.EXPORTED and record.tenant_id == new_tenant
+    [sent] = [d for d in sandbox.documents(tenant=wattle, kind="invoice") if d.get("InvoiceNumber") == "INV-1"]
+    assert sent["LineItems"][0]["AccountCode"] == suggestion.account.code
+    a_ids = {str(a) for a in sandbox.organisation_get(KOWHAI).accounts.values_list("account_id", flat=True)}
+    assert old.xero_id in a_ids and suggestion.account.xero_id not in a_ids

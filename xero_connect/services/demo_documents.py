@@ -108,7 +108,8 @@ def demo_seed_documents(*, organisation, count: int = 300, months: int = 3, seed
             by_category = doc_type == DocumentType.SALES_INVOICE and n % 6 == 5
             lines = [LineSpec(description=desc, quantity=Decimal(rng.randint(1, 12)),
                               unit_amount=_money(rng, 8, 180), tax_type=profile["out"], tracking=tracking,
-                              **({"category": "WHOLESALE"} if by_category and code == "200" else {"account_code": code}))
+                              **({"category": "WHOLESALE"} if by_category and code == "200"
+                                 else {"account_code": code}))
                      for desc, code in rng.sample(SALES_LINES, rng.randint(1, 3))]
             contact = rng.choice(profile["customers"])
         elif doc_type in (DocumentType.BILL, DocumentType.PURCHASE_CREDIT_NOTE):

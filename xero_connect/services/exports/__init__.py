@@ -20,6 +20,7 @@ from .sweep import exports_sweep
 
 __all__ = [
     "exports_enqueue", "exports_enqueue_range", "exports_enqueue_selected", "exports_release_waiting",
-    "exports_release_needs_mapping",    "exports_retry_failed", "jobs_refresh", "ledger_sync", "ledger_sync_missing", "exports_drain",
+    "exports_release_needs_mapping", "exports_retry_failed", "jobs_refresh", "ledger_sync", "ledger_sync_missing",
+    "exports_drain",
     "exports_recover_stale", "idempotency_key", "exports_sweep",
 ]

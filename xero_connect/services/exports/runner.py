@@ -63,6 +63,7 @@ from ...xero import errors
 from .. import payloads, ratelimits
 from ..xero_access import api_for, connection_usable, record_xero_failure
 from .enqueue import due_filter
+from .needs_mapping import park_needs_mapping
 from .jobs import jobs_refresh
 
 log = logging.getLogger("xero.exports")
@@ -346,8 +347,7 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, tenant_id: st
     cannot go now are failed (with the reason, no call spent) or put back (a payment whose
     invoice is still on its way). No id learnt from another Xero organisation is ever sent:
     a document that is in another one stays recorded as exported there."""
-    docs = [r.document for r in records]
-    records = _park_needs_mapping(records, organisation_id=organisation_id, tenant_id=tenant_id, result=result)
+    records = park_needs_mapping(records, organisation_id=organisation_id, tenant_id=tenant_id, result=result)
     docs = [r.document for r in records]
     problems = _preflight(docs)
     failed, deferred, ready, kept_elsewhere = [], [], [], []
@@ -425,45 +425,6 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, tenant_id: st
             it.record.claimed_by = ""
         _save([it.record for it in already], ["state", "claimed_by"])
     return [it for it in ready if it.element is not None]
-
-
-def _park_needs_mapping(records: list[ExportRecord], *, organisation_id: int, tenant_id: str,
-                        result: DrainResult) -> list[ExportRecord]:
-    """Host categories → Xero codes (selectors.mapping, a constant number of queries). The
-    resolved codes are set on the prefetched lines in memory (never saved: the document keeps
-    the host's category, and the next export resolves it again). Items naming a category that is
-    not mapped for `tenant_id`, or whose mapping broke, wait as "Needs mapping" — no call to
-    Xero — and the rest are returned."""
-    from ...selectors.mapping import documents_resolve
-
-    resolved = documents_resolve(documents=[r.document for r in records],
-                                 tenant_of={organisation_id: tenant_id})
-    waiting, rest = [], []
-    for r in records:
-        res = resolved.get(r.document.pk)
-        if res is None or (r.xero_id and _elsewhere(r, tenant_id)):
-            rest.append(r)
-            continue
-        if res.needs_mapping:
-            r.state = ExportState.NEEDS_MAPPING
-            waiting.append((r, res.needs_mapping))
-            continue
-        for line in r.document.lines.all():
-            values = res.lines.get(line.pk, {})
-            if "tracking" in values:
-                values = {**values, "tracking": list(line.tracking or []) + values["tracking"]}
-            for name, value in values.items():
-                setattr(line, name, value)
-        if res.payment_account_code:
-            r.document.payment_account_code = res.payment_account_code
-        rest.append(r)
-    by_reason: dict[str, list] = {}
-    for r, reasons in waiting:
-        by_reason.setdefault(" ".join(reasons), []).append(r)
-    for reason, group in by_reason.items():
-        result.waiting += park_waiting(organisation_id=organisation_id, reason=reason, records=group,
-                                       state=ExportState.NEEDS_MAPPING, outcome=Outcome.PREFLIGHT_FAILED)
-    return rest
 
 
 def _keep_elsewhere(items: list[Item]) -> None:
