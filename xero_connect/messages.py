@@ -413,3 +413,11 @@ def mapping_flagged_email_body(*, organisation_name: str, flagged_lines, url: st
     return (f"The chart of accounts changed in Xero for {organisation_name}. These mappings no longer work, and "
             f"documents that use them wait as “{NEEDS_MAPPING}” until they are mapped again:\n\n{lines}\n\n"
             f"Map them again here: {url}\n")
+
+
+def needs_mapping_step(*, is_admin: bool, admin_names=()) -> str:
+    """The next step for items waiting as "Needs mapping", worded for the reader."""
+    after = "They go out by themselves once mapped, each exactly once."
+    if is_admin:
+        return f"Map the categories they name on the Account mapping page. {after}"
+    return f"{ask_admins('map', admin_names=admin_names)} {after}"

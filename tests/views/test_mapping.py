@@ -53,3 +53,16 @@ def test_create_account_refuses_a_type_that_does_not_fit_with_a_notice_and_no_ca
         assert response.status_code == 200
         assert "COFFEE-WHOLESALE:" in response.content.decode()
     assert not CategoryMapping.objects.filter(category=cat).exclude(is_suggestion=True).exists()
+
+
+def test_export_data_says_how_many_need_mapping_and_whom_to_ask(client, org, admin_user, member_user):
+    from xero_connect.models import ExportRecord, ExportState
+
+    sale(org, "INV-1")
+    ExportRecord.objects.update(state=ExportState.NEEDS_MAPPING, last_error="Needs mapping: sales category X")
+    client.force_login(admin_user)
+    admin_page = client.get(f"/o/{org.slug}/exports/").content.decode()
+    assert "1 item waiting as “Needs mapping”" in admin_page and "Map the categories" in admin_page
+    client.force_login(member_user)
+    member_page = client.get(f"/o/{org.slug}/exports/").content.decode()
+    assert "Ask Alice Admin (an Admin) to map the categories" in member_page
