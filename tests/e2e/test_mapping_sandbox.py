@@ -8,22 +8,15 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from tests import factories, xero_live
-from xero_connect.models import Account, DocumentType, ExportRecord, ExportState, HostCategory, Role, TaxRate
+from tests import xero_live
+from tests.e2e.test_export_sandbox import kowhai, xero  # noqa: F401  (organisation; sandbox, fast waits)
+from xero_connect.models import Account, DocumentType, ExportRecord, ExportState, HostCategory, TaxRate
 from xero_connect.services import exports, mapping
 from xero_connect.services.documents import LineSpec, document_create
 from xero_connect.services.lists import lists_refresh_now
 
 sandbox = pytest.importorskip("xero_sandbox.services")
 KOWHAI = "!kWh4R"
-
-
-@pytest.fixture
-def kowhai(transactional_db):
-    org = factories.make_organisation("Kōwhai Coffee Roasters", slug="kowhai", base_currency="NZD")
-    admin = factories.make_user("alice", first_name="Alice", last_name="Admin")
-    factories.add_member(org, admin, Role.ADMIN)
-    return org, admin
 
 
 def sale(org, number):
