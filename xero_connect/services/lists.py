@@ -52,7 +52,8 @@ from ..observability import metrics
 from ..selectors.connections import current_connection
 from ..xero import errors
 from ..xero.accounting import AccountingApi, parse_xero_date
-from . import xero_access
+from . import mapping, xero_access
+from .list_rows import account_fields, is_active
 
 log = logging.getLogger("xero_connect.lists")
 
@@ -226,7 +227,19 @@ def lists_refresh_run(*, refresh_id: int) -> ListRefresh:
         status = ListRefresh.Status.DONE
     else:
         status = ListRefresh.Status.PARTIAL if succeeded else ListRefresh.Status.FAILED
+    if succeeded:
+        _check_mappings(organisation)
     return _finish(refresh, status)
+
+
+def _check_mappings(organisation) -> None:
+    """The chart may have changed: flag the mappings it broke (one email to the Admins) and
+    suggest for categories the Xero organisation linked now has no mapping for (#15)."""
+    try:
+        mapping.mappings_check_chart(organisation=organisation)
+        mapping.mapping_suggest(organisation=organisation)
+    except Exception:  # noqa: BLE001 - the refresh itself succeeded; the check runs again next time
+        log.exception("lists.refresh.mapping_check_failed org=%s", organisation.pk)
 
 
 # --- applying a list ----------------------------------------------------------------------
@@ -334,8 +347,7 @@ def _decimal(value) -> Decimal | None:
         return None
 
 
-def _active(status: str | None) -> bool:
-    return (status or "ACTIVE").upper() == "ACTIVE"
+_active = is_active
 
 
 def _max_updated(items, current):
@@ -349,15 +361,7 @@ def _max_updated(items, current):
 
 # Accounts ---------------------------------------------------------------------------------
 
-def _account_fields(row: dict) -> dict:
-    status = (row.get("Status") or "ACTIVE").upper()
-    return {
-        "code": (row.get("Code") or "")[:20], "name": (row.get("Name") or "")[:255], "type": (row.get("Type") or "")[:40],
-        "account_class": (row.get("Class") or "")[:20], "tax_type": (row.get("TaxType") or "")[:50],
-        "currency_code": (row.get("CurrencyCode") or "")[:3],
-        "enable_payments": bool(row.get("EnablePaymentsToAccount")), "status": status, "is_active": _active(status),
-        "updated_in_xero_at": parse_xero_date(row.get("UpdatedDateUTC")),
-    }
+_account_fields = account_fields
 
 
 def import_accounts(*, organisation, connection, api: AccountingApi) -> Tally:
@@ -438,7 +442,11 @@ def import_tax_rates(*, organisation, connection, api: AccountingApi) -> Tally:
         status = (row.get("Status") or "ACTIVE").upper()
         incoming[tax_type] = {"name": (row.get("Name") or tax_type)[:255], "status": status[:20],
                               "is_active": _active(status),
-                              "effective_rate": _decimal(row.get("EffectiveRate", row.get("DisplayTaxRate")))}
+                              "effective_rate": _decimal(row.get("EffectiveRate", row.get("DisplayTaxRate"))),
+                              # Which account classes the rate fits (TaxRate.CanApplyTo*,
+                              # xero_accounting.yaml); unknown (absent) counts as fitting.
+                              "can_apply_to_revenue": row.get("CanApplyToRevenue") is not False,
+                              "can_apply_to_expenses": row.get("CanApplyToExpenses") is not False}
     tally = Tally(calls=api.calls - before)
     now = timezone.now()
     with transaction.atomic():
