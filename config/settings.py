@@ -34,6 +34,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "rest_framework",
+    "rest_framework_api_key",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "xero_connect",
 ]
 
@@ -204,6 +208,41 @@ XERO_SANDBOX_LIMIT_APP_MINUTE = env.int("XERO_SANDBOX_LIMIT_APP_MINUTE", default
 XERO_SANDBOX_FAULTS = env.json("XERO_SANDBOX_FAULTS", default=[])
 # When set, /xero-sandbox/control/* requires this value in X-Sandbox-Control-Token.
 XERO_SANDBOX_CONTROL_TOKEN = env.str("XERO_SANDBOX_CONTROL_TOKEN", default="")
+
+# --- The host system's API (/api/v1/, xero_connect.api) -------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["xero_connect.api.auth.APIKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["xero_connect.api.auth.HasAPIKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["xero_connect.api.auth.APIKeyRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["xero_connect.api.parsers.DecimalJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "xero_connect.api.problems.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Xero Connect API",
+    "DESCRIPTION": "The host system's door: organisations, their Xero connection, lists, documents and exports.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"DocumentTypeEnum": "xero_connect.models.documents.DocumentType"},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "xero_connect.api.schema.add_problem_answers"],
+}
+# Requests per minute an API key may make unless the key sets its own (429 + Retry-After beyond).
+API_RATE_PER_MINUTE = env.int("API_RATE_PER_MINUTE", default=600)
+# Largest request body the API reads (413 beyond).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=4 * 1024 * 1024)
+# How long an Idempotency-Key replays its first answer.
+API_IDEMPOTENCY_HOURS = env.int("API_IDEMPOTENCY_HOURS", default=24)
+# Connect links: how long they stay valid, and where they may send the Admin back to.
+API_CONNECT_LINK_TTL = env.int("API_CONNECT_LINK_TTL", default=900)
+API_CONNECT_RETURN_HOSTS = env.list("API_CONNECT_RETURN_HOSTS", default=["127.0.0.1", "localhost"])
 
 # --- django-q2 ---------------------------------------------------------------------------
 Q_CLUSTER = {

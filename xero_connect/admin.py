@@ -343,3 +343,5 @@ class BulkJobAdmin(ReadOnlyAdmin):
 class RateBudgetAdmin(ReadOnlyAdmin):
     list_display = ["scope", "minute_count", "day_count", "in_flight", "blocked_until", "last_problem", "updated_at"]
     search_fields = ["scope"]
+
+from .api import admin as _api_admin  # noqa: E402,F401  (API keys: platform keys for staff)

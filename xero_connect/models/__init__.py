@@ -1,3 +1,4 @@
+from .api import APIKey, IdempotentRequest
 from .connections import ConnectionEvent, ConnectionStatus, PendingAuthorisation, XeroConnection
 from .documents import (
     BulkJob,
@@ -23,6 +24,7 @@ from .organisations import ExchangeRate, Membership, Organisation, Role
 from .ratelimits import RateBudget
 
 __all__ = [
+    "APIKey", "IdempotentRequest",
     "Account", "BulkJob", "ConnectionEvent", "ConnectionStatus", "Contact", "Currency", "DocumentLine",
     "DocumentType", "ExchangeRate", "ExportAttempt", "ExportRecord", "ExportState", "ListName", "ListRefresh",
     "ListSyncState", "Membership", "Organisation", "PendingAuthorisation", "RateBudget", "Role", "SourceDocument", "TaxRate",

@@ -2,6 +2,7 @@
 from django.urls import include, path
 
 from ..views import auth, organisation
+from ..views.api_keys import connect_link
 
 urlpatterns = [
     path("", organisation.home, name="home"),
@@ -13,4 +14,6 @@ urlpatterns = [
     path("o/<slug:org_slug>/xero/", include("xero_connect.urls.connection")),
     path("o/<slug:org_slug>/lists/", include("xero_connect.urls.lists")),
     path("o/<slug:org_slug>/exports/", include("xero_connect.urls.exports")),
+    path("o/<slug:org_slug>/api-keys/", include("xero_connect.urls.api_keys")),
+    path("connect/<str:token>/", connect_link, name="connect_link"),
 ]

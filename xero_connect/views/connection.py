@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from .. import roles
@@ -12,6 +13,7 @@ from ..messages import message_for
 from ..models import ConnectionEvent, ExportRecord, ExportState, Role
 from ..roles import Action
 from ..selectors.connections import current_connection, presentation
+from ..services import connect_links
 from ..services import connections as services
 from ..services import diagnosis as diagnosis_service
 from ..xero import errors
@@ -209,7 +211,8 @@ def connection_confirm(request, pending_id):
             messages.success(request, f"Your organisation is connected: {organisation.name} is linked to "
                                       f"{connection.tenant_name} in Xero. Importing currencies and account codes "
                                       f"from Xero now.")
-            return redirect("connection_page", org_slug=organisation.slug)
+            back = connect_links.return_url_pop(request.session, organisation=organisation)
+            return redirect(back or reverse("connection_page", kwargs={"org_slug": organisation.slug}))
     return render(request, "xero_connect/connection/confirm.html", {
         "organisation": organisation, "pending": pending, "tenant": tenant, "current": current,
         "consequence": consequence, "error": error, "several": len(pending.tenants) > 1, "mismatch": mismatch,
