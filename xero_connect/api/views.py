@@ -169,11 +169,11 @@ class OrganisationDetail(OrganisationScoped, generics.RetrieveUpdateAPIView):
     serializer_class = s.OrganisationSerializer
     http_method_names = ["get", "patch", "head", "options"]
 
-    def get_permissions(self):
-        return super().get_permissions() + ([IsPlatformKey()] if self.request.method == "PATCH" else [])
-
     def get_object(self):
-        return self.get_organisation()
+        organisation = self.get_organisation()  # 404 first: a key learns nothing of others
+        if self.request.method == "PATCH" and not IsPlatformKey().has_permission(self.request, self):
+            raise exceptions.PermissionDenied(IsPlatformKey.message)
+        return organisation
 
     def perform_update(self, serializer):
         organisation = serializer.save()
