@@ -186,3 +186,16 @@ def test_one_document_with_its_attempts_and_view_in_xero(api, org, connected):
     assert body["lines"][0]["unit_amount"] == "12.5000"
     assert body["attempts"][0]["outcome"] == "exported"
     assert "inv-xero-1" in body["view_in_xero"] and "shortcode=%21abc" in body["view_in_xero"]
+
+
+def test_awkward_text_is_kept_or_refused_never_a_500(api, org):
+    """Found by Schemathesis: a carriage return inside a value, a NUL, a lone surrogate."""
+    body = api.post(URL, '{"documents": [' + ",".join([
+        '{"type": "bill", "number": "B-1", "date": "2026-11-02", "contact": "Line\\rtwo",'
+        ' "lines": [{"description": "a\\r\\nb", "unit_amount": "1", "account_code": "300"}]}',
+        '{"type": "bill", "number": "B-\\u0000", "date": "2026-11-02"}',
+        '{"type": "bill", "number": "B-\\udc00", "date": "2026-11-02"}']) + "]}",
+        content_type="application/json").json()
+    assert [r["result"] for r in body["results"]] == ["created", "refused", "refused"]
+    assert SourceDocument.objects.get(number="B-1").contact_name == "Line\rtwo"
+    assert body["results"][1]["errors"][0]["field"] == "number"

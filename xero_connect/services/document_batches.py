@@ -68,7 +68,11 @@ def _scalar(value) -> str | None:
     if isinstance(value, float):  # only when a caller bypasses the Decimal JSON parser
         return repr(value)
     if isinstance(value, str):
-        return value
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from a JSON escape: not text
+            return None
+        return None if "\x00" in value else value
     return None
 
 
@@ -86,6 +90,9 @@ def _tracking_cell(value, errors: list, where: str) -> str:
                 or not all(isinstance(item.get(k), str) and item.get(k) for k in ("category", "option"))):
             errors.append({"field": f"{where}[{i}]", "message": "each tracking entry needs a category and an "
                                                               "option (text)."})
+            continue
+        if any(_scalar(item[k]) is None for k in ("category", "option")):
+            errors.append({"field": f"{where}[{i}]", "message": "tracking names must be text."})
             continue
         if any(ch in item[k] for k in ("category", "option") for ch in "=;"):
             errors.append({"field": f"{where}[{i}]", "message": "tracking names cannot contain “=” or “;”."})
@@ -106,7 +113,8 @@ def _rows_of(element, index: int) -> tuple[list[dict], list[dict]]:
     for name in ("type", "number") + tuple(DOC_COLUMNS):
         cell = _scalar(element.get(name))
         if cell is None:
-            errors.append({"field": name, "message": f"{name} must be text or a number."})
+            errors.append({"field": name, "message": f"{name} must be text (without NUL characters) or a "
+                                                     f"number."})
             cell = ""
         head[name] = cell
     lines = element.get("lines") or []
@@ -129,7 +137,8 @@ def _rows_of(element, index: int) -> tuple[list[dict], list[dict]]:
         for name in LINE_FIELDS[:-1]:
             cell = _scalar(line.get(name))
             if cell is None:
-                errors.append({"field": f"{where}.{name}", "message": f"{name} must be text or a number."})
+                errors.append({"field": f"{where}.{name}", "message": f"{name} must be text (without NUL "
+                                                                      f"characters) or a number."})
                 cell = ""
             row[name] = cell
         row["tracking"] = _tracking_cell(line.get("tracking"), errors, f"{where}.tracking")
@@ -189,7 +198,7 @@ def _parse(*, organisation, elements: list, results: list[ElementResult]) -> lis
     elements without problems, and fills the others' errors."""
     seen: dict[tuple, int] = {}
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writeheader()
     row_owner: dict[int, tuple[int, int | None]] = {}  # CSV row → (element, line)
     next_row = 2
