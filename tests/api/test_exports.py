@@ -44,3 +44,9 @@ def test_documents_of_another_organisation_cannot_be_named(api, org, other_org, 
     response = api.post(URL, {"action": "selected", "document_ids": [theirs]}, format="json")
     assert response.status_code == 400
     assert ExportRecord.objects.get(document_id=theirs).state == ExportState.NOT_EXPORTED
+
+
+def test_ids_beyond_any_row_are_400_or_404_not_500(api, org):
+    assert api.post(URL, {"action": "selected", "document_ids": [2**64]}, format="json").status_code == 400
+    assert api.get(f"/api/v1/organisations/acme/documents/{2**64}/").status_code == 404
+    assert api.get(f"/api/v1/organisations/acme/jobs/{2**64}/").status_code == 404

@@ -20,6 +20,8 @@ from ..selectors.connections import presentation
 from ..selectors.exports import record_link
 from ..services.document_batches import MAX_BATCH
 
+MAX_ID = 2**63 - 1  # the largest id a database row can have
+
 
 class OrganisationSerializer(serializers.ModelSerializer):
     slug = serializers.SlugField(max_length=80, required=False,
@@ -288,7 +290,7 @@ class ExportInSerializer(serializers.Serializer):
                                                "yet exported between the dates; retry_failed: the failed ones (in "
                                                "the range when given); reexport: update `document_ids` (or the "
                                                "range) in Xero.")
-    document_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False,
+    document_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False,
                                          max_length=10_000)
     date_from = serializers.DateField(required=False)
     date_to = serializers.DateField(required=False)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -58,6 +59,13 @@ class OrganisationScoped:
         if not hasattr(self, "_organisation"):
             self._organisation = organisation_for_key(self.request.auth, self.kwargs["org"])
         return self._organisation
+
+
+def _row_id(pk: int) -> int:
+    """An id from the path; Http404 when no row could have it (beyond 64 bits)."""
+    if pk > s.MAX_ID:
+        raise Http404("No such id.")
+    return pk
 
 
 def _query(serializer_class, request):
@@ -335,7 +343,7 @@ class DocumentDetail(OrganisationScoped, generics.RetrieveAPIView):
         qs = (SourceDocument.objects.filter(organisation=self.get_organisation())
               .select_related("export_record__connection", "paid_document__export_record")
               .prefetch_related("lines"))
-        return get_object_or_404(qs, pk=self.kwargs["pk"])
+        return get_object_or_404(qs, pk=_row_id(self.kwargs["pk"]))
 
 
 # --- exports --------------------------------------------------------------------------------
@@ -387,5 +395,5 @@ class JobView(OrganisationScoped, APIView):
     @extend_schema(responses=s.JobSerializer, parameters=[ORG])
     def get(self, request, org, pk):
         """An export job's progress."""
-        job = get_object_or_404(BulkJob, organisation=self.get_organisation(), pk=pk)
+        job = get_object_or_404(BulkJob, organisation=self.get_organisation(), pk=_row_id(pk))
         return Response(job_progress(job))
