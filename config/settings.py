@@ -243,6 +243,9 @@ API_IDEMPOTENCY_HOURS = env.int("API_IDEMPOTENCY_HOURS", default=24)
 # Connect links: how long they stay valid, and where they may send the Admin back to.
 API_CONNECT_LINK_TTL = env.int("API_CONNECT_LINK_TTL", default=900)
 API_CONNECT_RETURN_HOSTS = env.list("API_CONNECT_RETURN_HOSTS", default=["127.0.0.1", "localhost"])
+# Webhooks out: seconds before a delivery attempt is abandoned; hours of failures before an endpoint is disabled.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+WEBHOOK_DISABLE_AFTER_HOURS = env.int("WEBHOOK_DISABLE_AFTER_HOURS", default=24)
 
 # --- django-q2 ---------------------------------------------------------------------------
 Q_CLUSTER = {

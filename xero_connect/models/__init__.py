@@ -22,9 +22,10 @@ from .lists import (
 )
 from .organisations import ExchangeRate, Membership, Organisation, Role
 from .ratelimits import RateBudget
+from .webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
-    "APIKey", "IdempotentRequest",
+    "APIKey", "IdempotentRequest", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent",
     "Account", "BulkJob", "ConnectionEvent", "ConnectionStatus", "Contact", "Currency", "DocumentLine",
     "DocumentType", "ExchangeRate", "ExportAttempt", "ExportRecord", "ExportState", "ListName", "ListRefresh",
     "ListSyncState", "Membership", "Organisation", "PendingAuthorisation", "RateBudget", "Role", "SourceDocument", "TaxRate",

@@ -45,8 +45,10 @@ from ..models import (
     TaxRate,
     TrackingCategory,
     TrackingOption,
+    WebhookEvent,
     XeroConnection,
 )
+from .webhooks_out import webhooks_emit
 from ..selectors.connections import current_connection
 from ..xero import errors
 from ..xero.accounting import AccountingApi, parse_xero_date
@@ -166,6 +168,9 @@ def _finish(refresh: ListRefresh, status: str) -> ListRefresh:
     refresh.status = status
     refresh.finished_at = timezone.now()
     refresh.save(update_fields=["status", "finished_at", "results", "steps_done", "steps_total"])
+    webhooks_emit(organisation=refresh.organisation, event_type=WebhookEvent.LISTS_REFRESHED, items=[{"refresh": {
+        "id": refresh.pk, "status": status, "lists": {name: {k: (result or {}).get(k) for k in (
+            "added", "updated", "archived", "unchanged", "error")} for name, result in (refresh.results or {}).items()}}}])
     log.info("lists.refresh.finished refresh=%s org=%s status=%s", refresh.pk, refresh.organisation_id, status)
     return refresh
 

@@ -6,6 +6,7 @@ from django_q.models import Schedule
 
 SCHEDULES: list[tuple[str, str, int]] = [
     ("xero.exports.sweep", "xero_connect.tasks.exports.export_sweep", 1),
+    ("xero.webhooks.sweep", "xero_connect.tasks.webhooks.webhooks_sweep", 1),
     ("xero.connections.keep_alive", "xero_connect.tasks.connections.connections_keep_alive", 360),
     ("xero.connections.health_check", "xero_connect.tasks.connections.connections_health_check_all", 30),
 ]

@@ -46,7 +46,8 @@ from ...models import (
 )
 from ...selectors.connections import current_connection, presentation
 from ...xero import errors
-from .. import payloads, ratelimits
+from .. import payloads, ratelimits, webhooks_out
+from ...models import WebhookEvent
 from ..xero_access import api_for, connection_usable, record_xero_failure
 from .enqueue import due_filter
 from .jobs import jobs_refresh
@@ -199,6 +200,7 @@ def _fail(items, reason_for, *, outcome, status=None, key="", record_attempt=Tru
             attempts.append(_attempt(r, outcome, messages=msgs, status=status, key=key, now=now, started=started))
     _save([it.record for it in items], ["state", "last_error", "claimed_by"])
     ExportAttempt.objects.bulk_create(attempts)
+    webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_FAILED, record_ids=[it.record.pk for it in items])
 
 
 def _mark_exported(items_and_ids, *, connection: XeroConnection, outcome=Outcome.EXPORTED, status=200, key="",
@@ -223,6 +225,7 @@ def _mark_exported(items_and_ids, *, connection: XeroConnection, outcome=Outcome
         attempts.append(_attempt(r, outcome, messages=msgs, status=status, key=key, now=now, started=started))
     _save(records, ["state", "xero_id", "tenant_id", "connection", "exported_at", "exported_by", "in_doubt",
                     "update_existing", "last_error", "claimed_by"])
+    webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_EXPORTED, record_ids=[r.pk for r in records])
     return attempts
 
 
@@ -245,6 +248,7 @@ def park_waiting(*, organisation_id: int, reason: str, records=None) -> int:
         n = ExportRecord.objects.filter(pk__in=ids).update(
             state=ExportState.WAITING_FOR_CONNECTION, last_error=reason, claimed_by="")
         jobs_refresh(job_ids={job_id for _, job_id in rows if job_id})
+        webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_WAITING, record_ids=ids)
     log.info("xero.exports.waiting organisation=%s records=%s", organisation_id, n)
     return n
 
@@ -332,6 +336,8 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, result: Drain
             it.record.state = ExportState.EXPORTED
             it.record.claimed_by = ""
         _save([it.record for it in already], ["state", "claimed_by"])
+        webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_EXPORTED,
+                                     record_ids=[it.record.pk for it in already])
     return [it for it in ready if it.element is not None]
 
 
