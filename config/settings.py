@@ -246,6 +246,8 @@ API_CONNECT_RETURN_HOSTS = env.list("API_CONNECT_RETURN_HOSTS", default=["127.0.
 # Webhooks out: seconds before a delivery attempt is abandoned; hours of failures before an endpoint is disabled.
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
 WEBHOOK_DISABLE_AFTER_HOURS = env.int("WEBHOOK_DISABLE_AFTER_HOURS", default=24)
+# Deliver to http:// and to private, loopback and link-local addresses (the demo and tests); off in production.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 
 # --- django-q2 ---------------------------------------------------------------------------
 Q_CLUSTER = {

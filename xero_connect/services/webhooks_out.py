@@ -8,7 +8,7 @@
   schedule the Standard Webhooks spec suggests, about 27.6 hours in all) and then given up.
 - An endpoint that has failed for WEBHOOK_DISABLE_AFTER_HOURS (default 24) is disabled and its
   Admins (platform-wide: staff) are emailed.
-- Outside DEBUG nothing is sent to private, loopback, link-local or otherwise non-global
+- Outside DEBUG (WEBHOOK_ALLOW_PRIVATE off) nothing is sent to private, loopback, link-local or otherwise non-global
   addresses, checked on the resolved addresses at delivery time, and only https is used.
 
 Headers: `webhook-id` (the same on every attempt, for the host to deduplicate),
@@ -58,11 +58,11 @@ def _new_secret() -> str:
 
 
 def endpoint_url_check(url: str) -> str:
-    """http(s) in DEBUG, https otherwise; ValueError with the reason when not."""
+    """http(s) with WEBHOOK_ALLOW_PRIVATE (DEBUG), https otherwise; ValueError with the reason when not."""
     parts = urlsplit(url or "")
-    allowed = ("http", "https") if settings.DEBUG else ("https",)
+    allowed = ("http", "https") if settings.WEBHOOK_ALLOW_PRIVATE else ("https",)
     if parts.scheme not in allowed or not parts.hostname:
-        raise ValueError("The address must start with https:// ." if not settings.DEBUG
+        raise ValueError("The address must start with https:// ." if not settings.WEBHOOK_ALLOW_PRIVATE
                          else "The address must start with http:// or https:// .")
     return url
 
@@ -173,9 +173,9 @@ def documents_event(*, event_type: str, record_ids) -> int:
 
 
 def address_check(url: str) -> None:
-    """Outside DEBUG: AddressRefused unless every address the host resolves to is global
+    """Unless WEBHOOK_ALLOW_PRIVATE (DEBUG): AddressRefused unless every address the host resolves to is global
     (not private, loopback, link-local, multicast or reserved)."""
-    if settings.DEBUG:
+    if settings.WEBHOOK_ALLOW_PRIVATE:
         return
     parts = urlsplit(url)
     if parts.scheme != "https":
