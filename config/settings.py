@@ -230,7 +230,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"DocumentTypeEnum": "xero_connect.models.documents.DocumentType"},
+    "ENUM_NAME_OVERRIDES": {"DocumentTypeEnum": "xero_connect.models.documents.DocumentType",
+                            "WebhookEventEnum": "xero_connect.models.webhooks.WebhookEvent"},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "xero_connect.api.schema.add_problem_answers"],
 }

@@ -91,3 +91,8 @@ def test_keys_are_stored_hashed(org_key):
     api_key, key = org_key
     stored = APIKey.objects.get(pk=api_key.pk)
     assert key.split(".", 1)[1] not in stored.hashed_key and stored.prefix == key.split(".", 1)[0]
+
+
+def test_addresses_no_endpoint_matches_are_404_even_for_posts(api, org):
+    response = api.post("/api/v1/organisations/acme/webhook-deliveries/-1/resend/")
+    assert response.status_code == 404 and response["Content-Type"] == PROBLEM

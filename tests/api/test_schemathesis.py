@@ -14,7 +14,7 @@ from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, given, settings as hsettings
 from schemathesis import checks
 
-from xero_connect.models import BulkJob
+from xero_connect.models import BulkJob, WebhookDelivery
 
 from .test_documents import invoice, post
 
@@ -50,6 +50,10 @@ def test_operation_conforms_and_never_answers_5xx(operation, api, org, org_key, 
     cache.clear()
     doc_id = post(api, [invoice("INV-1")]).json()["results"][0]["id"]
     job_id = BulkJob.objects.create(organisation=org, kind=BulkJob.Kind.EXPORT_SELECTED).pk
+    endpoint = api.post("/api/v1/organisations/acme/webhooks/", {"url": "http://127.0.0.1:9/h"}, format="json").json()
+    delivery = WebhookDelivery.objects.create(endpoint_id=endpoint["id"], organisation=org, message_id="msg_1",
+                                              event_type="document.failed", payload={"type": "document.failed"})
+    ids = {"jobs": job_id, "webhooks": endpoint["id"], "webhook-deliveries": delivery.pk, "documents": doc_id}
     headers = {"Authorization": f"Api-Key {org_key[1]}"}
 
     @hsettings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -60,7 +64,7 @@ def test_operation_conforms_and_never_answers_5xx(operation, api, org, org_key, 
             if "org" in case.path_parameters:
                 case.path_parameters["org"] = org.slug
             if "pk" in case.path_parameters:
-                case.path_parameters["pk"] = job_id if "jobs" in operation.path else doc_id
+                case.path_parameters["pk"] = next(v for k, v in ids.items() if f"/{k}/" in operation.path)
         case.call_and_validate(headers=headers, checks=CHECKS)
 
     with database_kept_open():

@@ -5,6 +5,7 @@ from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -54,6 +55,7 @@ def exception_handler(exc, context):
     return response
 
 
+@csrf_exempt
 def not_found(request, *args, **kwargs):
     """Any address under /api/ that is not an endpoint."""
     return JsonResponse(problem(404, "There is no such API endpoint. See /api/v1/schema/."), status=404,

@@ -15,6 +15,9 @@ from ..models import (
     SourceDocument,
     TaxRate,
     TrackingOption,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
 )
 from ..selectors.connections import presentation
 from ..selectors.exports import record_link
@@ -326,3 +329,36 @@ class JobSerializer(serializers.Serializer):
     percent = serializers.IntegerField()
     finished = serializers.BooleanField()
     summary = serializers.CharField(allow_blank=True)
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+class WebhookEndpointInSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=2000)
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEvent.choices), required=False,
+                                   max_length=len(WebhookEvent.choices), help_text="Empty or left out: every event.")
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "description", "events", "is_active", "disabled_reason", "failing_since",
+                  "created_at"]
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(help_text="The signing secret (whsec_…): shown only in this answer.")
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = WebhookEndpointSerializer.Meta.fields + ["secret"]
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    endpoint = serializers.IntegerField(source="endpoint_id")
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["id", "endpoint", "message_id", "event_type", "status", "attempts", "last_status_code",
+                  "last_error", "next_attempt_at", "delivered_at", "created_at", "payload"]

@@ -21,5 +21,10 @@ urlpatterns = [
     path(org + "documents/<int:pk>/", views.DocumentDetail.as_view(), name="api_document"),
     path(org + "exports/", views.ExportView.as_view(), name="api_exports"),
     path(org + "jobs/<int:pk>/", views.JobView.as_view(), name="api_job"),
+    path(org + "webhooks/", views.WebhookEndpointList.as_view(), name="api_webhooks"),
+    path(org + "webhooks/<int:pk>/", views.WebhookEndpointDetail.as_view(), name="api_webhook"),
+    path(org + "webhook-deliveries/", views.WebhookDeliveryList.as_view(), name="api_webhook_deliveries"),
+    path(org + "webhook-deliveries/<int:pk>/resend/", views.WebhookResendView.as_view(),
+         name="api_webhook_resend"),
     re_path(r"^.*$", problems.not_found),
 ]

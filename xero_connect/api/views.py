@@ -33,10 +33,13 @@ from ..models import (
     SourceDocument,
     TaxRate,
     TrackingOption,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
 )
 from ..selectors.connections import current_connection
 from ..selectors.exports import MAX_RANGE_DAYS, job_progress
-from ..services import connect_links, exports
+from ..services import connect_links, exports, webhooks_out
 from ..services.document_batches import documents_upsert
 from . import serializers as s
 from .auth import IsPlatformKey, organisation_for_key, organisations_for_key
@@ -397,3 +400,86 @@ class JobView(OrganisationScoped, APIView):
         """An export job's progress."""
         job = get_object_or_404(BulkJob, organisation=self.get_organisation(), pk=_row_id(pk))
         return Response(job_progress(job))
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+class WebhookEndpointList(OrganisationScoped, generics.ListAPIView):
+    """The organisation's webhook endpoints (platform-wide ones are managed by staff)."""
+
+    serializer_class = s.WebhookEndpointSerializer
+    pagination_class = Pages
+
+    def get_queryset(self):
+        return WebhookEndpoint.objects.filter(organisation=self.get_organisation())
+
+    @extend_schema(parameters=[ORG])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=s.WebhookEndpointInSerializer, responses={201: s.WebhookEndpointCreatedSerializer},
+                   parameters=[ORG])
+    def post(self, request, org):
+        """A new endpoint; the answer carries its signing secret, shown only this once."""
+        organisation = self.get_organisation()
+        data = s.WebhookEndpointInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        try:
+            endpoint, secret = webhooks_out.endpoint_create(
+                organisation=organisation, actor=request.user, url=d["url"], events=d.get("events") or [],
+                description=d.get("description", ""), by_door=True)
+        except ValueError as exc:
+            raise exceptions.ValidationError({"url": str(exc)})
+        body = s.WebhookEndpointSerializer(endpoint).data
+        body["secret"] = secret
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class WebhookEndpointDetail(OrganisationScoped, generics.RetrieveDestroyAPIView):
+    serializer_class = s.WebhookEndpointSerializer
+
+    def get_object(self):
+        return get_object_or_404(WebhookEndpoint, organisation=self.get_organisation(), pk=_row_id(self.kwargs["pk"]))
+
+    def perform_destroy(self, instance):
+        webhooks_out.endpoint_delete(endpoint=instance, actor=self.request.user, by_door=True)
+
+
+class WebhookDeliveryList(OrganisationScoped, generics.ListAPIView):
+    """The organisation's deliveries, newest first in pages; filter by `status` or `event_type`."""
+
+    serializer_class = s.WebhookDeliverySerializer
+    pagination_class = Pages
+
+    def get_queryset(self):
+        f = _query(DeliveryFilters, self.request)
+        qs = WebhookDelivery.objects.filter(endpoint__organisation=self.get_organisation())
+        if f.get("status"):
+            qs = qs.filter(status=f["status"])
+        if f.get("event_type"):
+            qs = qs.filter(event_type=f["event_type"])
+        return qs
+
+    @extend_schema(parameters=[ORG, OpenApiParameter("status", OpenApiTypes.STR,
+                                                     enum=WebhookDelivery.Status.values),
+                               OpenApiParameter("event_type", OpenApiTypes.STR, enum=WebhookEvent.values)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class DeliveryFilters(serializers.Serializer):
+    status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices, required=False)
+    event_type = serializers.ChoiceField(choices=WebhookEvent.choices, required=False)
+
+
+class WebhookResendView(OrganisationScoped, APIView):
+    @extend_schema(request=None, responses={202: s.WebhookDeliverySerializer}, parameters=[ORG])
+    def post(self, request, org, pk):
+        """Send a delivery again now (same webhook-id)."""
+        delivery = get_object_or_404(WebhookDelivery, endpoint__organisation=self.get_organisation(),
+                                     pk=_row_id(pk))
+        webhooks_out.webhook_resend(delivery=delivery, actor=request.user, by_door=True)
+        delivery.refresh_from_db()
+        return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
