@@ -227,7 +227,7 @@ def run(args, site, start, workdir):
                 is_bill = i % 4 == 3
                 document_create(
                     organisation=org, doc_type=DocumentType.BILL if is_bill else DocumentType.SALES_INVOICE,
-                    number=f"B{org.pk}-{i:05d}", date=today - timezone.timedelta(days=i % 28),
+                    number=f"B{org.pk}-{i:05d}", date=today - timezone.timedelta(days=i % 28), due_date=today,
                     contact_name="Bench Supplier" if is_bill else f"Bench Customer {i % 40}",
                     lines=[LineSpec(description="Bench line", quantity=Decimal(1 + i % 5),
                                     unit_amount=Decimal("19.90"), account_code="429" if is_bill else "200",

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import environ
 
+from xero_connect.observability.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)
@@ -47,6 +49,9 @@ if XERO_SANDBOX_ENABLED:
     INSTALLED_APPS.append("xero_sandbox")
 
 MIDDLEWARE = [
+    # /healthz, /readyz, /metrics answered first; then a request id for the logs (xero_connect.observability).
+    "xero_connect.observability.middleware.OpsEndpointsMiddleware",
+    "xero_connect.observability.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -185,6 +190,10 @@ XERO_EXPORT_MAX_INLINE_WAIT = env.float("XERO_EXPORT_MAX_INLINE_WAIT", default=1
 XERO_EXPORT_DRAIN_SECONDS = env.float("XERO_EXPORT_DRAIN_SECONDS", default=240.0)
 XERO_EXPORT_DRAINS_PER_TENANT = env.int("XERO_EXPORT_DRAINS_PER_TENANT", default=2)
 XERO_EXPORT_PAYMENT_DEFER = env.float("XERO_EXPORT_PAYMENT_DEFER", default=2.0)
+# Xero requires a DueDate on approved invoices and bills: one missing is the document's date plus
+# this many days ("due on receipt" at 0). Empty: no due date is derived, pre-flight asks for one.
+_due_days = env("XERO_EXPORT_DUE_DAYS", default="0").strip()
+XERO_EXPORT_DUE_DAYS = int(_due_days) if _due_days else None  # a value that is not a whole number stops start-up
 
 # Fernet keys, comma separated, newest first. Older keys still decrypt (rotation).
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
@@ -283,11 +292,22 @@ if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# --- Operating: logs, metrics, readiness, error reporting (xero_connect.observability) --------
+# LOG_FORMAT=json: one JSON object per line with event name and ids; plain text by default.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+# /metrics answers a bearer token equal to METRICS_TOKEN, or a direct request from loopback.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOW_LOOPBACK = env.bool("METRICS_ALLOW_LOOPBACK", default=True)
+# How many of the busiest organisations get a minute-budget gauge (bounded label cardinality).
+XERO_METRICS_BUDGET_TOP_N = env.int("XERO_METRICS_BUDGET_TOP_N", default=10)
+# /readyz: a worker cluster counts as seen when a task finished this recently (seconds).
+READYZ_WORKER_MAX_AGE = env.int("READYZ_WORKER_MAX_AGE", default=180)
+# Error reporting with sentry-sdk, off unless SENTRY_DSN is set.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from xero_connect.observability.errors import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=env.str("SENTRY_ENVIRONMENT", default=""),
+                release=env.str("SENTRY_RELEASE", default=""),
+                traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0))

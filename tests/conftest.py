@@ -123,3 +123,21 @@ def xero(live_server, settings):
 
 
 from .workers import async_queue, worker  # noqa: E402,F401  (real django-q2 workers for tests)
+
+
+# --- Every request the client sends is checked against Xero's OpenAPI files (tests/contract/guard.py).
+@pytest.fixture(scope="session", autouse=True)
+def _xero_contract_hook():
+    from .contract import guard
+    with pytest.MonkeyPatch.context() as patch:
+        guard.install(patch)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _xero_contract(_xero_contract_hook):
+    from .contract import guard
+    guard.take()
+    yield
+    found = guard.take()
+    assert not found, "requests the client sent that Xero's OpenAPI file refuses:\n" + "\n".join(found)

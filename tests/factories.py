@@ -35,7 +35,7 @@ def make_connection(organisation, *, actor=None, tenant_id=None, access_token="a
     n = next(_seq)
     connection = XeroConnection(
         organisation=organisation, tenant_id=tenant_id or f"tenant-{n}", tenant_name=fields.pop("tenant_name", f"Xero Org {n}"),
-        xero_connection_id=fields.pop("xero_connection_id", f"conn-{n}"), connected_by=actor, **fields,
+        xero_connection_id=fields.pop("xero_connection_id", f"00000000-0000-4000-9000-{n:012d}"), connected_by=actor, **fields,
     )
     connection.set_tokens(access_token=access_token, refresh_token=refresh_token,
                           expires_at=timezone.now() + timedelta(seconds=expires_in))

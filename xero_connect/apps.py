@@ -7,3 +7,6 @@ class XeroConnectConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401  (registers system checks)
+        from .observability import signals
+
+        signals.install()

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models import Prefetch
 
+from . import contract, writes
 from . import serializers as s
-from . import writes
-from .formats import envelope_now, parse_http_datetime
+from .formats import HeaderInvalid, envelope_now, parse_modified_since
 from .models import Account, Contact, Currency, Document, SandboxOrganisation, TaxRate, TrackingCategory
 from .where import WhereError, compile_where
 
@@ -30,7 +30,9 @@ class Resource:
     paged: bool = False
     modified_since: bool = False
     writer: object = None
-    list_filters: dict = field(default_factory=dict)  # query param → document column
+    # query param → column. Only the parameters xero_accounting.yaml lists for GET /<name> are
+    # honoured (contract.list_parameters); any other parameter is ignored, as Xero ignores it.
+    list_filters: dict = field(default_factory=dict)
 
 
 RESOURCES = {r.name.lower(): r for r in [
@@ -40,7 +42,7 @@ RESOURCES = {r.name.lower(): r for r in [
     Resource("TaxRates", "TaxRates", "accounting.settings"),
     Resource("TrackingCategories", "TrackingCategories", "accounting.settings", id_field="TrackingCategoryID"),
     Resource("Contacts", "Contacts", "accounting.contacts", id_field="ContactID", paged=True, modified_since=True,
-             writer=writes.write_contact),
+             writer=writes.write_contact, list_filters={"IDs": "contact_id"}),
     Resource("Invoices", "Invoices", "accounting.invoices", id_field="InvoiceID", number_field="InvoiceNumber",
              kind=Document.Kind.INVOICE, paged=True, modified_since=True, writer=writes.write_invoice,
              list_filters={"IDs": "document_id", "InvoiceNumbers": "number", "ContactIDs": "contact__contact_id",
@@ -95,14 +97,22 @@ def _base_queryset(resource: Resource, org: SandboxOrganisation):
 
 
 def _split(value):
-    return [part.strip().strip('"') for part in value.split(",") if part.strip()]
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def unit_dp(resource: Resource, query) -> int:
+    """4 when the request opts in with `unitdp=4` on an endpoint the file gives `unitdp`, else 2
+    ("Rounding in Xero": UnitAmount is kept and shown to two decimals unless unitdp=4)."""
+    return 4 if contract.takes_unitdp(resource.name) and (query.get("unitdp") or "").strip() == "4" else 2
 
 
 def read(resource: Resource, org: SandboxOrganisation, *, provider: str, query, headers,
          item_id: str | None = None) -> tuple[int, dict | str]:
     if resource.name == "Organisation":
         return 200, envelope(provider, "Organisations", [s.organisation(org)])
-    qs, serialize, modified_field = _base_queryset(resource, org)
+    qs, base_serialize, modified_field = _base_queryset(resource, org)
+    dp = unit_dp(resource, query)
+    serialize = (lambda doc: base_serialize(doc, unit_dp=dp)) if resource.kind else base_serialize
 
     if item_id is not None:
         found = None
@@ -119,15 +129,23 @@ def read(resource: Resource, org: SandboxOrganisation, *, provider: str, query, 
         return 200, envelope(provider, resource.plural, [serialize(found)])
 
     if resource.modified_since and modified_field:
-        since = parse_http_datetime(headers.get("If-Modified-Since", ""))
+        try:
+            since = parse_modified_since(headers.get("If-Modified-Since", ""))
+        except HeaderInvalid as exc:
+            return 400, bad_request(str(exc), number=17, type_="InvalidHeaderException")
         if since is not None:
-            qs = qs.filter(**{f"{modified_field}__gt": since})
+            qs = qs.filter(**{f"{modified_field}__gte": since.replace(microsecond=0)})
+    allowed = contract.list_parameters(resource.name)
     for param, column in resource.list_filters.items():
-        if query.get(param):
+        if param in allowed and query.get(param):
             values = _split(query[param])
             if column.endswith("_id"):
                 values = [v for v in (_uuid(x) for x in values) if v]
+            elif column == "status":
+                values = [v.upper() for v in values]
             qs = qs.filter(**{f"{column}__in": values})
+    if resource.name in {"Contacts", "TrackingCategories"} and (query.get("includeArchived") or "").lower() != "true":
+        qs = qs.filter(status="ACTIVE")  # Xero leaves ARCHIVED out unless includeArchived=true
     where = query.get("where")
     predicate = None
     if where:
@@ -198,8 +216,23 @@ class _RollBack(Exception):
     pass
 
 
+def _write_one(resource, ctx, schema, element, item_id):
+    """The file's rules (lengths, enums, required) and the resource's own, reported together as
+    Xero does. A value longer than the file allows never reaches the writer (nor a column)."""
+    broken = contract.element_errors(schema, element) if schema else []
+    if any(contract.is_length_error(m) for m in broken):
+        raise writes.ElementInvalid(broken)
+    try:
+        saved = resource.writer(ctx, element, item_id)
+    except writes.ElementInvalid as exc:
+        raise writes.ElementInvalid(list(dict.fromkeys(broken + exc.messages))) from None
+    if broken:
+        raise writes.ElementInvalid(broken)  # rolls back the element's savepoint
+    return saved
+
+
 def write(resource: Resource, org: SandboxOrganisation, *, app, provider: str, body, summarize_errors: bool,
-          item_id: str | None = None) -> tuple[int, dict]:
+          item_id: str | None = None, query=None) -> tuple[int, dict]:
     """PUT/POST of a batch `{"<Plural>": [...]}` (or one bare element)."""
     if resource.writer is None:
         return 400, bad_request(f"The sandbox does not accept writes to {resource.name}.")
@@ -213,14 +246,15 @@ def write(resource: Resource, org: SandboxOrganisation, *, app, provider: str, b
         return 400, bad_request(f"JSON for {resource.plural} could not be parsed")
     if item_id is not None and len(elements) != 1:
         return 400, bad_request(f"Exactly one element is expected when updating {resource.name}/{item_id}.")
-    ctx = writes.Context.load(org, app)
+    ctx = writes.Context.load(org, app, unit_dp=unit_dp(resource, query or {}))
+    schema = contract.WRITE_ROOTS.get(resource.name)
     results, failed = [], []
     try:
         with transaction.atomic():
             for element in elements:
                 try:
                     with transaction.atomic():
-                        saved = resource.writer(ctx, element, item_id)
+                        saved = _write_one(resource, ctx, schema, element, item_id)
                 except writes.ElementInvalid as exc:
                     errors = [{"Message": m} for m in exc.messages]
                     echoed = {**element, "StatusAttributeString": "ERROR", "ValidationErrors": errors, "HasErrors": True}
@@ -229,7 +263,7 @@ def write(resource: Resource, org: SandboxOrganisation, *, app, provider: str, b
                     results.append(echoed)
                     failed.append(echoed)
                     continue
-                out = (s.contact(saved) if resource.name == "Contacts" else s.document(saved))
+                out = (s.contact(saved) if resource.name == "Contacts" else s.document(saved, unit_dp=ctx.unit_dp))
                 out.update({"StatusAttributeString": "OK", "HasErrors": False})
                 results.append(out)
             if failed and summarize_errors:

@@ -1,9 +1,9 @@
-"""Xero's wire formats: Microsoft JSON dates, decimal amounts, If-Modified-Since."""
+"""Xero's wire formats: Microsoft JSON dates, decimal amounts, If-Modified-Since, contact-name keys."""
 import re
+import unicodedata
 from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 
 from django.utils import timezone
 
@@ -50,21 +50,30 @@ def parse_date(value) -> date:
     return date.fromisoformat(text[:10])
 
 
-def parse_http_datetime(value: str) -> datetime | None:
-    """If-Modified-Since: ISO 8601 (as Xero's SDKs send) or an RFC 7231 HTTP date."""
-    if not value:
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+class HeaderInvalid(ValueError):
+    """A request header the API refuses (answered 400)."""
+
+
+def parse_modified_since(value: str) -> datetime | None:
+    """If-Modified-Since as xero_accounting.yaml types it: an ISO 8601 date-time
+    (`2020-02-06T12:17:43.202-08:00`, `2026-10-01T12:00:00Z`; no offset = UTC, as Xero's
+    docs call it "a UTC timestamp"). Anything else — an RFC 1123 HTTP date included — raises
+    HeaderInvalid (strict reading; see docs/sandbox.md). Empty → None."""
+    if not value or not value.strip():
         return None
     text = value.strip()
+    if not _ISO_DATETIME.match(text):
+        raise HeaderInvalid(f"If-Modified-Since '{text[:60]}' is not an ISO 8601 date-time (e.g. 2026-10-01T12:00:00Z).")
+    fraction = re.search(r"\.(\d+)", text)
+    if fraction and len(fraction.group(1)) > 6:  # .NET sends 7 digits; Python reads 6
+        text = text.replace(fraction.group(0), "." + fraction.group(1)[:6])
     try:
-        found = _MS_DATE.match(text)
-        if found:
-            return datetime.fromtimestamp(int(found.group(1)) / 1000, tz=UTC)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            parsed = parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
+    except ValueError as exc:
+        raise HeaderInvalid(f"If-Modified-Since '{text[:60]}' is not a valid date-time.") from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed
@@ -82,7 +91,24 @@ def decimal(value, default=None) -> Decimal | None:
 
 
 def money(value: Decimal) -> Decimal:
+    """To the cent, half away from zero (Decimal's ROUND_HALF_UP), as Xero rounds amounts
+    ("Rounding in Xero": all monetary calculations to two decimal places)."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def places(value: Decimal, dp: int) -> Decimal:
+    """`value` to `dp` decimal places, half away from zero (unit amounts: 2, or 4 with unitdp=4;
+    quantities: 4)."""
+    return value.quantize(Decimal(1).scaleb(-dp), rounding=ROUND_HALF_UP)
+
+
+def contact_name_key(name: str) -> str:
+    """How Xero compares contact names: Unicode-normalised (NFC), case-folded, surrounding
+    whitespace dropped and inner runs of whitespace made one space. Stored in a column and
+    compared in Python-made keys, so SQLite and PostgreSQL match names identically (no DB
+    collation involved)."""
+    text = unicodedata.normalize("NFC", name or "")
+    return " ".join(text.split()).casefold()
 
 
 def num(value) -> float | None:

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
-from . import accounting, conf, faults, identity, limits
+from . import accounting, conf, contract, faults, identity, limits
 from .models import Connection, Fault, IdempotencyRecord, SandboxOrganisation
 
 log = logging.getLogger(__name__)
@@ -149,13 +149,15 @@ def _write(request, resource, org, grant, provider, item_id):
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
         body = None
-    summarize = request.GET.get("summarizeErrors", "true").lower() != "false"
+    # summarizeErrors only where the file lists it for this method (not on POST /Payments).
+    summarize = ("summarizeErrors" not in contract.write_parameters(resource.name, request.method)
+                 or request.GET.get("summarizeErrors", "true").lower() != "false")
 
     def run():
         if body is None:
             return 400, accounting.bad_request(f"JSON for {resource.plural} could not be parsed")
         return accounting.write(resource, org, app=grant.app, provider=provider, body=body,
-                                summarize_errors=summarize, item_id=item_id)
+                                summarize_errors=summarize, item_id=item_id, query=request.GET)
 
     key = request.headers.get("Idempotency-Key")
     if not key:

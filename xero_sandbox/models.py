@@ -11,6 +11,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from .formats import contact_name_key
+
 
 class SandboxOrganisation(models.Model):
     """A Xero organisation (a "tenant")."""
@@ -195,6 +197,8 @@ class Contact(models.Model):
     organisation = models.ForeignKey(SandboxOrganisation, on_delete=models.CASCADE, related_name="contacts")
     contact_id = models.UUIDField(default=uuid.uuid4, unique=True)
     name = models.CharField(max_length=255)
+    name_key = models.CharField(max_length=1024, db_index=True, editable=False, default="",
+                                help_text="formats.contact_name_key(name): how Xero matches names, made in Python.")
     first_name = models.CharField(max_length=255, blank=True)
     last_name = models.CharField(max_length=255, blank=True)
     email = models.CharField(max_length=255, blank=True)
@@ -207,6 +211,12 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["name"]
+
+    def save(self, *args, **kwargs):
+        self.name_key = contact_name_key(self.name)
+        if kwargs.get("update_fields") is not None and "name" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "name_key"}
+        super().save(*args, **kwargs)
 
 
 class TrackingCategory(models.Model):
@@ -246,7 +256,7 @@ class Document(models.Model):
     document_id = models.UUIDField(default=uuid.uuid4, unique=True)
     doc_type = models.CharField(max_length=20, blank=True)
     number = models.CharField(max_length=255, blank=True, db_index=True)
-    reference = models.CharField(max_length=255, blank=True)
+    reference = models.TextField(blank=True, help_text="Xero's file sets no maxLength on Reference (Xero-OpenAPI#331).")
     status = models.CharField(max_length=20)
     date = models.DateField()
     contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.PROTECT)

@@ -12,6 +12,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from .formats import contact_name_key
 from .models import (Account, Contact, Currency, SandboxApp, SandboxOrganisation, SandboxUser, TaxRate,
                      TrackingCategory, TrackingOption)
 
@@ -250,6 +251,8 @@ def _seed_lists(org, spec, now):
         ))
     contacts.append(Contact(organisation=org, contact_id=_stable_uuid("contact", spec["short_code"], "archived"),
                             name="Closed Account (archived)", status="ARCHIVED", is_customer=True, updated_at=now))
+    for contact in contacts:
+        contact.name_key = contact_name_key(contact.name)
     Contact.objects.bulk_create(contacts)
     region = TrackingCategory.objects.create(
         organisation=org, tracking_category_id=_stable_uuid("tracking", spec["short_code"], "Region"), name="Region")

@@ -1,5 +1,7 @@
 """Sandbox rows → Xero's JSON shapes (see xero_accounting.yaml components/schemas)."""
-from .formats import iso_date, ms_date, ms_datetime, num
+from decimal import Decimal
+
+from .formats import iso_date, ms_date, ms_datetime, num, places
 from .models import Account, Contact, Currency, Document, SandboxOrganisation, TaxRate, TrackingCategory
 
 def organisation(org: SandboxOrganisation) -> dict:
@@ -132,16 +134,25 @@ def _payments_of(doc: Document) -> list:
     ]
 
 
-def document(doc: Document) -> dict:
-    return {
-        Document.Kind.INVOICE: invoice,
-        Document.Kind.CREDIT_NOTE: credit_note,
-        Document.Kind.PAYMENT: payment,
-        Document.Kind.MANUAL_JOURNAL: manual_journal,
-    }[doc.kind](doc)
+def document(doc: Document, *, unit_dp: int = 2) -> dict:
+    """Xero's JSON for a document. `unit_dp`: decimals of UnitAmount shown (2, or 4 when the
+    request carried unitdp=4 — "Rounding in Xero")."""
+    if doc.kind == Document.Kind.INVOICE:
+        return invoice(doc, unit_dp=unit_dp)
+    if doc.kind == Document.Kind.CREDIT_NOTE:
+        return credit_note(doc, unit_dp=unit_dp)
+    return {Document.Kind.PAYMENT: payment, Document.Kind.MANUAL_JOURNAL: manual_journal}[doc.kind](doc)
 
 
-def invoice(doc: Document) -> dict:
+def _lines(d: dict, unit_dp: int) -> list:
+    lines = d.get("LineItems", [])
+    if unit_dp >= 4:
+        return lines
+    return [{**line, "UnitAmount": num(places(Decimal(str(line["UnitAmount"])), unit_dp))}
+            if line.get("UnitAmount") is not None else line for line in lines]
+
+
+def invoice(doc: Document, *, unit_dp: int = 2) -> dict:
     d = doc.data
     due = doc.total - doc.amount_paid if doc.status not in {"VOIDED", "DELETED"} else 0
     return _drop_none({
@@ -167,7 +178,7 @@ def invoice(doc: Document) -> dict:
         "DueDate": d.get("DueDate") and ms_date(_date(d["DueDate"])),
         "Status": doc.status,
         "LineAmountTypes": d.get("LineAmountTypes", "Exclusive"),
-        "LineItems": d.get("LineItems", []),
+        "LineItems": _lines(d, unit_dp),
         "SubTotal": d.get("SubTotal", 0.0),
         "TotalTax": d.get("TotalTax", 0.0),
         "Total": num(doc.total),
@@ -177,7 +188,7 @@ def invoice(doc: Document) -> dict:
     })
 
 
-def credit_note(doc: Document) -> dict:
+def credit_note(doc: Document, *, unit_dp: int = 2) -> dict:
     d = doc.data
     remaining = doc.total - doc.amount_paid if doc.status == "AUTHORISED" else 0
     return _drop_none({
@@ -190,7 +201,7 @@ def credit_note(doc: Document) -> dict:
         "DueDate": d.get("DueDate") and ms_date(_date(d["DueDate"])),
         "Status": doc.status,
         "LineAmountTypes": d.get("LineAmountTypes", "Exclusive"),
-        "LineItems": d.get("LineItems", []),
+        "LineItems": _lines(d, unit_dp),
         "SubTotal": d.get("SubTotal", 0.0),
         "TotalTax": d.get("TotalTax", 0.0),
         "Total": num(doc.total),

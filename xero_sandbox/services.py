@@ -144,7 +144,7 @@ def documents_count(*, tenant=None, kind: str | None = None, doc_type: str | Non
 def documents(*, tenant, kind: str | None = None, doc_type: str | None = None) -> list[dict]:
     """The documents as the API would return them (Xero JSON)."""
     qs = _documents_qs(tenant, kind, doc_type).select_related("contact", "target").prefetch_related("payments")
-    return [s.document(d) for d in qs]
+    return [s.document(d, unit_dp=4) for d in qs]
 
 
 def document_find(*, tenant, number: str | None = None, reference: str | None = None,
@@ -157,7 +157,7 @@ def document_find(*, tenant, number: str | None = None, reference: str | None = 
     if document_id is not None:
         qs = qs.filter(document_id=document_id)
     found = qs.select_related("contact", "target").first()
-    return s.document(found) if found else None
+    return s.document(found, unit_dp=4) if found else None
 
 
 # --- lists -------------------------------------------------------------------------------------

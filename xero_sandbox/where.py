@@ -3,7 +3,11 @@
 Supported: `Field=="text"`, `Field!="text"`, `A.B==guid("…")`, numbers, true/false,
 `Date>=DateTime(2024,01,31)` (and >, <, <=), `Name.Contains("x")`, `.StartsWith`,
 `.EndsWith`, `AND`, `OR`, `NOT`, `&&`, `||` and parentheses. Anything else → WhereError
-(the API answers 400 like Xero does for a filter it cannot parse)."""
+(the API answers 400 like Xero does for a filter it cannot parse).
+
+A string literal cannot hold a double quote, escaped or not: `\"` and `""` are syntax errors,
+as Xero answers them (400 QueryParseException "Syntax error": XeroAPI/Xero-Java#347,
+waynerobinson/xeroizer#160). A backslash is an ordinary character."""
 import re
 from datetime import date, datetime
 
@@ -11,7 +15,7 @@ from .formats import parse_date
 
 _TOKEN = re.compile(r"""
     \s*(?:
-      (?P<str>"(?:[^"\\]|\\.)*")
+      (?P<str>"[^"]*")
     | (?P<op>==|!=|>=|<=|=|>|<|&&|\|\|)
     | (?P<punct>[(),.])
     | (?P<num>-?\d+(?:\.\d+)?)
@@ -29,7 +33,7 @@ def _tokens(text):
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise WhereError(f"Cannot parse where clause near: {text[pos:pos + 20]!r}")
+            raise WhereError("Syntax error")
         pos = m.end()
         kind = m.lastgroup
         value = m.group(kind)
@@ -57,7 +61,7 @@ class _Parser:
     def parse(self):
         node = self.expr()
         if self.i != len(self.toks):
-            raise WhereError("Unexpected text at the end of the where clause")
+            raise WhereError("Syntax error")
         return node
 
     def expr(self):
@@ -109,7 +113,7 @@ class _Parser:
     def value(self):
         kind, value = self.take()
         if kind == "str":
-            return re.sub(r"\\(.)", r"\1", value[1:-1])
+            return value[1:-1]
         if kind == "num":
             return float(value)
         if kind == "word":

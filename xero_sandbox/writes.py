@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.db.models import F
 from django.utils import timezone
 
-from .formats import decimal, money, num, parse_date
+from .formats import contact_name_key, decimal, money, num, parse_date, places
 from .models import Account, Contact, Currency, Document, SandboxApp, SandboxOrganisation, TaxRate, TrackingCategory
 
 SALES_TYPES = {"ACCREC", "ACCRECCREDIT"}
@@ -21,6 +21,7 @@ INVOICE_TYPES = {"ACCREC", "ACCPAY"}
 CREDIT_NOTE_TYPES = {"ACCRECCREDIT", "ACCPAYCREDIT"}
 LINE_AMOUNT_TYPES = {"Exclusive", "Inclusive", "NoTax"}
 CREATE_STATUSES = {"DRAFT", "SUBMITTED", "AUTHORISED"}
+MAX_NUMBER = Decimal(10) ** 14  # amounts and quantities beyond this are refused (a money column holds 18 digits)
 
 
 class ElementInvalid(Exception):
@@ -35,6 +36,7 @@ class Context:
 
     org: SandboxOrganisation
     app: SandboxApp | None
+    unit_dp: int = 2  # decimals UnitAmount keeps: 4 only with ?unitdp=4 ("Rounding in Xero")
     accounts: dict = field(default_factory=dict)
     accounts_by_id: dict = field(default_factory=dict)
     tax_rates: dict = field(default_factory=dict)
@@ -42,8 +44,8 @@ class Context:
     tracking: dict = field(default_factory=dict)
 
     @classmethod
-    def load(cls, org, app=None):
-        ctx = cls(org=org, app=app)
+    def load(cls, org, app=None, *, unit_dp=2):
+        ctx = cls(org=org, app=app, unit_dp=unit_dp)
         for account in Account.objects.filter(organisation=org):
             if account.code:
                 ctx.accounts[account.code.upper()] = account
@@ -82,6 +84,22 @@ MSG_DUPLICATE_INVOICE = "Invoice # must be unique."
 MSG_NOT_EDITABLE = "This document cannot be edited as it has a payment or credit note allocated to it."
 MSG_STATUS = "Invoice not of valid status for modification"
 MSG_NARRATION = "The Narration field is mandatory."
+# waynerobinson/xeroizer#290 (Xero's answer quoted), #395 (required only when AUTHORISED); XeroAPI/xero-python#78.
+MSG_DUE_DATE = "The document DueDate field must be specified."
+
+
+def msg_contact_name_taken(name):
+    return (f"The contact name {name} is already assigned to another contact. "
+            "The contact name must be unique across all active contacts.")
+
+
+def active_contact_named(org, name, *, exclude_pk=None):
+    """The ACTIVE contact whose name matches `name` as Xero matches names (case, surrounding and
+    repeated whitespace ignored; see formats.contact_name_key), or None. Same on every database."""
+    qs = Contact.objects.filter(organisation=org, name_key=contact_name_key(name), status="ACTIVE")
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.order_by("id").first()
 
 
 # --- shared pieces -------------------------------------------------------------------
@@ -128,8 +146,8 @@ def _contact(ctx, raw, errors, *, sales):
             errors.append(f"The contact with ContactID '{raw['ContactID']}' could not be found.")
             return None
         return found
-    name = raw["Name"].strip()
-    found = Contact.objects.filter(organisation=ctx.org, name__iexact=name, status="ACTIVE").first()
+    name = " ".join(raw["Name"].split())
+    found = active_contact_named(ctx.org, name)
     if found:
         return found
     # Xero creates a contact named on a document when no active contact has that name.
@@ -205,10 +223,14 @@ def _tracking(ctx, raw, errors):
 
 def _number(value, errors, label):
     try:
-        return decimal(value)
+        number = decimal(value)
     except ValueError:
         errors.append(f"{label} must be a number.")
         return None
+    if number is not None and (not number.is_finite() or abs(number) >= MAX_NUMBER):
+        errors.append(f"{label} is out of range.")
+        return None
+    return number
 
 
 def _line_items(ctx, raw_lines, errors, *, sales, line_amount_types):
@@ -233,21 +255,35 @@ def _line_items(ctx, raw_lines, errors, *, sales, line_amount_types):
         tracking = _tracking(ctx, raw.get("Tracking"), errors)
         if quantity is None:
             quantity = Decimal(1) if unit is not None or given_amount is not None else Decimal(0)
-        unit = unit if unit is not None else (given_amount / quantity if given_amount is not None and quantity else Decimal(0))
-        amount = given_amount if given_amount is not None else quantity * unit * (1 - (discount or Decimal(0)) / Decimal(100))
-        amount = money(amount)
+        quantity = places(quantity, 4)  # Xero keeps quantities to 4 decimals
+        if unit is None:
+            unit = given_amount / quantity if given_amount is not None and quantity else Decimal(0)
+        # UnitAmount is kept to 2 decimals unless the request says unitdp=4 ("Rounding in Xero";
+        # xero_accounting.yaml parameter unitdp): 0.1648 becomes 0.16 without it.
+        unit = places(unit, ctx.unit_dp)
+        expected = money(quantity * unit * (1 - (discount or Decimal(0)) / Decimal(100)))
+        if given_amount is not None:
+            amount = money(given_amount)
+            # A LineAmount sent with Quantity and UnitAmount must equal what they make (after
+            # UnitAmount's rounding): Xero-NetStandard#74, #147, #412.
+            if raw.get("Quantity") is not None and raw.get("UnitAmount") is not None and amount != expected:
+                errors.append(f"The line total {amount:.2f} does not match the expected line total {expected:.2f}")
+        else:
+            amount = expected
+        # Tax per line, rounded to the cent, then summed ("Rounding in Xero": line item totals).
         percent = rate.rate if rate and line_amount_types != "NoTax" else Decimal(0)
         if line_amount_types == "Inclusive":
-            tax = money(amount - amount / (1 + percent / 100))
+            tax = money(amount * percent / (100 + percent))
             subtotal += amount - tax
         else:
             tax = money(amount * percent / 100)
             subtotal += amount
         given_tax = _number(raw.get("TaxAmount"), errors, "TaxAmount")
         if given_tax is not None and line_amount_types != "NoTax":
+            given_tax = money(given_tax)
             if line_amount_types == "Inclusive":
                 subtotal += tax - given_tax
-            tax = money(given_tax)
+            tax = given_tax
         total_tax += tax
         line = {
             "LineItemID": str(_uuid(raw.get("LineItemID")) or uuid.uuid4()),
@@ -356,6 +392,8 @@ def _write_invoice_like(ctx, el, path_id, *, kind):
                                                      line_amount_types=line_amount_types)
     if status == "AUTHORISED" and not lines:
         errors.append("At least one line item is required to approve this document.")
+    if status == "AUTHORISED" and is_invoice and due is None:
+        errors.append(MSG_DUE_DATE)
     number = (el.get(number_field) or "").strip() or (existing.number if existing else "")
     if is_invoice and doc_type == "ACCREC" and number:
         clash = Document.objects.filter(organisation=ctx.org, kind=kind, doc_type="ACCREC", number__iexact=number)
@@ -373,7 +411,7 @@ def _write_invoice_like(ctx, el, path_id, *, kind):
         number = _next_number(ctx.org, "credit_note_sequence", "CN", kind, ["ACCRECCREDIT"])
     _mark_contact_role(contact, sales=sales)
     data = {
-        "Input": {k: v for k, v in el.items() if k not in {id_field}},
+        "Input": {k: v for k, v in el.items() if k not in {id_field} and not (k == "Reference" and not sales)},
         "LineAmountTypes": line_amount_types,
         "LineItems": lines,
         "SubTotal": num(subtotal),
@@ -385,7 +423,9 @@ def _write_invoice_like(ctx, el, path_id, *, kind):
     doc = existing or Document(organisation=ctx.org, kind=kind, created_by_app=ctx.app)
     doc.doc_type = doc_type
     doc.number = number
-    doc.reference = (el.get("Reference") or "")[:255]
+    # Reference is kept on ACCREC invoices and ACCRECCREDIT credit notes only; on bills Xero drops
+    # it silently (xero_accounting.yaml: "ACCREC only" / "ACCRECCREDIT only").
+    doc.reference = (el.get("Reference") or "") if doc_type in SALES_TYPES else ""
     doc.status = status
     doc.date = when
     doc.contact = contact
@@ -570,17 +610,15 @@ def write_contact(ctx: Context, el: dict, path_id=None) -> Contact:
         if contact is None:
             raise ElementInvalid([f"The contact with ContactID '{wanted}' could not be found."])
     name = (el.get("Name") if "Name" in el else (contact.name if contact else "")) or ""
-    name = name.strip()
+    name = " ".join(name.split())
+    status = (el.get("ContactStatus") or (contact.status if contact else "ACTIVE")).upper()
     if not name:
         errors.append("The contact name must be specified.")
-    elif Contact.objects.filter(organisation=ctx.org, name__iexact=name, status="ACTIVE").exclude(
-            pk=getattr(contact, "pk", None)).exists():
-        errors.append(f"The contact name {name} is already assigned to another contact. "
-                      "The contact name must be unique across all active contacts.")
+    elif status == "ACTIVE" and active_contact_named(ctx.org, name, exclude_pk=getattr(contact, "pk", None)):
+        errors.append(msg_contact_name_taken(name))
     currency = el.get("DefaultCurrency")
     if currency and currency.upper() not in ctx.currencies:
         errors.append(msg_currency(currency.upper()))
-    status = (el.get("ContactStatus") or (contact.status if contact else "ACTIVE")).upper()
     if status not in {"ACTIVE", "ARCHIVED"}:
         errors.append(f"'{status}' is not a valid ContactStatus.")
     if errors:

@@ -104,7 +104,7 @@ def test_admin_connects_exports_loses_the_connection_and_gets_everything_out_onc
     # New documents are exported while the connection is broken: they wait.
     today = timezone.localdate()
     late = [document_create(organisation=org, doc_type=DocumentType.SALES_INVOICE, number=f"LATE-{i}",
-                            date=today - timedelta(days=i), contact_name="Te Aro Kitchen",
+                            date=today - timedelta(days=i), due_date=today, contact_name="Te Aro Kitchen",
                             lines=[LineSpec(description="Beans", quantity=Decimal(3), unit_amount=Decimal("25"),
                                             account_code="200", tax_type="OUTPUT2")]) for i in range(3)]
     page.goto(f"{live_server.url}/o/kiwi/exports/")

@@ -45,7 +45,7 @@ def connect(org, admin, *, reconnect=False) -> XeroConnection:
 
 def sale(org, number, *, code="200", contact="Cuba Street Café"):
     return document_create(organisation=org, doc_type=DocumentType.SALES_INVOICE, number=number,
-                           date=timezone.localdate(), contact_name=contact,
+                           date=timezone.localdate(), due_date=timezone.localdate(), contact_name=contact,
                            lines=[LineSpec(description="Flat white beans 1kg", quantity=Decimal(3),
                                            unit_amount=Decimal("32.50"), account_code=code, tax_type="OUTPUT2",
                                            tracking=[{"category": "Region", "option": "Wellington"}])])
@@ -53,7 +53,7 @@ def sale(org, number, *, code="200", contact="Cuba Street Café"):
 
 def bill(org, number, *, code="429"):
     return document_create(organisation=org, doc_type=DocumentType.BILL, number=number, date=timezone.localdate(),
-                           contact_name="Vector Energy",
+                           due_date=timezone.localdate(), contact_name="Vector Energy",
                            lines=[LineSpec(description="Brochures", quantity=Decimal(1), unit_amount=Decimal("240"),
                                            account_code=code, tax_type="INPUT2")])
 

@@ -46,7 +46,7 @@ def test_a_database_blip_mid_run_loses_nothing_and_marks_nothing_falsely(xero, w
     connect(org, alice, NZ)
     for i in range(DOCUMENTS):
         document_create(organisation=org, doc_type=DocumentType.SALES_INVOICE, number=f"B-{i:04d}",
-                        date=timezone.localdate(), contact_name="Te Aro Kitchen",
+                        date=timezone.localdate(), due_date=timezone.localdate(), contact_name="Te Aro Kitchen",
                         lines=[LineSpec(description="Beans", quantity=Decimal(2), unit_amount=Decimal("21"),
                                         account_code="200", tax_type="OUTPUT2")])
     # The first batch stays at Xero for 3 s: that is when the database goes away for the worker.

@@ -37,7 +37,7 @@ def test_every_fault_kind_and_still_each_document_exactly_once(xero, quick_retri
     connect(org, alice, NZ)
     for i in range(DOCUMENTS):
         document_create(organisation=org, doc_type=DocumentType.SALES_INVOICE, number=f"F-{i:04d}",
-                        date=timezone.localdate(), contact_name="Te Aro Kitchen",
+                        date=timezone.localdate(), due_date=timezone.localdate(), contact_name="Te Aro Kitchen",
                         lines=[LineSpec(description="Beans", quantity=Decimal(1 + i % 4), unit_amount=Decimal("19.50"),
                                         account_code="200", tax_type="OUTPUT2")])
     writes = {"tenant": NZ, "path_contains": "Invoices", "methods": "PUT,POST"}

@@ -69,7 +69,7 @@ def test_two_clusters_one_budget_each_document_once(xero, redis_url, settings, t
         connect(org, admin, tenant)
         for i in range(PER_TENANT):
             document_create(organisation=org, doc_type=DocumentType.SALES_INVOICE, number=f"S-{i:04d}",
-                            date=timezone.localdate(), contact_name="Te Aro Kitchen",
+                            date=timezone.localdate(), due_date=timezone.localdate(), contact_name="Te Aro Kitchen",
                             lines=[LineSpec(description="Beans", quantity=Decimal(1), unit_amount=Decimal("12"),
                                             account_code="200", tax_type=tax_type)])
         orgs[slug] = org

@@ -65,3 +65,27 @@ def test_an_expired_token_is_refreshed_before_it_is_used(org):
         assert len(rsps.calls) == 1
     # Fresh now: no further call.
     assert tokens.access_token(conn.pk) == NEW_ACCESS
+
+
+@responses.activate
+def test_json_log_lines_carry_the_ids_and_no_token(org):
+    """The same refresh with LOG_FORMAT=json: the lines name the connection and tenant, and no
+    token appears — not even one a careless message would have written."""
+    from tests.observability.jsonlog import json_log_lines
+
+    conn = factories.make_connection(org, access_token=ACCESS, refresh_token=REFRESH, expires_in=10)
+    responses.post(settings.XERO_TOKEN_URL, json={
+        "access_token": NEW_ACCESS, "refresh_token": NEW_REFRESH, "expires_in": 1800, "token_type": "Bearer",
+        "scope": "offline_access accounting.settings"})
+    with json_log_lines() as lines:
+        assert tokens.access_token(conn.pk) == NEW_ACCESS
+        careless = logging.getLogger("xero_connect.careless")
+        careless.info("xero.debug.headers Authorization: Bearer %s", NEW_ACCESS)
+        careless.info("xero.debug.body refresh_token=%s&client_id=abc", NEW_REFRESH)
+        careless.info("xero.debug.json %s", {"access_token": NEW_ACCESS, "refresh_token": NEW_REFRESH})
+        careless.info("xero.debug.extra", extra={"refresh_token": NEW_REFRESH})
+    written = lines.pop()["_raw"]
+    assert not [s for s in (ACCESS, REFRESH, NEW_ACCESS, NEW_REFRESH) if s in written]
+    [ok] = [line for line in lines if line.get("event") == "xero.token.refresh.ok"]
+    assert ok["connection_id"] == conn.pk and ok["tenant_id"] == conn.tenant_id
+    assert len([line for line in lines if line.get("event", "").startswith("xero.debug.")]) == 4

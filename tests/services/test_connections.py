@@ -130,7 +130,7 @@ def test_callback_exchanges_with_the_verifier_and_reads_this_auth_events_connect
     add_connections(rsps, [tenant(1), tenant(2)])
     pending = services.oauth_callback(session=session, user=admin_user, params={"state": state, "code": "c"})
     assert form(calls_to(rsps, "POST", "/token")[0])["code_verifier"] == verifier
-    assert "authEventId=event-new" in calls_to(rsps, "GET", "/connections")[0].request.url
+    assert "authEventId=11111111-1111-4111-8111-111111111111" in calls_to(rsps, "GET", "/connections")[0].request.url
     assert [t["tenantName"] for t in pending.tenants] == ["Xero Org 1", "Xero Org 2"]
     assert pending.chosen_tenant_id == "" and pending.xero_user_email == "xu@example.com"
     assert pending.get_access_token() and "access" not in pending.access_token_encrypted
@@ -146,11 +146,11 @@ def test_finish_links_the_chosen_organisation_removes_the_unpicked_one_and_queue
     connection = services.connection_complete(pending=pending, actor=admin_user, tenant_id="tenant-1")
     assert presentation(current_connection(organisation=org)).words == "Connected"
     assert (connection.tenant_id, connection.short_code, connection.xero_base_currency) == ("tenant-1", "!abc12", "NZD")
-    assert connection.xero_connection_id == "conn-1" and connection.auth_event_id == "event-new"
+    assert connection.xero_connection_id == "00000000-0000-4000-8000-000000000001" and connection.auth_event_id == "11111111-1111-4111-8111-111111111111"
     assert connection.xero_user_email == "xu@example.com" and "accounting.invoices" in connection.scopes
     assert connection.connected_by == admin_user and connection.get_refresh_token() == "refresh-new"
     deletes = calls_to(rsps, "DELETE", "/connections/")
-    assert [c.request.url.rsplit("/", 1)[1] for c in deletes] == ["conn-2"]  # exactly one connection stays in Xero
+    assert [c.request.url.rsplit("/", 1)[1] for c in deletes] == ["00000000-0000-4000-8000-000000000002"]  # exactly one connection stays in Xero
     assert ListRefresh.objects.filter(organisation=org, trigger=ListRefresh.Trigger.CONNECT).count() == 1
 
 
@@ -191,7 +191,7 @@ def test_finish_after_the_pending_sign_in_expired_is_a_timeout(org, admin_user, 
 
 def test_reconnect_to_the_same_tenant_revokes_the_old_authorisation_and_keeps_the_reused_connection(
         org, admin_user, rsps):
-    old = factories.make_connection(org, tenant_id="tenant-1", xero_connection_id="conn-1", auth_event_id="event-old",
+    old = factories.make_connection(org, tenant_id="tenant-1", xero_connection_id="00000000-0000-4000-8000-000000000001", auth_event_id="22222222-2222-4222-8222-222222222222",
                                     refresh_token="refresh-old", status="needs_reconnect")
     pending = callback(rsps, org, admin_user, tenants=[tenant(1)], reconnect=True)
     assert pending.replaces_id == old.pk
@@ -208,12 +208,12 @@ def test_reconnect_to_the_same_tenant_revokes_the_old_authorisation_and_keeps_th
 
 
 def test_reconnect_deletes_an_old_connection_id_and_tolerates_it_being_gone(org, admin_user, rsps):
-    factories.make_connection(org, tenant_id="tenant-1", xero_connection_id="conn-old", auth_event_id="event-old",
+    factories.make_connection(org, tenant_id="tenant-1", xero_connection_id="00000000-0000-4000-8000-0000000000ff", auth_event_id="22222222-2222-4222-8222-222222222222",
                               status="removed_in_xero")
     pending = callback(rsps, org, admin_user, tenants=[tenant(1)], reconnect=True)
     add_organisation(rsps)
     add_revoke(rsps, status=400)
-    rsps.add(responses.DELETE, "http://127.0.0.1:8000/xero-sandbox/connections/conn-old", status=404,
+    rsps.add(responses.DELETE, "http://127.0.0.1:8000/xero-sandbox/connections/00000000-0000-4000-8000-0000000000ff", status=404,
              json={"Title": "Not Found"})
     new = services.connection_complete(pending=pending, actor=admin_user, tenant_id="tenant-1")
     assert new.status == ConnectionStatus.CONNECTED
@@ -222,7 +222,7 @@ def test_reconnect_deletes_an_old_connection_id_and_tolerates_it_being_gone(org,
 
 
 def test_unpicked_tenant_linked_to_another_of_our_organisations_is_not_deleted(org, other_org, admin_user, rsps):
-    factories.make_connection(other_org, tenant_id="tenant-2", xero_connection_id="conn-2")
+    factories.make_connection(other_org, tenant_id="tenant-2", xero_connection_id="00000000-0000-4000-8000-000000000002")
     pending = callback(rsps, org, admin_user, tenants=[tenant(1), tenant(2)])
     add_organisation(rsps)
     add_delete(rsps)
@@ -234,7 +234,7 @@ def test_unpicked_tenant_linked_to_another_of_our_organisations_is_not_deleted(o
 
 
 def test_switching_xero_organisation_with_exported_documents_needs_explicit_confirmation(org, admin_user, rsps):
-    factories.make_connection(org, tenant_id="tenant-9", tenant_name="Old Books Ltd", xero_connection_id="conn-9")
+    factories.make_connection(org, tenant_id="tenant-9", tenant_name="Old Books Ltd", xero_connection_id="00000000-0000-4000-8000-000000000009")
     exported_record(org, "tenant-9")
     exported_record(org, "tenant-9", n=2)
     pending = callback(rsps, org, admin_user, tenants=[tenant(1)], reconnect=True)
@@ -252,7 +252,7 @@ def test_switching_xero_organisation_with_exported_documents_needs_explicit_conf
 
 
 def test_switch_guard_also_applies_after_a_disconnect(org, admin_user, rsps):
-    old = factories.make_connection(org, tenant_id="tenant-9", xero_connection_id="conn-9")
+    old = factories.make_connection(org, tenant_id="tenant-9", xero_connection_id="00000000-0000-4000-8000-000000000009")
     from xero_connect import connection_states
     connection_states.disconnect(old)
     exported_record(org, "tenant-9")
@@ -261,7 +261,7 @@ def test_switch_guard_also_applies_after_a_disconnect(org, admin_user, rsps):
 
 
 def test_no_guard_when_nothing_was_exported_to_the_old_tenant(org, admin_user, rsps):
-    factories.make_connection(org, tenant_id="tenant-9", xero_connection_id="conn-9")
+    factories.make_connection(org, tenant_id="tenant-9", xero_connection_id="00000000-0000-4000-8000-000000000009")
     pending = callback(rsps, org, admin_user, tenants=[tenant(1)], reconnect=True)
     add_organisation(rsps)
     add_revoke(rsps)
@@ -286,12 +286,12 @@ def test_cancel_after_consent_removes_the_connections_it_made(org, admin_user, r
 
 
 def test_disconnect_deletes_and_revokes_at_xero_and_keeps_history(org, admin_user, rsps):
-    connection = factories.make_connection(org, xero_connection_id="conn-7", refresh_token="refresh-7")
+    connection = factories.make_connection(org, xero_connection_id="00000000-0000-4000-8000-000000000007", refresh_token="refresh-7")
     add_delete(rsps)
     add_revoke(rsps)
     services.connection_disconnect(organisation=org, actor=admin_user)
     assert presentation(current_connection(organisation=org)).words == "Not connected to Xero"
-    assert calls_to(rsps, "DELETE", "/connections/conn-7")
+    assert calls_to(rsps, "DELETE", "/connections/00000000-0000-4000-8000-000000000007")
     assert form(calls_to(rsps, "POST", "/revocation")[0])["token"] == "refresh-7"
     connection.refresh_from_db()
     assert connection.status == ConnectionStatus.DISCONNECTED and not connection.has_tokens
@@ -300,7 +300,7 @@ def test_disconnect_deletes_and_revokes_at_xero_and_keeps_history(org, admin_use
 
 
 def test_disconnect_still_happens_when_xero_is_down_and_says_so(org, admin_user, rsps):
-    factories.make_connection(org, xero_connection_id="conn-7")
+    factories.make_connection(org, xero_connection_id="00000000-0000-4000-8000-000000000007")
     add_delete(rsps, status=503)
     add_revoke(rsps, status=503)
     connection = services.connection_disconnect(organisation=org, actor=admin_user)

@@ -19,18 +19,18 @@ def jwt(claims: dict) -> str:
     return f"{part({'alg': 'RS256'})}.{part(claims)}.c2ln"
 
 
-def access_token(auth_event_id="event-new", n=1) -> str:
+def access_token(auth_event_id="11111111-1111-4111-8111-111111111111", n=1) -> str:
     return jwt({"authentication_event_id": auth_event_id, "jti": f"jti-{n}"})
 
 
-def token_body(*, auth_event_id="event-new", refresh="refresh-new", scope=ALL_SCOPES, n=1, email="xu@example.com"):
+def token_body(*, auth_event_id="11111111-1111-4111-8111-111111111111", refresh="refresh-new", scope=ALL_SCOPES, n=1, email="xu@example.com"):
     return {"access_token": access_token(auth_event_id, n), "refresh_token": refresh, "expires_in": 1800,
             "token_type": "Bearer", "scope": scope,
             "id_token": jwt({"name": "Xena User", "email": email})}
 
 
-def tenant(n, *, auth_event_id="event-new", name=None):
-    return {"id": f"conn-{n}", "authEventId": auth_event_id, "tenantId": f"tenant-{n}", "tenantType": "ORGANISATION",
+def tenant(n, *, auth_event_id="11111111-1111-4111-8111-111111111111", name=None):
+    return {"id": f"00000000-0000-4000-8000-{n:012d}", "authEventId": auth_event_id, "tenantId": f"tenant-{n}", "tenantType": "ORGANISATION",
             "tenantName": name or f"Xero Org {n}", "createdDateUtc": "2026-01-01T00:00:00",
             "updatedDateUtc": "2026-01-01T00:00:00"}
 

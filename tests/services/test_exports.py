@@ -49,11 +49,24 @@ class FakeXero:
         self.store = {}          # resource → list of elements
         self.by_key = {}         # key → (body, response)
         self.script = []         # queue of overrides: callables(request) → (status, headers, body) or None
+        self.finds = []          # the query of every look-up
+        self.write_urls = []     # the URL of every write
+        self.blind_lookups = 0   # look-ups still to answer "nothing" (a write Xero has not finished yet)
         for resource in ("Invoices", "CreditNotes", "Payments", "ManualJournals"):
             pattern = re.compile(rf"{re.escape(API)}/{resource}(\?.*)?$")
             for method in ("PUT", "POST"):
                 rsps.add_callback(method, pattern, callback=self._write(resource))
             rsps.add_callback("GET", pattern, callback=self._find(resource))
+
+    def commit_then_drop(self, resource="Invoices"):
+        """The next write is committed by Xero and its answer lost on the way back."""
+        import requests
+
+        def scripted(request):
+            self._write(resource)(request)
+            raise requests.ConnectionError("connection reset by peer")
+
+        self.script.append(scripted)
 
     def created(self, resource="Invoices"):
         return self.store.get(resource, [])
@@ -66,6 +79,7 @@ class FakeXero:
             key = request.headers.get("Idempotency-Key")
             body = json.loads(request.body)
             self.calls.append((request.method, resource, key, len(body[resource])))
+            self.write_urls.append(request.url)
             assert "summarizeErrors=false" in request.url
             if self.script:
                 scripted = self.script.pop(0)(request)
@@ -103,11 +117,30 @@ class FakeXero:
             self.calls.append(("GET", resource, None, 0))
             from urllib.parse import parse_qs, urlparse
 
-            where = parse_qs(urlparse(request.url).query).get("where", [""])[0]
-            wanted = set(re.findall(r'=="([^"]*)"', where))
-            fields = {"Invoices": "InvoiceNumber", "CreditNotes": "CreditNoteNumber", "Payments": "Reference",
-                      "ManualJournals": "Narration"}
-            found = [el for el in self.store.get(resource, []) if el.get(fields[resource]) in wanted]
+            query = parse_qs(urlparse(request.url).query)
+            self.finds.append(query)
+            where = query.get("where", [""])[0]
+            if '\\"' in where:  # Xero: a string holding a double quote, escaped or not
+                return 400, {}, json.dumps({"ErrorNumber": 16, "Type": "QueryParseException",
+                                            "Message": "Unterminated string literal"})
+            stored = self.store.get(resource, [])
+            if self.blind_lookups:
+                self.blind_lookups -= 1
+                stored = []
+            if "InvoiceNumbers" in query:
+                wanted = set(query["InvoiceNumbers"][0].split(","))
+                found = [el for el in stored if el.get("InvoiceNumber") in wanted]
+            elif "Guid(" in where:
+                wanted = set(re.findall(r'Invoice.InvoiceID==Guid\("([^"]*)"\)', where))
+                found = [el for el in stored if el.get("Invoice", {}).get("InvoiceID") in wanted]
+            elif "DateTime(" in where:
+                wanted = {"%04d-%02d-%02d" % tuple(map(int, d)) for d in re.findall(r"DateTime\((\d+),(\d+),(\d+)\)", where)}
+                found = [el for el in stored if el.get("Date") in wanted]
+            else:
+                wanted = set(re.findall(r'=="([^"]*)"', where))
+                fields = {"Invoices": "InvoiceNumber", "CreditNotes": "CreditNoteNumber", "Payments": "Reference",
+                          "ManualJournals": "Narration"}
+                found = [el for el in stored if el.get(fields[resource]) in wanted]
             return 200, {}, json.dumps({resource: found})
 
         return callback

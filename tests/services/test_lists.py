@@ -23,7 +23,6 @@ from xero_connect.models import (
     TrackingOption,
 )
 from xero_connect.services import lists as services
-from xero_connect.xero.accounting import http_date
 
 
 def api(resource: str) -> str:
@@ -104,7 +103,7 @@ def test_second_account_read_is_conditional_and_archives_from_status_not_absence
 
     refresh = run(org, [ListName.ACCOUNTS])
 
-    assert responses.calls[1].request.headers["If-Modified-Since"] == http_date(T2)
+    assert responses.calls[1].request.headers["If-Modified-Since"] == "2026-03-02T11:30:00Z"
     result = refresh.results["accounts"]
     assert (result["added"], result["updated"], result["archived"], result["unchanged"]) == (1, 0, 1, 0)
     assert result["changes"]["archived"] == ["400 Advertising"] and result["full_read"] is False
@@ -179,7 +178,7 @@ def test_incremental_contacts_pick_up_an_added_and_an_archived_contact(org, conn
 
     refresh = run(org, [ListName.CONTACTS])
 
-    assert responses.calls[1].request.headers["If-Modified-Since"] == http_date(T2)
+    assert responses.calls[1].request.headers["If-Modified-Since"] == "2026-03-02T11:30:00Z"
     result = refresh.results["contacts"]
     assert result["changes"] == {"added": ["Gamma"], "updated": [], "archived": ["Beta"]}
     assert Contact.objects.get(organisation=org, xero_id="c1").is_active is True
@@ -194,7 +193,7 @@ def test_empty_incremental_contacts_answer_is_one_call(org, connection):
     refresh = run(org, [ListName.CONTACTS])
 
     assert refresh.results["contacts"]["calls"] == 1
-    assert responses.calls[1].request.headers["If-Modified-Since"] == http_date(T1)
+    assert responses.calls[1].request.headers["If-Modified-Since"] == "2026-03-01T10:00:00Z"
     assert Contact.objects.get(organisation=org, xero_id="c1").is_active is True
 
 

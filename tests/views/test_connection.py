@@ -129,7 +129,7 @@ def test_pending_sign_in_of_another_organisation_is_404(admin_client, org, other
 
 
 def test_switch_page_explains_and_needs_the_checkbox(admin_client, org, rsps):
-    factories.make_connection(org, tenant_id="tenant-9", tenant_name="Old Books Ltd", xero_connection_id="conn-9")
+    factories.make_connection(org, tenant_id="tenant-9", tenant_name="Old Books Ltd", xero_connection_id="00000000-0000-4000-8000-000000000009")
     doc = SourceDocument.objects.create(organisation=org, doc_type=DocumentType.BILL, number="B-1", date=date(2026, 1, 1))
     ExportRecord.objects.create(organisation=org, document=doc, doc_type=doc.doc_type, doc_date=doc.date,
                                 state=ExportState.EXPORTED, tenant_id="tenant-9")

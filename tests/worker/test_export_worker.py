@@ -31,7 +31,7 @@ def test_a_worker_killed_mid_batch_leaves_each_document_exactly_once(transaction
     connect(org, admin, KOWHAI)
     for i in range(60):
         document_create(organisation=org, doc_type=DocumentType.SALES_INVOICE, number=f"W-{i:03d}",
-                        date=timezone.localdate(), contact_name="Te Aro Kitchen",
+                        date=timezone.localdate(), due_date=timezone.localdate(), contact_name="Te Aro Kitchen",
                         lines=[LineSpec(description="Beans", quantity=Decimal(2), unit_amount=Decimal("30"),
                                         account_code="200", tax_type="OUTPUT2")])
     # The first batch call is slow at Xero: it is still being processed when the worker dies.

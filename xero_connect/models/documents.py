@@ -107,6 +107,17 @@ class ExportRecord(models.Model):
     in_doubt = models.BooleanField(default=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=100, blank=True)
+    # Look-ups of an in-doubt record that Xero did not answer usefully, in a row (bounded by
+    # XERO_EXPORT_MAX_ATTEMPTS; an outage is waited out instead, see xero_unavailable_since).
+    lookups_failed = models.PositiveIntegerField(default=0)
+    # Set while the record waits because Xero is unavailable (503 maintenance, organisation
+    # offline, timeouts): shown as "Waiting for Xero" since then; cleared when Xero answers.
+    xero_unavailable_since = models.DateTimeField(null=True, blank=True)
+    # Xero's own Total of the exported document, and Xero's minus ours when they differ
+    # (None when they agree or Xero gave no totals), with the cause in words.
+    xero_total = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    total_difference = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    total_note = models.CharField(max_length=300, blank=True)
     job = models.ForeignKey("BulkJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="records")
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -63,11 +63,22 @@ def record_link(record: ExportRecord) -> str:
     return deep_link(doc_type=record.doc_type, xero_id=record.xero_id, short_code=short_code)
 
 
+WAITING_FOR_XERO = "Waiting for Xero"
+
+
 @dataclass
 class Row:
     record: ExportRecord
     link: str
     state_colour: str
+
+    @property
+    def state_words(self) -> str:
+        """The state as shown: a queued item that Xero has not been answering for is "Waiting
+        for Xero" (it goes out by itself when Xero answers)."""
+        if self.record.state == ExportState.QUEUED and self.record.xero_unavailable_since:
+            return WAITING_FOR_XERO
+        return self.record.get_state_display()
 
 
 @dataclass
@@ -110,8 +121,15 @@ def export_page(*, organisation, date_from, date_to, state: str = "", search: st
     base = ledger_queryset(organisation=organisation, date_from=date_from, date_to=date_to, search=search,
                            doc_types=[doc_type] if doc_type else None)
     counts: dict[str, dict[str, int]] = {}
-    for row in base.values("doc_type", "state").annotate(n=Count("id")).order_by():
+    waiting_for_xero = totals_differ = 0
+    for row in base.values("doc_type", "state").annotate(
+            n=Count("id"), xero_waiting=Count("id", filter=Q(xero_unavailable_since__isnull=False)),
+            differ=Count("id", filter=Q(total_difference__isnull=False))).order_by():
         counts.setdefault(row["doc_type"], {})[row["state"]] = row["n"]
+        if row["state"] == ExportState.QUEUED:
+            waiting_for_xero += row["xero_waiting"]
+        if row["state"] == ExportState.EXPORTED:
+            totals_differ += row["differ"]
     sections = []
     pages = pages or {}
     for value, label in DocumentType.choices:
@@ -136,7 +154,14 @@ def export_page(*, organisation, date_from, date_to, state: str = "", search: st
         sections.append(section)
     connection = current_connection(organisation=organisation)
     totals = {s.value: sum(c.get(s.value, 0) for c in counts.values()) for s in STATE_ORDER}
-    return {"sections": sections, "connection": connection, "status": presentation(connection), "totals": totals}
+    totals["waiting_for_xero"] = waiting_for_xero  # queued, Xero not answering: shown "Waiting for Xero"
+    totals["totals_differ"] = totals_differ  # exported, Xero's total differs from the document's
+    since = None
+    if waiting_for_xero:
+        since = base.filter(state=ExportState.QUEUED).exclude(xero_unavailable_since=None).order_by(
+            "xero_unavailable_since").values_list("xero_unavailable_since", flat=True).first()
+    return {"sections": sections, "connection": connection, "status": presentation(connection), "totals": totals,
+            "waiting_for_xero_since": since}
 
 
 def latest_job(*, organisation) -> BulkJob | None:

@@ -60,7 +60,8 @@ def documents_preflight(*, documents) -> dict[int, list[str]]:
 
     lines_by_doc = defaultdict(list)
     for line in DocumentLine.objects.filter(document_id__in=doc_ids).values(
-            "document_id", "account_code", "tax_type", "tracking").order_by("document_id", "position", "id"):
+            "document_id", "account_code", "tax_type", "tracking", "quantity", "unit_amount",
+            "line_amount").order_by("document_id", "position", "id"):
         lines_by_doc[line["document_id"]].append(line)
 
     base_currency = dict(Organisation.objects.filter(pk__in=org_ids).values_list("pk", "base_currency"))
@@ -213,5 +214,51 @@ def documents_preflight(*, documents) -> dict[int, list[str]]:
                     elif not opt_row["is_active"]:
                         add(f"Tracking option {opt_row['name']} in {row['name']} is {_gone(opt_row['status'])} — "
                             f"restore it in Xero and refresh lists, or fix the document")
+        for text in xero_rules_problems(doc, lines_by_doc[doc.pk]):
+            add(text)
         out[doc.pk] = problems
     return out
+
+
+# Xero's InvoiceNumber maxLength (xero_accounting.yaml); CreditNoteNumber is held to the same.
+NUMBER_MAX_LENGTH = 255
+
+
+def xero_rules_problems(doc, lines) -> list[str]:
+    """What Xero would round, refuse or drop, said before any call: figures with more
+    precision than Xero keeps (refused, never rounded silently), a manual journal that does not
+    balance to the cent, an approved invoice or bill with no due date (and none derivable, see
+    payloads.due_date), a number longer than Xero holds. `lines` are dicts with quantity,
+    unit_amount, line_amount."""
+    from .. import money
+    from ..services import payloads
+
+    problems = []
+    if doc.doc_type == DocumentType.PAYMENT:
+        problems += money.precision_problems(money_amounts=[doc.total])
+        return problems
+    if doc.doc_type == DocumentType.MANUAL_JOURNAL:
+        amounts = [line["line_amount"] if line["line_amount"] is not None
+                   else money.line_amount(line["quantity"] or 0, line["unit_amount"] or 0) for line in lines]
+        problems += money.precision_problems(money_amounts=amounts)
+        if not problems:
+            off = money.journal_imbalance(amounts)
+            if off:
+                debits = sum((a for a in amounts if a > 0), money.ZERO)
+                credits = -sum((a for a in amounts if a < 0), money.ZERO)
+                problems.append(f"The journal does not balance: debits {debits:.2f}, credits {credits:.2f} "
+                                f"(off by {abs(off):.2f}) — Xero accepts a manual journal only when they are equal")
+        return problems
+    problems += money.precision_problems(quantities=[line["quantity"] for line in lines],
+                                         unit_amounts=[line["unit_amount"] for line in lines])
+    if (doc.line_amount_types or "Exclusive") not in money.LINE_AMOUNT_TYPES:
+        problems.append(f"Line amount types “{doc.line_amount_types}” is not one Xero knows — use Exclusive, "
+                        f"Inclusive or NoTax")
+    if payloads.kind_of(doc.doc_type).resource == "Invoices" and payloads.due_date(doc) is None:
+        problems.append("Due date missing — Xero requires one on an approved invoice or bill; add it to the "
+                        "document (or set XERO_EXPORT_DUE_DAYS to derive it from the date)")
+    number = payloads.xero_number(doc)
+    if len(number) > NUMBER_MAX_LENGTH:
+        problems.append(f"The number sent to Xero, “{number[:40]}…”, is {len(number)} characters — Xero holds "
+                        f"{NUMBER_MAX_LENGTH}; shorten the number or the reference")
+    return problems

@@ -227,6 +227,13 @@ def parse_csv(*, organisation, text: str, refuse_existing: bool = True) -> tuple
             line.unit_amount = unit if unit is not None else Decimal(0)
         if not line.account_code:
             errors.append(RowError(index, "account_code is required on each line."))
+        from .. import money  # Xero keeps 4 decimals on quantities and unit amounts, 2 on journal lines
+
+        for problem in money.precision_problems(
+                quantities=[line.quantity] if doc_type != DocumentType.MANUAL_JOURNAL else [],
+                unit_amounts=[line.unit_amount] if doc_type != DocumentType.MANUAL_JOURNAL else [],
+                money_amounts=[line.line_amount] if line.line_amount is not None else []):
+            errors.append(RowError(index, problem + "."))
         spec["lines"].append(line)
 
     existing = set(SourceDocument.objects.filter(

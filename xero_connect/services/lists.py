@@ -48,10 +48,11 @@ from ..models import (
     WebhookEvent,
     XeroConnection,
 )
-from .webhooks_out import webhooks_emit
+from ..observability import metrics
 from ..selectors.connections import current_connection
 from ..xero import errors
 from ..xero.accounting import AccountingApi, parse_xero_date
+from .webhooks_out import webhooks_emit
 from . import ratelimits, xero_access
 
 log = logging.getLogger("xero_connect.lists")
@@ -172,6 +173,8 @@ def _finish(refresh: ListRefresh, status: str) -> ListRefresh:
         "id": refresh.pk, "status": status, "lists": {name: {k: (result or {}).get(k) for k in (
             "added", "updated", "archived", "unchanged", "error")} for name, result in (refresh.results or {}).items()}}}])
     log.info("lists.refresh.finished refresh=%s org=%s status=%s", refresh.pk, refresh.organisation_id, status)
+    if refresh.started_at:
+        metrics.list_refresh_observed(status=status, seconds=(refresh.finished_at - refresh.started_at).total_seconds())
     return refresh
 
 

@@ -43,6 +43,14 @@ KINDS: dict[str, XeroKind] = {
         "updates the existing manual journal in Xero"),
 }
 
+# Writes and reads of these resources carry `unitdp=4`: without it Xero keeps UnitAmount to 2
+# decimals (0.1648 → 0.16). Source: xero_accounting.yaml (parameter unitdp on PUT/POST/GET
+# Invoices and CreditNotes) and Xero's guide "Rounding in Xero".
+UNITDP_RESOURCES = {"Invoices", "CreditNotes"}
+# Xero keeps `Reference` only on sales invoices and sales credit notes; on bills and supplier
+# credit notes it is dropped silently (xero_accounting.yaml, Invoice.Reference).
+REFERENCE_KEPT = {DocumentType.SALES_INVOICE, DocumentType.SALES_CREDIT_NOTE}
+
 # Invoices first, so that payments in the same run find their invoice already exported.
 RESOURCE_ORDER = ["Invoices", "CreditNotes", "ManualJournals", "Payments"]
 DOC_TYPES_BY_RESOURCE: dict[str, list[str]] = {}
@@ -73,6 +81,45 @@ def _tracking(line) -> list[dict]:
         if isinstance(item, dict) and item.get("category") and item.get("option"):
             out.append({"Name": item["category"], "Option": item["option"]})
     return out
+
+
+def xero_number(document: SourceDocument) -> str:
+    """The InvoiceNumber / CreditNoteNumber sent to Xero. On bills and supplier credit notes,
+    where Xero drops `Reference`, the number is where Xero keeps the supplier's reference (Xero
+    shows a bill's InvoiceNumber as its "Reference"), so a reference goes there after our
+    number: "B-1001 / SUP-889". The look-up after an interrupted send uses the same value."""
+    number = document.number
+    reference = (document.reference or "").strip()
+    if document.doc_type not in REFERENCE_KEPT and reference and reference != number:
+        return f"{number} / {reference}"
+    return number
+
+
+def reference_note(document: SourceDocument) -> str:
+    """What the ledger says when Xero does not keep the document's Reference ("" otherwise)."""
+    reference = (document.reference or "").strip()
+    if document.doc_type in REFERENCE_KEPT or not reference or reference == document.number:
+        return ""
+    what = "bills" if document.doc_type == DocumentType.BILL else "supplier credit notes"
+    return (f"Xero keeps no Reference on {what}: the reference {reference} was sent as part of the number, "
+            f"“{xero_number(document)}”.")
+
+
+def due_date(document: SourceDocument):
+    """The DueDate sent for an approved invoice or bill: the document's own, or its date plus
+    XERO_EXPORT_DUE_DAYS days when it has none ("due on receipt" at 0). None when it has none
+    and the setting is empty (pre-flight then asks for one). Xero requires a DueDate on an
+    AUTHORISED invoice or bill (XERO_FACTS.md: xeroizer#395, xero-python#78)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    if document.due_date:
+        return document.due_date
+    days = settings.XERO_EXPORT_DUE_DAYS
+    if days is None:
+        return None
+    return document.date + timedelta(days=int(days))
 
 
 def journal_narration(document: SourceDocument) -> str:
@@ -127,7 +174,7 @@ def build_element(document: SourceDocument, *, xero_id: str = "", paid_xero_id: 
         "Contact": {"ContactID": contact_id} if contact_id else {"Name": document.contact_name},
         "Date": document.date.isoformat(),
         "LineAmountTypes": document.line_amount_types or "Exclusive",
-        kind.number_field: document.number,
+        kind.number_field: xero_number(document),
         "Status": "AUTHORISED",
         "LineItems": [
             {k: v for k, v in {
@@ -141,9 +188,10 @@ def build_element(document: SourceDocument, *, xero_id: str = "", paid_xero_id: 
             for line in lines
         ],
     }
-    if document.due_date:
-        element["DueDate"] = document.due_date.isoformat()
-    if document.reference:
+    due = due_date(document) if kind.resource == "Invoices" else document.due_date
+    if due:
+        element["DueDate"] = due.isoformat()
+    if document.reference and document.doc_type in REFERENCE_KEPT:
         element["Reference"] = document.reference
     if document.currency_code:
         element["CurrencyCode"] = document.currency_code
@@ -159,6 +207,18 @@ def payload_hash(element: dict) -> str:
 
 def element_xero_id(doc_type: str, element: dict) -> str:
     return str(element.get(KINDS[doc_type].id_field) or "")
+
+
+def element_totals(element: dict):
+    """Xero's SubTotal / TotalTax / Total of an answered element as `money.Totals`, or None
+    when Xero gave none (payments, journals) or they are not numbers."""
+    from .. import money
+
+    try:
+        values = [money.round_money(str(element[k])) for k in ("SubTotal", "TotalTax", "Total")]
+    except (KeyError, ValueError, TypeError):
+        return None
+    return money.Totals(*values)
 
 
 def element_messages(element: dict) -> list[str]:

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from .. import connection_states
 from ..models import ConnectionEvent, ConnectionStatus, XeroConnection
+from ..observability import metrics
 from ..xero import errors, oauth
 
 log = logging.getLogger("xero.token")
@@ -89,6 +90,8 @@ def _refresh_holding_lease(connection_id: int, owner: str, refresh_token: str) -
         tokens = oauth.refresh(refresh_token=refresh_token)
     except errors.XeroError as exc:
         failure = exc
+    metrics.token_refresh_observed(outcome="ok" if tokens is not None else "invalid_grant" if isinstance(
+        failure, errors.ReauthorisationRequired) else "failed")
     with transaction.atomic():
         connection = XeroConnection.objects.select_for_update().get(pk=connection_id)
         still_ours = connection.refresh_lock_owner == owner

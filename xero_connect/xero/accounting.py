@@ -6,7 +6,8 @@ once. `on_response(limits)` lets the caller book Xero's remaining-limit headers.
 """
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone as dt_timezone
-from email.utils import format_datetime
+from decimal import Decimal, InvalidOperation
+import logging
 import re
 
 from django.conf import settings
@@ -14,8 +15,17 @@ from django.conf import settings
 from . import errors
 from .http import Limits, XeroResponse, _request
 
+log = logging.getLogger("xero.accounting")
 PAGED = {"Contacts", "Invoices", "CreditNotes", "Payments", "ManualJournals"}
 _MS_DATE = re.compile(r"/Date\((-?\d+)([+-]\d{4})?\)/")
+# Numbers read from Xero that the product stores, with the range they must lie in; an element
+# whose value is outside (or not a finite number) is refused, with a logged reason, before
+# anything stores it. Rates are percentages (TaxRate.EffectiveRate, xero_accounting.yaml).
+BOUNDED_NUMBERS: dict[str, dict[str, tuple[Decimal, Decimal]]] = {
+    "TaxRates": {"EffectiveRate": (Decimal(0), Decimal(100)), "DisplayTaxRate": (Decimal(0), Decimal(100))},
+}
+ID_FIELDS = {"Accounts": "AccountID", "Contacts": "ContactID", "TaxRates": "TaxType",
+             "TrackingCategories": "TrackingCategoryID", "Currencies": "Code"}
 
 
 def parse_xero_date(value) -> datetime | None:
@@ -34,8 +44,43 @@ def parse_xero_date(value) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt_timezone.utc)
 
 
-def http_date(moment: datetime) -> str:
-    return format_datetime(moment.astimezone(dt_timezone.utc), usegmt=True)
+def modified_since_value(moment: datetime) -> str:
+    """If-Modified-Since as xero_accounting.yaml types it (ISO 8601 date-time), in UTC and to
+    the whole second, rounded down so nothing changed in that second is missed:
+    `2026-03-02T11:30:00Z`. Xero compares "accurate to the second" (requests-and-responses)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt_timezone.utc)
+    return moment.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def refuse_out_of_range(resource: str, items: list) -> list[dict]:
+    """The elements of a list answer the product may store: objects whose bounded numbers
+    (BOUNDED_NUMBERS) are finite and in range. Each refused element is logged with its id and
+    the reason; the others are returned in order."""
+    bounds = BOUNDED_NUMBERS.get(resource, {})
+    kept = []
+    for item in items or []:
+        if not isinstance(item, dict):
+            log.warning("xero.list.element_refused resource=%s reason=not-an-object", resource)
+            continue
+        reason = ""
+        for name, (low, high) in bounds.items():
+            value = item.get(name)
+            if value is None:
+                continue
+            try:
+                number = Decimal(str(value)) if not isinstance(value, bool) else None
+            except (InvalidOperation, ValueError):
+                number = None
+            if number is None or not number.is_finite() or not low <= number <= high:
+                reason = f"{name}={str(value)[:40]} outside {low}..{high}"
+                break
+        if reason:
+            log.warning("xero.list.element_refused resource=%s id=%s reason=%s", resource,
+                        str(item.get(ID_FIELDS.get(resource, ""), ""))[:60], reason)
+            continue
+        kept.append(item)
+    return kept
 
 
 class AccountingApi:
@@ -51,7 +96,7 @@ class AccountingApi:
              if_modified_since: datetime | None = None, event: str = "xero.api") -> XeroResponse:
         url = f"{self.base_url}/{resource.lstrip('/')}"
         token = self.token_provider(None)
-        ims = http_date(if_modified_since) if if_modified_since else None
+        ims = modified_since_value(if_modified_since) if if_modified_since else None
         for attempt in (1, 2):
             self.calls += 1
             try:
@@ -79,29 +124,39 @@ class AccountingApi:
         """A list that Xero does not page (Accounts, Currencies, TaxRates, TrackingCategories)."""
         data = self.call("GET", resource, params=params, if_modified_since=if_modified_since,
                          event=f"xero.{resource.lower()}.list").data
-        return (data or {}).get(resource) or []
+        return refuse_out_of_range(resource, (data if isinstance(data, dict) else {}).get(resource) or [])
 
     def pages(self, resource: str, *, params=None, if_modified_since: datetime | None = None,
               page_size: int = 1000, max_pages: int = 10_000) -> Iterator[list[dict]]:
-        """Yield pages of a paged list until a short page (bounded by max_pages)."""
+        """Yield pages of a paged list (bounded by max_pages).
+
+        When Xero gives `pagination.pageCount` it decides: pages 1..pageCount are read, a short
+        or empty page before the last included (xero_accounting.yaml Pagination). Without it,
+        a page shorter than `page_size` is the last."""
         for page in range(1, max_pages + 1):
             p = {**(params or {}), "page": page, "pageSize": page_size}
             data = self.call("GET", resource, params=p, if_modified_since=if_modified_since,
-                             event=f"xero.{resource.lower()}.page").data or {}
-            items = data.get(resource) or []
-            yield items
-            pagination = data.get("pagination") or {}
+                             event=f"xero.{resource.lower()}.page").data
+            data = data if isinstance(data, dict) else {}
+            raw = data.get(resource) or []
+            yield refuse_out_of_range(resource, raw)
+            pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
             page_count = pagination.get("pageCount")
-            if (page_count is not None and page >= page_count) or len(items) < page_size:
+            if isinstance(page_count, int) and not isinstance(page_count, bool) and page_count >= 0:
+                if page >= page_count:
+                    return
+            elif len(raw) < page_size:
                 return
 
     # --- writes ------------------------------------------------------------------------
-    def save_batch(self, resource: str, items: list[dict], *, idempotency_key: str, method: str = "PUT") -> list[dict]:
-        """PUT (create) or POST (create or update) up to 50 elements with summarizeErrors=false.
+    def save_batch(self, resource: str, items: list[dict], *, idempotency_key: str, method: str = "PUT",
+                   params: dict | None = None) -> list[dict]:
+        """PUT (create) or POST (create or update) up to 50 elements with summarizeErrors=false
+        (plus `params`, e.g. {"unitdp": 4}).
 
         Returns Xero's elements in order, each with StatusAttributeString / ValidationErrors.
         """
-        resp = self.call(method, resource, params={"summarizeErrors": "false"}, json={resource: items},
+        resp = self.call(method, resource, params={"summarizeErrors": "false", **(params or {})}, json={resource: items},
                          idempotency_key=idempotency_key, event=f"xero.{resource.lower()}.save")
         out = (resp.data or {}).get(resource) if isinstance(resp.data, dict) else None
         if not isinstance(out, list) or len(out) != len(items):
@@ -109,9 +164,13 @@ class AccountingApi:
                                          maybe_committed=True)
         return out
 
-    def find(self, resource: str, *, where: str, page_size: int = 100) -> list[dict]:
-        """One page of a paged resource matching Xero's `where` filter (e.g. to look up
-        documents by number after an interrupted write)."""
-        data = self.call("GET", resource, params={"where": where, "page": 1, "pageSize": page_size},
-                         event=f"xero.{resource.lower()}.find").data or {}
+    def find(self, resource: str, *, where: str | None = None, params: dict | None = None, page: int = 1,
+             page_size: int = 100) -> list[dict]:
+        """One page of a paged resource matching `params` (Xero's documented filters such as
+        InvoiceNumbers=, IDs=) and/or a `where` filter (e.g. to look up documents after an
+        interrupted write)."""
+        query = {**(params or {}), "page": page, "pageSize": page_size}
+        if where:
+            query["where"] = where
+        data = self.call("GET", resource, params=query, event=f"xero.{resource.lower()}.find").data or {}
         return (data.get(resource) or []) if isinstance(data, dict) else []

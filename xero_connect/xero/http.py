@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import requests
 from django.conf import settings
 
+from ..observability.metrics import observe_xero_calls
 from . import errors
 
 log = logging.getLogger("xero.http")
@@ -108,6 +109,7 @@ def raise_for_response(resp, *, method: str, event: str) -> None:
                                  maybe_committed=method in WRITE_METHODS and status not in (502, 503), detail=detail)
 
 
+@observe_xero_calls  # counts every call by resource and outcome (xero_api_calls_total)
 def _request(method: str, url: str, *, access_token: str | None = None, tenant_id: str | None = None,
              params=None, json=None, data=None, auth=None, headers=None, idempotency_key: str | None = None,
              if_modified_since: str | None = None, timeout: float | None = None, event: str = "xero.api") -> XeroResponse:

@@ -65,7 +65,7 @@ def document(request, tenant_id, document_id):
     doc = get_object_or_404(Document.objects.select_related("contact", "target"), organisation=org,
                             document_id=document_id)
     return render(request, "xero_sandbox/document.html", {
-        "sandbox_user": user, "org": org, "doc": doc, "json": s.document(doc),
+        "sandbox_user": user, "org": org, "doc": doc, "json": s.document(doc, unit_dp=4),
         "lines": doc.data.get("LineItems") or doc.data.get("JournalLines") or [],
         "title": _title(doc),
     })

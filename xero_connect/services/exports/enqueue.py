@@ -60,7 +60,8 @@ def exports_enqueue(*, records, actor, update_existing: bool = False, job: BulkJ
     base = _base(records)
     now = timezone.now()
     common = dict(state=ExportState.QUEUED, queued_by=actor, queued_at=now, next_attempt_at=now,
-                  attempts_count=0, last_error="", generation=F("generation") + 1)
+                  attempts_count=0, last_error="", generation=F("generation") + 1, lookups_failed=0,
+                  xero_unavailable_since=None)
     if job is not None:
         common["job"] = job
     fresh = base.filter(state__in=SENDABLE)

@@ -12,15 +12,26 @@ Exactly once into Xero rests on four rules:
 3. When a write may have reached Xero without an answer (timeout, dropped connection, a 5xx
    on a write, or a worker that died mid-call — found as a claim older than the lease), the
    records are marked `in_doubt`. Before an in-doubt record is sent again it is looked up in
-   Xero (by number and type for invoices and credit notes, by reference and invoice for
-   payments, by the narration — which carries our number — for journals). Found → recorded as
-   exported with its Xero id; not found → sent, again with the deterministic key.
+   Xero by Xero's documented parameters (InvoiceNumbers= for invoices and bills), else by a
+   `where` that holds no string containing a double quote (Xero answers 400 to those): credit
+   notes by number, payments by the invoice they pay, journals by narration — or by date when
+   the text has a quote. Found → recorded as exported with its Xero id (adopted); not found →
+   sent again in its ORIGINAL batch, so the deterministic key is the original key and Xero
+   answers with the first result if the first request did arrive after all (a worker whose
+   call outlived XERO_EXPORT_CLAIM_LEASE). Its in-doubt batch mates are claimed with it.
+   Look-ups are bounded: XERO_EXPORT_MAX_ATTEMPTS failures that are not an outage end the
+   item with a clear reason.
+5. Outages are waited out: 502/503/504, timeouts and broken connections leave items queued,
+   shown as "Waiting for Xero" since when (`xero_unavailable_since`), re-tried with backoff
+   capped at XERO_EXPORT_BACKOFF_MAX (5 minutes) for as long as it takes. Failed means Xero
+   refused the document (or answered 500 to it XERO_EXPORT_MAX_ATTEMPTS times in a row).
 4. A document already in Xero (it has a xero_id) is never sent as new: a re-export updates it
    by its id, or is skipped for types Xero does not let us update.
 """
 import hashlib
 import logging
 import random
+import re
 import socket
 import time
 import uuid
@@ -34,6 +45,7 @@ from django.db.models import Min, Prefetch
 from django.utils import timezone
 
 from ... import messages as user_messages
+from ... import money
 from ...models import (
     Contact,
     DocumentLine,
@@ -42,6 +54,7 @@ from ...models import (
     ExportRecord,
     ExportState,
     Organisation,
+    TaxRate,
     XeroConnection,
 )
 from ...selectors.connections import current_connection, presentation
@@ -57,6 +70,10 @@ Outcome = ExportAttempt.Outcome
 CONNECTION_ERRORS = (errors.ReauthorisationRequired, errors.ConnectionRevoked, errors.AccessDenied,
                      errors.TokenExpired)
 WORKER_ID = f"{socket.gethostname()}:{uuid.uuid4().hex[:6]}"
+# Xero unavailable rather than refusing: waited out (502/503/504; None = no answer at all).
+OUTAGE_STATUSES = {None, 502, 503, 504}
+LOOKUP_PAGE_SIZE = 100
+LOOKUP_MAX_PAGES = 10  # per look-up query: at most 1,000 candidates are read
 
 
 @dataclass
@@ -135,12 +152,28 @@ def _claim(*, organisation_id: int, doc_types: list[str], limit: int) -> list[Ex
             ids = list(candidates.values_list("pk", flat=True)[:limit])
         if not ids:
             return []
+        ids += _in_doubt_batch_mates(organisation_id=organisation_id, doc_types=doc_types, ids=ids)
         ExportRecord.objects.filter(pk__in=ids, state=ExportState.QUEUED).update(
             state=ExportState.EXPORTING, claimed_at=now, claimed_by=token)
     lines = Prefetch("document__lines", queryset=DocumentLine.objects.order_by("position", "id"))
     return list(ExportRecord.objects.filter(claimed_by=token, state=ExportState.EXPORTING)
                 .select_related("document", "document__paid_document__export_record")
                 .prefetch_related(lines).order_by("pk"))
+
+
+def _in_doubt_batch_mates(*, organisation_id: int, doc_types: list[str], ids: list[int]) -> list[int]:
+    """Queued in-doubt records that went out in the same request (same Idempotency-Key) as an
+    in-doubt record among `ids`: claimed together so that, if none is found in Xero, the
+    original request can be sent again exactly as it was, under its original key."""
+    keys = set(ExportRecord.objects.filter(pk__in=ids, in_doubt=True).exclude(idempotency_key="")
+               .values_list("idempotency_key", flat=True))
+    if not keys:
+        return []
+    mates = ExportRecord.objects.filter(organisation_id=organisation_id, doc_type__in=doc_types, in_doubt=True,
+                                        state=ExportState.QUEUED, idempotency_key__in=keys).exclude(pk__in=ids)
+    if db_connection.features.has_select_for_update_skip_locked:
+        mates = mates.select_for_update(skip_locked=True)
+    return list(mates.values_list("pk", flat=True)[:settings.XERO_EXPORT_BATCH_SIZE])
 
 
 def _next_resource(*, organisation_id: int) -> tuple[str, list[str]] | None:
@@ -195,10 +228,11 @@ def _fail(items, reason_for, *, outcome, status=None, key="", record_attempt=Tru
         r.state = ExportState.FAILED
         r.last_error = "; ".join(msgs)
         r.claimed_by = ""
+        r.xero_unavailable_since = None
         r.updated_at = now
         if record_attempt:
             attempts.append(_attempt(r, outcome, messages=msgs, status=status, key=key, now=now, started=started))
-    _save([it.record for it in items], ["state", "last_error", "claimed_by"])
+    _save([it.record for it in items], ["state", "last_error", "claimed_by", "xero_unavailable_since"])
     ExportAttempt.objects.bulk_create(attempts)
     webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_FAILED, record_ids=[it.record.pk for it in items])
 
@@ -219,12 +253,14 @@ def _mark_exported(items_and_ids, *, connection: XeroConnection, outcome=Outcome
         r.update_existing = False
         r.last_error = ""
         r.claimed_by = ""
+        r.lookups_failed = 0
+        r.xero_unavailable_since = None
         r.updated_at = now
         records.append(r)
         msgs = messages_for(it) if messages_for else []
         attempts.append(_attempt(r, outcome, messages=msgs, status=status, key=key, now=now, started=started))
     _save(records, ["state", "xero_id", "tenant_id", "connection", "exported_at", "exported_by", "in_doubt",
-                    "update_existing", "last_error", "claimed_by"])
+                    "update_existing", "last_error", "claimed_by", "lookups_failed", "xero_unavailable_since"])
     webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_EXPORTED, record_ids=[r.pk for r in records])
     return attempts
 
@@ -328,7 +364,14 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, result: Drain
         _fail([it for it, _ in failed], lambda it: problem_of[id(it)], outcome=Outcome.PREFLIGHT_FAILED)
         result.failed += len(failed)
     if deferred:
-        _requeue(deferred, at=timezone.now() + timedelta(seconds=settings.XERO_EXPORT_PAYMENT_DEFER))
+        # Not before the invoice it pays is tried again (it may be waiting for Xero for minutes).
+        soon = timezone.now() + timedelta(seconds=settings.XERO_EXPORT_PAYMENT_DEFER)
+        by_time = {}
+        for it in deferred:
+            paid_next = it.record.document.paid_document.export_record.next_attempt_at
+            by_time.setdefault(max(soon, paid_next) if paid_next else soon, []).append(it)
+        for at, group in by_time.items():
+            _requeue(group, at=at)
         result.rescheduled += len(deferred)
     already = [it for it in ready if it.element is None]
     if already:
@@ -365,17 +408,50 @@ def _acquire(tenant_id: str, deadline: float) -> ratelimits.Reservation:
         time.sleep(max(wait, 0.01))
 
 
-def _lookup_where(resource: str, items: list[Item]) -> str:
-    def q(text):
-        return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
+
+def _quote_free(text: str) -> bool:
+    """Can `text` stand in a `where` string literal? Xero answers 400 QueryParseException for a
+    string containing a double quote, escaped or not (XERO_FACTS.md: Xero-Java#347,
+    xeroizer#160); a backslash is kept out too."""
+    return '"' not in text and "\\" not in text
+
+
+def _by_date(items: list[Item]) -> str:
+    dates = sorted({it.record.document.date for it in items})
+    return " OR ".join(f"Date==DateTime({d.year},{d.month},{d.day})" for d in dates)
+
+
+def _lookup_queries(resource: str, items: list[Item]) -> list[dict]:
+    """The look-ups (keyword arguments of AccountingApi.find) that find `items` in Xero if they
+    are there: Xero's documented parameters where it has them (InvoiceNumbers= on Invoices),
+    otherwise a `where` with no string that holds a double quote; items whose own text cannot
+    be put in one are looked for by date (then matched here, field by field)."""
+    queries, leftover = [], []
+    unitdp = {"unitdp": 4} if resource in payloads.UNITDP_RESOURCES else {}
     if resource == "Invoices":
-        return " OR ".join(f"InvoiceNumber=={q(it.record.document.number)}" for it in items)
-    if resource == "CreditNotes":
-        return " OR ".join(f"CreditNoteNumber=={q(it.record.document.number)}" for it in items)
-    if resource == "Payments":
-        return " OR ".join(f"Reference=={q(it.record.document.number)}" for it in items)
-    return " OR ".join(f"Narration=={q(payloads.journal_narration(it.record.document))}" for it in items)
+        numbers = sorted({payloads.xero_number(it.record.document) for it in items
+                          if "," not in payloads.xero_number(it.record.document)})
+        leftover = [it for it in items if "," in payloads.xero_number(it.record.document)]
+        if numbers:
+            queries.append({"params": {"InvoiceNumbers": ",".join(numbers), **unitdp}})
+    elif resource == "Payments":
+        paid = sorted({str((it.element or {}).get("Invoice", {}).get("InvoiceID") or "") for it in items})
+        leftover = [it for it in items if not _GUID.match(str((it.element or {}).get("Invoice", {}).get("InvoiceID") or ""))]
+        guids = [p for p in paid if _GUID.match(p)]
+        if guids:
+            queries.append({"where": " OR ".join(f'Invoice.InvoiceID==Guid("{p}")' for p in guids)})
+    else:
+        field_name = "CreditNoteNumber" if resource == "CreditNotes" else "Narration"
+        text_of = payloads.xero_number if resource == "CreditNotes" else payloads.journal_narration
+        texts = sorted({text_of(it.record.document) for it in items if _quote_free(text_of(it.record.document))})
+        leftover = [it for it in items if not _quote_free(text_of(it.record.document))]
+        if texts:
+            queries.append({"where": " OR ".join(f'{field_name}=="{t}"' for t in texts), "params": dict(unitdp)})
+    if leftover:
+        queries.append({"where": _by_date(leftover), "params": dict(unitdp)})
+    return queries
 
 
 def _match(resource: str, it: Item, found: list[dict]) -> str:
@@ -389,11 +465,17 @@ def _match(resource: str, it: Item, found: list[dict]) -> str:
         if when and when != doc.date.isoformat():
             continue
         if resource in ("Invoices", "CreditNotes"):
-            if el.get(kind.number_field) != doc.number or el.get("Type") != kind.xero_type:
+            if el.get(kind.number_field) != payloads.xero_number(doc) or el.get("Type") != kind.xero_type:
                 continue
-            name = ((el.get("Contact") or {}).get("Name") or "").strip().lower()
-            if doc.contact_name and name and name != doc.contact_name.strip().lower():
-                continue
+            sent = (it.element or {}).get("Contact") or {}
+            got = el.get("Contact") or {}
+            if sent.get("ContactID") and got.get("ContactID"):
+                if str(sent["ContactID"]).lower() != str(got["ContactID"]).lower():
+                    continue
+            else:
+                name = " ".join(str(got.get("Name") or "").split()).lower()
+                if doc.contact_name and name and name != " ".join(doc.contact_name.split()).lower():
+                    continue
         elif resource == "Payments":
             if el.get("Reference") != doc.number:
                 continue
@@ -417,11 +499,23 @@ def payloads_date(el: dict) -> str:
     return parsed.date().isoformat() if parsed else ""
 
 
-def _lookup(api, resource: str, items: list[Item], connection, result: DrainResult) -> list[Item]:
-    """Look in-doubt items up in Xero. Those found are recorded as exported (recovered); the
-    rest come back to be sent."""
-    found = api.find(resource, where=_lookup_where(resource, items))
-    result.calls += 1
+def _lookup(api, resource: str, items: list[Item], connection, result: DrainResult, deadline: float) -> list[Item]:
+    """Look in-doubt items up in Xero (see _lookup_queries; each call takes its slot in the
+    shared budget, each query reads at most LOOKUP_MAX_PAGES pages). Those found are recorded
+    as exported (adopted, never sent again); the rest come back to be sent. Raises the Xero
+    error of a look-up that failed (the caller counts it)."""
+    found = []
+    for query in _lookup_queries(resource, items):
+        for page in range(1, LOOKUP_MAX_PAGES + 1):
+            reservation = _acquire(connection.tenant_id, deadline)
+            try:
+                got = api.find(resource, page=page, page_size=LOOKUP_PAGE_SIZE, **query)
+            finally:
+                ratelimits.release_call(reservation)
+            result.calls += 1
+            found += got
+            if len(got) < LOOKUP_PAGE_SIZE:
+                break
     recovered, remaining = [], []
     for it in items:
         xero_id = _match(resource, it, found)
@@ -439,10 +533,82 @@ def _lookup(api, resource: str, items: list[Item], connection, result: DrainResu
         result.exported += len(recovered)
     for it in remaining:
         it.record.in_doubt = False
+        it.record.lookups_failed = 0
     if remaining:
-        _save([it.record for it in remaining], ["in_doubt"])
+        _save([it.record for it in remaining], ["in_doubt", "lookups_failed"])
     log.info("xero.exports.lookup resource=%s looked_up=%s recovered=%s", resource, len(items), len(recovered))
     return remaining
+
+
+def _outage_wait(items: list[Item], now) -> tuple:
+    """(since when Xero has been unavailable for these items, seconds to wait before trying
+    again): about as long again as it has been down — 5 s, 10 s, 20 s … — capped at
+    XERO_EXPORT_BACKOFF_MAX (5 minutes), for as long as the outage lasts."""
+    since = min([it.record.xero_unavailable_since for it in items if it.record.xero_unavailable_since] or [now])
+    delay = min(settings.XERO_EXPORT_BACKOFF_MAX, max(settings.XERO_EXPORT_BACKOFF_BASE, (now - since).total_seconds()))
+    return since, delay
+
+
+def _lookup_failed(items: list[Item], doubtful: list[Item], exc: errors.XeroError, result: DrainResult) -> None:
+    """A look-up failed. An outage is waited out (Waiting for Xero, backoff capped); anything
+    else (a 400, a 500…) is counted on the in-doubt items, and after XERO_EXPORT_MAX_ATTEMPTS
+    in a row they fail with the reason — never sent blind, since they may already be in Xero."""
+    max_attempts = settings.XERO_EXPORT_MAX_ATTEMPTS
+    outage = isinstance(exc, errors.XeroUnavailable) and exc.status in OUTAGE_STATUSES
+    said = str(user_messages.message_for(exc)) if outage else (str(exc) or exc.__class__.__name__)
+    now = timezone.now()
+    if not outage:  # an outage is not the look-up failing: it is waited out, not counted against it
+        for it in doubtful:
+            it.record.lookups_failed += 1
+    give_up = [] if outage else [it for it in doubtful if it.record.lookups_failed >= max_attempts]
+    give_up_ids = {id(it) for it in give_up}
+    retry = [it for it in items if id(it) not in give_up_ids and it.record.state == ExportState.EXPORTING]
+    with transaction.atomic():
+        if give_up:
+            _save([it.record for it in give_up], ["lookups_failed"])
+            _fail(give_up, lambda it: [
+                f"Could not check in Xero whether {it.record.document} arrived after an interrupted send: "
+                f"{max_attempts} look-ups failed (Xero said: {said}). Look for it in Xero before pressing Retry, "
+                f"so it is not created twice."], outcome=Outcome.ERROR, status=exc.status)
+        if retry:
+            extra = ["lookups_failed"]
+            if outage:
+                since, delay = _outage_wait(retry, now)
+                for it in retry:
+                    it.record.xero_unavailable_since = since
+                    it.record.last_error = said
+                extra += ["xero_unavailable_since", "last_error"]
+            else:
+                delay = backoff_seconds(max([it.record.lookups_failed for it in doubtful] or [1]))
+            _requeue(retry, at=now + timedelta(seconds=delay), fields_extra=extra)
+    result.rescheduled += len(retry)
+    result.failed += len(give_up)
+    log.warning("xero.exports.lookup_failed error=%s status=%s outage=%s gave_up=%s", exc.__class__.__name__,
+                exc.status, outage, len(give_up))
+
+
+def _original_batches(items: list[Item], was_in_doubt: dict[int, str]) -> list[list[Item]]:
+    """Split what is to be sent: each in-doubt request whose every element is still here and
+    was not found in Xero goes again on its own, exactly as before (same records, same order,
+    same payloads → the same Idempotency-Key); everything else goes together (≤ batch size).
+    `was_in_doubt` maps record id → the key it was last sent under."""
+    by_key: dict[str, list[Item]] = {}
+    for it in items:
+        key = was_in_doubt.get(it.record.pk)
+        if key:
+            by_key.setdefault(key, []).append(it)
+    members: dict[str, set] = {}
+    if by_key:
+        for key, pk in ExportRecord.objects.filter(idempotency_key__in=list(by_key)).values_list(
+                "idempotency_key", "pk"):
+            members.setdefault(key, set()).add(pk)
+    # A group with a member found in Xero (so that request was answered) or elsewhere goes
+    # with the rest, under a new key.
+    batches = [group for key, group in by_key.items() if {it.record.pk for it in group} == members.get(key)]
+    in_groups = {id(it) for group in batches for it in group}
+    rest = [it for it in items if id(it) not in in_groups]
+    size = settings.XERO_EXPORT_BATCH_SIZE
+    return batches + [rest[i:i + size] for i in range(0, len(rest), size)]
 
 
 def _send(api, resource: str, items: list[Item], connection: XeroConnection, result: DrainResult) -> None:
@@ -463,7 +629,8 @@ def _send(api, resource: str, items: list[Item], connection: XeroConnection, res
     records = [it.record for it in items]
     result.calls += 1
     try:
-        elements = api.save_batch(resource, [it.element for it in items], idempotency_key=key, method=method)
+        elements = api.save_batch(resource, [it.element for it in items], idempotency_key=key, method=method,
+                                  params={"unitdp": 4} if resource in payloads.UNITDP_RESOURCES else None)
     except errors.RateLimited as exc:
         until = ratelimits.record_rate_limited(tenant_id=connection.tenant_id, retry_after=exc.retry_after,
                                                problem=exc.problem)
@@ -507,12 +674,16 @@ def _record_elements(items, elements, connection, key, result, started=None):
             bad.append((it, payloads.element_messages(el) or ["Xero refused this document."]))
         else:
             ok.append((it, payloads.element_xero_id(it.record.doc_type, el), el))
+    _compare_totals(ok, organisation_id=connection.organisation_id)
     with transaction.atomic():
         ExportAttempt.objects.filter(record__in=[it.record for it in items], outcome="").delete()
         attempts = _mark_exported([(it, xid) for it, xid, _ in ok], connection=connection, key=key,
                                   messages_for=None, started=started) if ok else []
         for (it, _, el), attempt in zip(ok, attempts):
-            attempt.messages = payloads.element_messages(el)  # warnings, verbatim
+            notes = [it.record.total_note, payloads.reference_note(it.record.document)]
+            attempt.messages = payloads.element_messages(el) + [n for n in notes if n]  # Xero's warnings, verbatim
+        if ok:
+            _save([it.record for it, _, _ in ok], ["xero_total", "total_difference", "total_note"])
         ExportAttempt.objects.bulk_create(attempts)
         if bad:
             msgs = {id(it): m for it, m in bad}
@@ -523,6 +694,46 @@ def _record_elements(items, elements, connection, key, result, started=None):
                   key=key, started=started)
     result.exported += len(ok)
     result.failed += len(bad)
+
+
+def _compare_totals(ok, *, organisation_id: int) -> None:
+    """Xero's SubTotal / TotalTax / Total of each written invoice or credit note against the
+    document's own (money.exact_totals: tax on the whole, rounded once). A difference is put on
+    the record with its cause in words (money.difference_cause). Tax rates come from the lists;
+    where a line's rate is not known, only the subtotal is compared (Exclusive / NoTax)."""
+    docs = [(it, el) for it, _, el in ok if payloads.kind_of(it.record.doc_type).resource in payloads.UNITDP_RESOURCES]
+    if not docs:
+        return
+    tax_types = {line.tax_type for it, _ in docs for line in it.record.document.lines.all() if line.tax_type}
+    rates = dict(TaxRate.objects.filter(organisation_id=organisation_id, tax_type__in=tax_types)
+                 .exclude(effective_rate=None).values_list("tax_type", "effective_rate")) if tax_types else {}
+    for it, el in docs:
+        r, doc = it.record, it.record.document
+        r.xero_total, r.total_difference, r.total_note = None, None, ""
+        xero = payloads.element_totals(el)
+        kind = doc.line_amount_types or "Exclusive"
+        if xero is None or kind not in money.LINE_AMOUNT_TYPES:
+            continue
+        r.xero_total = xero.total
+        lines = list(doc.lines.all())
+        known = kind == "NoTax" or all(line.tax_type in rates for line in lines)
+        if known:
+            rows = [(line.quantity, line.unit_amount, rates.get(line.tax_type, 0)) for line in lines]
+            diff, what = xero.total - money.exact_totals(rows, kind).total, "total"
+            cause = money.difference_cause(xero=xero, lines=rows, line_amount_types=kind)
+        elif kind == "Exclusive":
+            rows = [(line.quantity, line.unit_amount, 0) for line in lines]
+            diff, what = xero.sub_total - money.exact_totals(rows, kind).sub_total, "subtotal"
+            cut = money.document_totals([(q, money.round_money(u), 0) for q, u, _ in rows], kind)
+            cause = ("Xero kept unit amounts to 2 decimals" if cut.sub_total == xero.sub_total
+                     and money.document_totals(rows, kind).sub_total != xero.sub_total
+                     else "rounding of each line to the cent")
+        else:
+            continue
+        if diff:
+            r.total_difference = diff
+            r.total_note = f"Xero's {what} differs from yours by {abs(diff):.2f} — {cause}"
+            log.warning("xero.exports.total_differs record=%s difference=%s cause=%s", r.pk, diff, cause)
 
 
 def _whole_batch_refused(items, exc: errors.ValidationFailed, key, result, started=None):
@@ -553,29 +764,42 @@ def _whole_batch_refused(items, exc: errors.ValidationFailed, key, result, start
 
 
 def _unavailable(items, exc: errors.XeroUnavailable, key, result):
+    """Xero did not answer the write. An outage (502/503/504, no answer at all) is waited out:
+    the items stay queued, shown as Waiting for Xero since the first failure, re-tried with
+    backoff capped at XERO_EXPORT_BACKOFF_MAX however long it lasts. Another answer (a 500, an
+    unreadable body) is counted: after XERO_EXPORT_MAX_ATTEMPTS in a row the item fails."""
     records = [it.record for it in items]
     msg = str(user_messages.message_for(exc))
     max_attempts = settings.XERO_EXPORT_MAX_ATTEMPTS
+    outage = exc.status in OUTAGE_STATUSES
+    now = timezone.now()
     with transaction.atomic():
         _finish_open_attempts(records, Outcome.UNAVAILABLE, messages=[msg], status=exc.status)
         for r in records:
             r.in_doubt = r.in_doubt or exc.maybe_committed
-        retry = [it for it in items if it.record.attempts_count < max_attempts]
-        give_up = [it for it in items if it.record.attempts_count >= max_attempts]
+        give_up = [] if outage else [it for it in items if it.record.attempts_count >= max_attempts]
+        retry = [it for it in items if all(it is not g for g in give_up)]
         if retry:
             attempt = max(it.record.attempts_count for it in retry)
             delay = backoff_seconds(attempt)
             if exc.status is None:  # a timeout: let a request still running at Xero finish first
                 delay = max(delay, 1.0)
-            _requeue(retry, at=timezone.now() + timedelta(seconds=delay), fields_extra=("in_doubt",))
+            for it in retry:
+                it.record.xero_unavailable_since = it.record.xero_unavailable_since or now
+                it.record.last_error = msg
+            _requeue(retry, at=now + timedelta(seconds=delay),
+                     fields_extra=("in_doubt", "xero_unavailable_since", "last_error"))
         if give_up:
             _save([it.record for it in give_up], ["in_doubt"])
-            _fail(give_up, lambda it: [f"Gave up after {max_attempts} attempts: {msg}"], outcome=Outcome.UNAVAILABLE,
-                  status=exc.status, key=key, record_attempt=False)
+            _fail(give_up, lambda it: [
+                f"Gave up after {max_attempts} attempts: Xero is not answering this document — it answered "
+                f"{exc.status or 'with an unreadable answer'} each time ({exc}). Press Retry to send it again."
+                + (" It may be in Xero already: it is looked up there first." if it.record.in_doubt else "")],
+                outcome=Outcome.UNAVAILABLE, status=exc.status, key=key, record_attempt=False)
     result.rescheduled += len(retry)
     result.failed += len(give_up)
-    log.warning("xero.exports.unavailable status=%s maybe_committed=%s records=%s", exc.status, exc.maybe_committed,
-                len(items))
+    log.warning("xero.exports.unavailable status=%s maybe_committed=%s outage=%s records=%s", exc.status,
+                exc.maybe_committed, outage, len(items))
 
 
 # --- the drain loop ----------------------------------------------------------------------------------
@@ -657,20 +881,24 @@ def _process_batch(records, resource, connection, organisation_id, deadline, res
             return True
         api = api_for(connection)
         doubtful = [it for it in items if it.record.in_doubt]
+        was_in_doubt = {it.record.pk: it.record.idempotency_key for it in doubtful}
         if doubtful:
-            reservation = _acquire(connection.tenant_id, deadline)
             try:
-                _lookup(api, resource, doubtful, connection, result)
-            finally:
-                ratelimits.release_call(reservation)
+                _lookup(api, resource, doubtful, connection, result, deadline)
+            except errors.XeroError as exc:
+                if isinstance(exc, CONNECTION_ERRORS + (errors.RateLimited,)):
+                    raise
+                _lookup_failed(items, doubtful, exc, result)
+                return True
             items = [it for it in items if it.record.state == ExportState.EXPORTING]
             if not items:
                 return True
-        reservation = _acquire(connection.tenant_id, deadline)
-        try:
-            _send(api, resource, items, connection, result)
-        finally:
-            ratelimits.release_call(reservation)
+        for batch in _original_batches(items, was_in_doubt):
+            reservation = _acquire(connection.tenant_id, deadline)
+            try:
+                _send(api, resource, batch, connection, result)
+            finally:
+                ratelimits.release_call(reservation)
         return True
     except NoSlot as slot:
         left = [it for it in (items or [Item(r) for r in records]) if it.record.state == ExportState.EXPORTING]
@@ -692,9 +920,13 @@ def _process_batch(records, resource, connection, organisation_id, deadline, res
         _requeue(left, at=until)
         result.rescheduled += len(left)
         return True
-    except errors.XeroError as exc:  # a lookup failed (5xx, timeout): try again later, still in doubt
+    except errors.XeroError as exc:  # e.g. the token refresh did not answer: wait, as long as it has waited
         left = [it for it in (items or [Item(r) for r in records]) if it.record.state == ExportState.EXPORTING]
-        _requeue(left, at=timezone.now() + timedelta(seconds=backoff_seconds(1)))
+        now = timezone.now()
+        since, delay = _outage_wait(left, now)
+        for it in left:
+            it.record.xero_unavailable_since = since
+        _requeue(left, at=now + timedelta(seconds=delay), fields_extra=("xero_unavailable_since",))
         result.rescheduled += len(left)
-        log.warning("xero.exports.lookup_failed error=%s", exc.__class__.__name__)
+        log.warning("xero.exports.xero_unavailable error=%s delay=%.0f", exc.__class__.__name__, delay)
         return True
