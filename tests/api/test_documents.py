@@ -199,3 +199,17 @@ def test_awkward_text_is_kept_or_refused_never_a_500(api, org):
     assert [r["result"] for r in body["results"]] == ["created", "refused", "refused"]
     assert SourceDocument.objects.get(number="B-1").contact_name == "Line\rtwo"
     assert body["results"][1]["errors"][0]["field"] == "number"
+
+
+def test_after_the_replay_window_the_key_is_new_again(api, org, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from xero_connect.models import IdempotentRequest
+
+    post(api, [invoice("INV-1")], HTTP_IDEMPOTENCY_KEY="old")
+    IdempotentRequest.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    response = post(api, [invoice("INV-2")], HTTP_IDEMPOTENCY_KEY="old")
+    assert response.status_code == 200 and "Idempotent-Replayed" not in response
+    assert response.json()["results"][0]["result"] == "created"

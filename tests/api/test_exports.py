@@ -50,3 +50,12 @@ def test_ids_beyond_any_row_are_400_or_404_not_500(api, org):
     assert api.post(URL, {"action": "selected", "document_ids": [2**64]}, format="json").status_code == 400
     assert api.get(f"/api/v1/organisations/acme/documents/{2**64}/").status_code == 404
     assert api.get(f"/api/v1/organisations/acme/jobs/{2**64}/").status_code == 404
+
+
+def test_an_export_sent_twice_with_one_idempotency_key_is_one_job(api, org):
+    ids = [r["id"] for r in post(api, [invoice("INV-1")]).json()["results"]]
+    body = {"action": "selected", "document_ids": ids}
+    first = api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="export-1")
+    again = api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="export-1")
+    assert again["Idempotent-Replayed"] == "true" and again.json()["id"] == first.json()["id"]
+    assert BulkJob.objects.count() == 1

@@ -110,9 +110,9 @@ def idempotent(handler):
         digest = hashlib.sha256(json.dumps([request.method, request.path, request.data], sort_keys=True,
                                            default=str).encode()).hexdigest()
         api_key = request.auth
+        # Answers older than the replay window are forgotten (this key's, so the table stays small).
         IdempotentRequest.objects.filter(
-            api_key=api_key, key=key,
-            created_at__lt=timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)).delete()
+            api_key=api_key, created_at__lt=timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)).delete()
         try:
             with transaction.atomic():
                 entry = IdempotentRequest.objects.create(api_key=api_key, key=key, request_hash=digest)
@@ -353,7 +353,9 @@ class DocumentDetail(OrganisationScoped, generics.RetrieveAPIView):
 
 
 class ExportView(OrganisationScoped, APIView):
-    @extend_schema(request=s.ExportInSerializer, responses={202: s.JobSerializer}, parameters=[ORG])
+    @extend_schema(request=s.ExportInSerializer, responses={202: s.JobSerializer},
+                   parameters=[ORG, IDEMPOTENCY_HEADER])
+    @idempotent
     def post(self, request, org):
         """Export selected documents, a date range, retry the failed ones, or re-export (update in
         Xero). Answers the job to poll at its `Location`."""
