@@ -6,6 +6,9 @@ from ..views.api_keys import connect_link
 
 urlpatterns = [
     path("", organisation.home, name="home"),
+    path("favicon.ico", organisation.favicon, name="favicon"),
+    path("go/", organisation.organisation_switch, name="organisation_switch"),
+    path("go/organisations.json", organisation.organisations_json, name="organisations_json"),
     path("login/", auth.ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("portal/", include("xero_connect.urls.portal")),
