@@ -79,14 +79,14 @@ def _apply(connection: XeroConnection, transition: str, *, actor=None, reason: s
 
 def _status_changed(connection: XeroConnection, *, current: str, target: str, reason: str) -> None:
     """`connection.status_changed` for the host system (webhooks out), in the same transaction."""
-    from .services import webhooks_out  # the one upward step: webhooks are told of every transition
     from .models import WebhookEvent
+    from .selectors.connections import presentation  # the status in the pages' words
+    from .services import webhooks_out  # the one upward step: webhooks are told of every transition
 
-    shown = {S.CONNECTED: "Connected", S.NEEDS_RECONNECT: "Needs reconnect", S.REMOVED_IN_XERO: "Removed in Xero",
-             S.DISCONNECTED: "Not connected to Xero"}
     webhooks_out.webhooks_emit(organisation=connection.organisation, event_type=WebhookEvent.CONNECTION_STATUS_CHANGED,
                                items=[{"connection": {"from": current, "to": target,
-                                                      "status_words": shown.get(target, target), "reason": reason,
+                                                      "status_words": presentation(connection).words,
+                                                      "reason": reason,
                                                       "xero_organisation_name": connection.tenant_name}}])
 
 
