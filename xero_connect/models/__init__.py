@@ -22,12 +22,13 @@ from .lists import (
 )
 from .organisations import ExchangeRate, Membership, Organisation, Role
 from .ratelimits import RateBudget
+from .signin import SignInGate
 from .webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "APIKey", "IdempotentRequest", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent",
     "Account", "BulkJob", "ConnectionEvent", "ConnectionStatus", "Contact", "Currency", "DocumentLine",
     "DocumentType", "ExchangeRate", "ExportAttempt", "ExportRecord", "ExportState", "ListName", "ListRefresh",
-    "ListSyncState", "Membership", "Organisation", "PendingAuthorisation", "RateBudget", "Role", "SourceDocument", "TaxRate",
+    "ListSyncState", "Membership", "Organisation", "PendingAuthorisation", "RateBudget", "Role", "SignInGate", "SourceDocument", "TaxRate",
     "TrackingCategory", "TrackingOption", "XeroConnection",
 ]

@@ -57,6 +57,7 @@ from ...models import (
     TaxRate,
     XeroConnection,
 )
+from ...names import contact_name_key
 from ...selectors.connections import current_connection, presentation
 from ...xero import errors
 from .. import payloads, ratelimits, webhooks_out
@@ -317,19 +318,52 @@ def _preflight(documents) -> dict[int, list[str]]:
     return {}
 
 
-def _prepare(records: list[ExportRecord], *, organisation_id: int, result: DrainResult) -> list[Item]:
-    """Pre-flight and payloads. Items that cannot go now are failed (with the reason, no call
-    spent) or put back (a payment whose invoice is still on its way)."""
+def _elsewhere(record: ExportRecord, tenant_id: str) -> bool:
+    """The record's last write went to another Xero organisation than `tenant_id`."""
+    return bool(record.tenant_id) and record.tenant_id != tenant_id
+
+
+def _tenant_name(tenant_id: str) -> str:
+    connection = XeroConnection.objects.filter(tenant_id=tenant_id).exclude(tenant_name="").order_by("-pk").first()
+    return f"the Xero organisation {connection.tenant_name}" if connection else "another Xero organisation"
+
+
+def _contact_ids(*, organisation_id: int, tenant_id: str, docs) -> dict[str, str]:
+    """{names.contact_name_key(name): ContactID} for the documents' contacts that the current
+    Xero organisation's list holds, active. A key held by two contacts is left out (sent by
+    Name; Xero decides)."""
+    keys = {contact_name_key(d.contact_name) for d in docs if contact_name_key(d.contact_name)}
+    if not keys:
+        return {}
+    found: dict[str, set] = {}
+    for key, xero_id in Contact.objects.filter(organisation_id=organisation_id, tenant_id=tenant_id,
+                                               match_key__in=keys, is_active=True).values_list("match_key", "xero_id"):
+        found.setdefault(key, set()).add(xero_id)
+    return {key: ids.pop() for key, ids in found.items() if len(ids) == 1}
+
+
+def _prepare(records: list[ExportRecord], *, organisation_id: int, tenant_id: str,
+             result: DrainResult) -> list[Item]:
+    """Pre-flight and payloads for a send to the Xero organisation `tenant_id`. Items that
+    cannot go now are failed (with the reason, no call spent) or put back (a payment whose
+    invoice is still on its way). No id learnt from another Xero organisation is ever sent:
+    a document that is in another one stays recorded as exported there."""
     docs = [r.document for r in records]
     problems = _preflight(docs)
-    failed, deferred, ready = [], [], []
-    names = {d.contact_name for d in docs if d.contact_name}
-    contact_ids = {}
-    if names:
-        contact_ids = dict(Contact.objects.filter(organisation_id=organisation_id, name__in=names, is_active=True)
-                           .values_list("name", "xero_id"))
+    failed, deferred, ready, kept_elsewhere = [], [], [], []
+    contact_ids = _contact_ids(organisation_id=organisation_id, tenant_id=tenant_id, docs=docs)
     for r in records:
         doc = r.document
+        if r.xero_id and _elsewhere(r, tenant_id):
+            kept_elsewhere.append(Item(r))
+            continue
+        if r.in_doubt and _elsewhere(r, tenant_id):
+            r.in_doubt = False
+            failed.append((Item(r), [
+                f"This may already be in {_tenant_name(r.tenant_id)}: it was being sent there when the link to "
+                f"Xero changed. Look for {doc} there; if it is not there, press Export to send it to the Xero "
+                f"organisation linked now."]))
+            continue
         if problems.get(doc.pk):
             failed.append((Item(r), problems[doc.pk]))
             continue
@@ -339,6 +373,13 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, result: Drain
             paid_record = getattr(paid, "export_record", None) if paid else None
             if paid is None:
                 failed.append((Item(r), ["This payment does not say which invoice or bill it pays."]))
+                continue
+            if (paid_record and paid_record.state == ExportState.EXPORTED and paid_record.xero_id
+                    and _elsewhere(paid_record, tenant_id)):
+                failed.append((Item(r), [
+                    f"{paid} that this payment pays is in {_tenant_name(paid_record.tenant_id)}, not in the Xero "
+                    f"organisation linked now, so the payment cannot be recorded against it here. Record the "
+                    f"payment in that Xero organisation, or export {paid} to the one linked now first."]))
                 continue
             if paid_record and paid_record.state == ExportState.EXPORTED and paid_record.xero_id:
                 paid_xero_id = paid_record.xero_id
@@ -359,8 +400,11 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, result: Drain
             continue
         element = payloads.build_element(doc, xero_id=xero_id, paid_xero_id=paid_xero_id, contact_ids=contact_ids)
         ready.append(Item(r, element=element, payload_hash=payloads.payload_hash(element)))
+    if kept_elsewhere:
+        _keep_elsewhere(kept_elsewhere)
     if failed:
         problem_of = {id(it): msgs for it, msgs in failed}
+        _save([it.record for it, _ in failed], ["in_doubt"])
         _fail([it for it, _ in failed], lambda it: problem_of[id(it)], outcome=Outcome.PREFLIGHT_FAILED)
         result.failed += len(failed)
     if deferred:
@@ -382,6 +426,25 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, result: Drain
         webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_EXPORTED,
                                      record_ids=[it.record.pk for it in already])
     return [it for it in ready if it.element is not None]
+
+
+def _keep_elsewhere(items: list[Item]) -> None:
+    """Documents in another Xero organisation than the one linked now: never sent (their ids
+    mean nothing to it). They stay exported there, View links and all; the attempt says why."""
+    now = timezone.now()
+    attempts = []
+    for it in items:
+        r = it.record
+        reason = (f"Not sent: {r.document} is in {_tenant_name(r.tenant_id)}, which is no longer linked. It stays "
+                  f"there; it is not re-exported to the Xero organisation linked now.")
+        r.state = ExportState.EXPORTED
+        r.update_existing = False
+        r.claimed_by = ""
+        r.updated_at = now
+        attempts.append(_attempt(r, Outcome.PREFLIGHT_FAILED, messages=[reason], now=now))
+    with transaction.atomic():
+        _save([it.record for it in items], ["state", "update_existing", "claimed_by"])
+        ExportAttempt.objects.bulk_create(attempts)
 
 
 # --- calls -----------------------------------------------------------------------------------------
@@ -619,10 +682,12 @@ def _send(api, resource: str, items: list[Item], connection: XeroConnection, res
         for it in items:
             r = it.record
             r.idempotency_key = key
+            r.tenant_id = connection.tenant_id  # where a write in doubt may have landed
             r.payload_hash = it.payload_hash
             r.claimed_at = now
             r.attempts_count += 1
-        _save([it.record for it in items], ["idempotency_key", "payload_hash", "claimed_at", "attempts_count"])
+        _save([it.record for it in items], ["idempotency_key", "tenant_id", "payload_hash", "claimed_at",
+                                            "attempts_count"])
         ExportAttempt.objects.bulk_create(
             [ExportAttempt(record=it.record, started_at=now, idempotency_key=key, actor=it.record.queued_by)
              for it in items])
@@ -876,7 +941,7 @@ def _process_batch(records, resource, connection, organisation_id, deadline, res
     drain should stop (no call slot soon: a run is scheduled)."""
     items = []
     try:
-        items = _prepare(records, organisation_id=organisation_id, result=result)
+        items = _prepare(records, organisation_id=organisation_id, tenant_id=connection.tenant_id, result=result)
         if not items:
             return True
         api = api_for(connection)
