@@ -96,3 +96,8 @@ def test_keys_are_stored_hashed(org_key):
 def test_addresses_no_endpoint_matches_are_404_even_for_posts(api, org):
     response = api.post("/api/v1/organisations/acme/webhook-deliveries/-1/resend/")
     assert response.status_code == 404 and response["Content-Type"] == PROBLEM
+
+
+def test_a_nul_in_a_query_parameter_is_a_problem_too(api, org):
+    response = api.get("/api/v1/organisations/acme/documents/?cursor=%00")
+    assert response.status_code == 400 and response["Content-Type"] == PROBLEM
