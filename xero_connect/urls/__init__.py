@@ -17,6 +17,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/xero/", include("xero_connect.urls.connection")),
     path("o/<slug:org_slug>/lists/", include("xero_connect.urls.lists")),
     path("o/<slug:org_slug>/exports/", include("xero_connect.urls.exports")),
+    path("o/<slug:org_slug>/mapping/", include("xero_connect.urls.mapping")),
     path("o/<slug:org_slug>/api-keys/", include("xero_connect.urls.api_keys")),
     path("o/<slug:org_slug>/webhooks/", include("xero_connect.urls.webhooks")),
     path("connect/<str:token>/", connect_link, name="connect_link"),
