@@ -8,6 +8,7 @@ from .documents import (
     ExportState,
     SourceDocument,
 )
+from .drift import FLAGGED_DRIFT, ReconciliationRun, XeroDrift, XeroWebhookEvent
 from .lists import (
     Account,
     Contact,
@@ -28,4 +29,5 @@ __all__ = [
     "DocumentType", "ExchangeRate", "ExportAttempt", "ExportRecord", "ExportState", "ListName", "ListRefresh",
     "ListSyncState", "Membership", "Organisation", "PendingAuthorisation", "RateBudget", "Role", "SignInGate", "SourceDocument", "TaxRate",
     "TrackingCategory", "TrackingOption", "XeroConnection",
+    "FLAGGED_DRIFT", "ReconciliationRun", "XeroDrift", "XeroWebhookEvent",
 ]
