@@ -125,10 +125,11 @@ def test_without_webhooks_the_reconciliation_run_finds_the_same_with_its_calls_c
 
     sandbox.document_set_status(tenant=KOWHAI, document_id=voided.xero_id, action="void")
     sandbox.document_set_amount(tenant=KOWHAI, document_id=edited.xero_id, unit_amount="50")
-    assert sandbox.webhooks_flush() == [None]  # the intent-to-receive check fails: nothing delivered
+    assert sandbox.webhooks_flush() == []  # no webhook key: Xero has nowhere to send events
     run = drift.reconcile_organisation(organisation=org, trigger="test")
 
-    assert run.ok and run.calls == 2 and run.changed == 2 and run.seen == 2
+    # seen may include the third: runs overlap by a second (Xero compares to the second)
+    assert run.ok and run.calls == 2 and run.changed == 2 and run.seen >= 2
     states = dict(ExportRecord.objects.filter(pk__in=[voided.pk, edited.pk, untouched.pk])
                   .values_list("document__number", "xero_drift"))
     assert states == {"KC-R1": XeroDrift.VOIDED, "KC-R2": XeroDrift.CHANGED, "KC-R3": XeroDrift.AS_SENT}
