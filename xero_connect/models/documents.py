@@ -190,6 +190,7 @@ class BulkJob(models.Model):
         REEXPORT = "reexport", "Re-export"
         REFRESH_LISTS = "refresh_lists", "Refresh lists"
         HEALTH_CHECK = "health_check", "Health check"
+        RECONCILE = "reconcile", "Check exported documents in Xero"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -21,7 +21,7 @@ from django.utils import timezone
 from .. import messages as words
 from ..connection_states import NOT_CONNECTED
 from ..models import (
-    ConnectionStatus, ExportAttempt, ExportRecord, ExportState, ListRefresh, ListSyncState, Membership,
+    FLAGGED_DRIFT, ConnectionStatus, ExportAttempt, ExportRecord, ExportState, ListRefresh, ListSyncState, Membership,
     Organisation, Role, XeroConnection,
 )
 from ..roles import display_name
@@ -137,6 +137,7 @@ def portal_organisations(*, user) -> QuerySet:
             queued_count=_count(records.filter(state__in=[ExportState.QUEUED, ExportState.EXPORTING])),
             waiting_count=_count(records.filter(state=ExportState.WAITING_FOR_CONNECTION)),
             failed_count=_count(records.filter(state=ExportState.FAILED)),
+            drifted_count=_count(records.filter(state=ExportState.EXPORTED, xero_drift__in=FLAGGED_DRIFT)),
             lists_synced_at=_max(ListSyncState.objects.filter(organisation=org), "last_refreshed_at"),
             lists_run_at=_max(ListRefresh.objects.filter(
                 organisation=org, status__in=[ListRefresh.Status.DONE, ListRefresh.Status.PARTIAL]), "finished_at"),
@@ -183,6 +184,7 @@ class PortalRow:
     needs_attention: bool
     admin_names: list[str] = field(default_factory=list)
     exports_per_day: list[int] = field(default_factory=list)
+    drifted: int = 0  # exported documents voided, deleted or changed in Xero (#16)
     failures_per_day: list[int] = field(default_factory=list)
 
     @property
@@ -284,6 +286,7 @@ def _row(organisation, *, now, keepalive: int) -> PortalRow:
         queued=organisation.queued_count,
         waiting=organisation.waiting_count,
         failed=organisation.failed_count,
+        drifted=organisation.drifted_count,
         lists_refreshed_at=max(lists_times) if lists_times else None,
         needs_attention=organisation.status_code in ATTENTION_STATUSES or organisation.failed_count > 0,
     )
