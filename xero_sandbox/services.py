@@ -185,6 +185,9 @@ def add_contact(*, tenant, name: str, email: str = "", is_customer: bool = True,
     contact = Contact.objects.create(organisation=organisation_get(tenant), name=name, email=email,
                                      is_customer=is_customer, is_supplier=is_supplier,
                                      default_currency=default_currency, updated_at=timezone.now())
+    from . import webhooks
+
+    webhooks.notify(contact.organisation, "CONTACT", contact.contact_id, event_type="CREATE")
     return s.contact(contact)
 
 

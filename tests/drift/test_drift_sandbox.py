@@ -156,3 +156,14 @@ def test_reexport_as_new_after_a_void_gives_two_documents_in_xero_and_a_true_led
     assert sandbox.document_find(tenant=KOWHAI, document_id=record.xero_id)["Status"] == "VOIDED"
     assert sandbox.document_find(tenant=KOWHAI, document_id=new.xero_id)["Status"] == "AUTHORISED"
     assert record.xero_drift == XeroDrift.VOIDED  # the old row still tells the truth
+
+
+def test_a_contact_added_in_xero_arrives_in_the_lists_by_its_webhook_alone(kowhai):
+    from xero_connect.models import Contact
+
+    org, admin = kowhai
+    added = sandbox.add_contact(tenant=KOWHAI, name="Aro Valley Deli", is_customer=True)
+    assert sandbox.webhooks_flush() == [200]
+    assert worker_cycle()["calls"] == 1  # /Contacts?IDs=<that ContactID>, not the whole list
+    contact = Contact.objects.get(organisation=org, xero_id=added["ContactID"])
+    assert contact.name == "Aro Valley Deli" and contact.tenant_id == str(sandbox.organisation_get(KOWHAI).tenant_id)

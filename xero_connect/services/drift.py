@@ -263,18 +263,10 @@ def document_drift_apply(record: ExportRecord, element: dict, *, now: datetime |
     record.xero_updated_at = updated or record.xero_updated_at
     record.save(update_fields=DRIFT_FIELDS)
     if old != drift:
+        # The host API's `document.drifted` event (#14's webhooks out) hooks in here once
+        # #14 is on main; until then the ledger and the portal are where drift shows.
         log.info("xero.drift.changed record=%s from=%s to=%s", record.pk, old or "-", drift)
-        _announce_drift(record)
     return old != drift
-
-
-def _announce_drift(record: ExportRecord) -> None:
-    """Tell the host (#14's webhooks out) when that service is on this branch; until then the
-    ledger is the only place drift shows (see the README's remaining work)."""
-    try:
-        from . import webhooks_out  # type: ignore[attr-defined]  # noqa: F401  (#14)
-    except ImportError:
-        return
 
 
 # --- the worker ------------------------------------------------------------------------------------
