@@ -91,7 +91,7 @@ def test_a_bad_signature_is_401_and_nothing_is_stored(client, exported):
 def test_the_intent_to_receive_handshake_gets_200_empty_then_401(client, db):
     handshake = body_of(sequence=0)  # Xero's check: no events
     good = deliver(client, handshake)
-    assert good.status_code == 200 and good.content == b""
+    assert good.status_code == 200 and good.content == b"" and not good.cookies
     assert deliver(client, handshake, key="wrong").status_code == 401
 
 
@@ -110,10 +110,13 @@ def test_the_receiver_needs_no_csrf_token_and_refuses_an_oversized_body(exported
     assert client.get(URL).status_code == 405
 
 
-def test_a_signed_body_that_is_not_xeros_shape_is_refused_not_a_500(client, exported):
+def test_a_signed_body_that_is_not_xeros_shape_gets_200_and_stores_nothing(client, exported):
+    # Xero: 200 for every correctly signed payload (else it retries for 24 h and disables the hook)
     for raw in (b"not json", b"[]", json.dumps({"events": [{"resourceId": 5}]}).encode(),
                 json.dumps({"events": [{**event(), "eventDateUtc": "yesterday"}]}).encode()):
-        assert deliver(client, raw).status_code == 401
+        response = deliver(client, raw)
+        assert response.status_code == 200 and response.content == b"" and not response.cookies
+        assert deliver(client, raw, key="wrong").status_code == 401
     assert XeroWebhookEvent.objects.count() == 0
 
 

@@ -126,14 +126,16 @@ class Received:
     events for tenants no organisation of ours is connected to (not stored)."""
 
     valid: bool
+    malformed: bool = False
     stored: int = 0
     duplicates: int = 0
     not_ours: int = 0
 
 
 def webhook_receive(*, body: bytes, signature: str) -> Received:
-    """Check and store one delivery. Invalid signature or a body that is not Xero's shape →
-    `valid=False` and nothing stored. Storing is one INSERT … ON CONFLICT DO NOTHING over the
+    """Check and store one delivery. Invalid signature → `valid=False` (401), nothing stored; a
+    correctly signed body that is not Xero's shape → `valid=True, malformed=True` (200, as
+    Xero's "Configuring your server" asks for every correctly signed payload), nothing stored. Storing is one INSERT … ON CONFLICT DO NOTHING over the
     unique event key; the worker is enqueued after commit."""
     if not signature_valid(body=body, signature=signature, key=settings.XERO_WEBHOOK_KEY):
         return Received(valid=False)
@@ -142,8 +144,11 @@ def webhook_receive(*, body: bytes, signature: str) -> Received:
     except (UnicodeDecodeError, ValueError):
         rows = None
     if rows is None:
+        # Correctly signed but not Xero's shape: Xero's rule is 200 for every correctly signed
+        # payload (a 401 would make it retry for 24 hours, then disable the webhook). Nothing is
+        # stored; the log says so.
         log.warning("xero.webhook.malformed bytes=%s", len(body))
-        return Received(valid=False)
+        return Received(valid=True, malformed=True)
     ours = set(XeroConnection.objects.filter(is_current=True, tenant_id__in={r["tenant_id"] for r in rows})
                .values_list("tenant_id", flat=True))
     ours = {t.lower() for t in ours}
