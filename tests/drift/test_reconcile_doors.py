@@ -9,7 +9,6 @@ import responses
 from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
-from django.utils import timezone
 
 from tests import factories
 from tests.drift.test_webhooks_in import exported, xero_invoice  # noqa: F401 (fixture)

@@ -1,8 +1,8 @@
 """Reconcile exported documents with Xero, here and now: find the ones voided, deleted,
 changed or paid in Xero since the last run (If-Modified-Since, paged, in the rate budget)."""
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from xero_connect.models import Organisation
+from xero_connect.management.organisations import add_org_arguments, chosen_organisations
 from xero_connect.services.drift import reconcile_organisation
 
 
@@ -10,17 +10,10 @@ class Command(BaseCommand):
     help = "Reconcile exported invoices, bills and credit notes with Xero (drift)."
 
     def add_arguments(self, parser):
-        who = parser.add_mutually_exclusive_group(required=True)
-        who.add_argument("--org", help="Slug of one organisation.")
-        who.add_argument("--all", action="store_true", help="Every organisation.")
+        add_org_arguments(parser)
 
     def handle(self, *args, org=None, all=False, **options):
-        if org:
-            organisations = list(Organisation.objects.filter(slug=org))
-            if not organisations:
-                raise CommandError(f"No organisation with slug {org!r}.")
-        else:
-            organisations = list(Organisation.objects.order_by("slug"))
+        organisations = chosen_organisations(org)
         failures = 0
         for organisation in organisations:
             run = reconcile_organisation(organisation=organisation, trigger="command")
