@@ -231,6 +231,11 @@ def test_accept_xeros_version_records_the_change_and_stops_flagging(exported, ad
     assert drift.document_drift_apply(record, xero_invoice(total="92.00", updated_ms=1764454300000)) is False
     drift.document_drift_apply(record, xero_invoice(total="90.00", updated_ms=1764454400000))
     assert record.xero_drift == XeroDrift.CHANGED and record.drift_total_before == Decimal("92.00")
+    # Exported again (an update sending 90.00): what was sent now is the baseline, not the acceptance.
+    record.exported_at, record.xero_total = timezone.now(), Decimal("90.00")
+    record.save()
+    drift.document_drift_apply(record, xero_invoice(total="90.00", updated_ms=1764454500000))
+    assert record.xero_drift == XeroDrift.AS_SENT
 
 
 def test_drift_actions_are_admin_only_and_scoped_to_the_organisation(exported, client):

@@ -132,7 +132,9 @@ class ExportRecord(models.Model):
     drift_total_after = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     xero_updated_at = models.DateTimeField(null=True, blank=True)
     xero_seen_at = models.DateTimeField(null=True, blank=True)
-    # "Accept Xero's version": the Status and Total accepted become what is compared against.
+    # "Accept Xero's version": the Status and Total accepted become what is compared against
+    # (until the document is exported again: a later export is what Xero was sent).
+    accepted_at = models.DateTimeField(null=True, blank=True)
     accepted_status = models.CharField(max_length=20, blank=True)
     accepted_total = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     drift_note = models.CharField(max_length=500, blank=True)

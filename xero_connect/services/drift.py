@@ -213,12 +213,18 @@ def _decimal(value) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+def _acceptance_current(record: ExportRecord) -> bool:
+    """Was Xero's version accepted after the last export? (An export since replaces it.)"""
+    return bool(record.accepted_at and (record.exported_at is None or record.exported_at <= record.accepted_at))
+
+
 def baseline_total(record: ExportRecord) -> Decimal:
-    """The Total a document's current Total is compared with: the accepted one, else Xero's
-    Total when it was exported, else ours."""
-    for value in (record.accepted_total, record.xero_total):
-        if value is not None:
-            return value
+    """The Total a document's current Total is compared with: the accepted one (if accepted
+    since the last export), else Xero's Total when it was exported, else ours."""
+    if _acceptance_current(record) and record.accepted_total is not None:
+        return record.accepted_total
+    if record.xero_total is not None:
+        return record.xero_total
     return record.document.total
 
 
@@ -246,7 +252,7 @@ def document_drift_apply(record: ExportRecord, element: dict, *, now: datetime |
     due = _decimal(element.get("AmountDue"))
     if due is None and record.doc_type in CREDIT_NOTE_TYPES:
         due = _decimal(element.get("RemainingCredit"))
-    accepted = record.accepted_status
+    accepted = record.accepted_status if _acceptance_current(record) else ""
     if status == "DELETED" and accepted != "DELETED":
         drift = XeroDrift.DELETED
     elif status == "VOIDED" and accepted != "VOIDED":
@@ -512,15 +518,17 @@ def drift_accept(*, record: ExportRecord, actor) -> ExportRecord:
         record = ExportRecord.objects.select_for_update().select_related("document").get(pk=record.pk)
         if record.xero_drift not in (XeroDrift.CHANGED, XeroDrift.VOIDED, XeroDrift.DELETED):
             raise DriftActionRefused(words.DRIFT_NOTHING_TO_ACCEPT)
+        now = timezone.now()
         record.drift_note = words.drift_accepted_note(
             drift=record.xero_drift, before=record.drift_total_before, after=record.drift_total_after,
-            actor=actor, at=timezone.now())[:500]
+            actor=actor, at=now)[:500]
+        record.accepted_at = now
         record.accepted_status = record.xero_status
         record.accepted_total = (record.drift_total_after if record.drift_total_after is not None
                                  else baseline_total(record))
         record.xero_drift = XeroDrift.AS_SENT
         record.drift_total_before = record.drift_total_after = None
-        record.save(update_fields=["drift_note", "accepted_status", "accepted_total", "xero_drift",
+        record.save(update_fields=["drift_note", "accepted_at", "accepted_status", "accepted_total", "xero_drift",
                                    "drift_total_before", "drift_total_after", "updated_at"])
     return record
 
