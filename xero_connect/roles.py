@@ -18,6 +18,7 @@ class Action(models.TextChoices):
     IMPORT_DOCUMENTS = "import_documents", "import documents"
     REEXPORT = "reexport", "re-export documents already in Xero"
     RESOLVE_DRIFT = "resolve_drift", "act on documents changed in Xero"
+    MAP = "map", "change the account mapping"
 
 
 _MEMBER_ACTIONS = {Action.VIEW, Action.EXPORT, Action.REFRESH_LISTS, Action.DIAGNOSE}

@@ -37,7 +37,8 @@ class Resource:
 
 RESOURCES = {r.name.lower(): r for r in [
     Resource("Organisation", "Organisations", "accounting.settings"),
-    Resource("Accounts", "Accounts", "accounting.settings", id_field="AccountID", modified_since=True),
+    Resource("Accounts", "Accounts", "accounting.settings", id_field="AccountID", modified_since=True,
+             writer=writes.write_account),
     Resource("Currencies", "Currencies", "accounting.settings"),
     Resource("TaxRates", "TaxRates", "accounting.settings"),
     Resource("TrackingCategories", "TrackingCategories", "accounting.settings", id_field="TrackingCategoryID"),
@@ -264,7 +265,8 @@ def write(resource: Resource, org: SandboxOrganisation, *, app, provider: str, b
                     failed.append(echoed)
                     continue
                 saved_all.append(saved)
-                out = (s.contact(saved) if resource.name == "Contacts" else s.document(saved, unit_dp=ctx.unit_dp))
+                out = (s.contact(saved) if resource.name == "Contacts" else s.account(saved)
+                       if resource.name == "Accounts" else s.document(saved, unit_dp=ctx.unit_dp))
                 out.update({"StatusAttributeString": "OK", "HasErrors": False})
                 results.append(out)
             if failed and summarize_errors:
@@ -284,7 +286,7 @@ def _notify_saved(org, saved) -> None:
             # The sandbox keeps no creation time for contacts: every contact event is an UPDATE
             # (the receiver treats both the same: it reads the contact again).
             webhooks.notify(org, "CONTACT", obj.contact_id, event_type="UPDATE")
-        elif obj.kind in (Document.Kind.INVOICE, Document.Kind.CREDIT_NOTE):
+        elif isinstance(obj, Document) and obj.kind in (Document.Kind.INVOICE, Document.Kind.CREDIT_NOTE):
             created = obj.created_at and abs((obj.updated_at - obj.created_at).total_seconds()) < 1
             category = "INVOICE" if obj.kind == Document.Kind.INVOICE else "CREDITNOTE"
             data = {"Type": obj.doc_type, "Status": obj.status} if category == "CREDITNOTE" else None

@@ -128,6 +128,10 @@ def exports_page(request):
         "reexport_ask": words.admin_only("re-export documents already in Xero", admin_names=admin_names),
         "waiting_reason": words.waiting_reason(data["status"].code),
         "drift_filter": words.DRIFT_FILTER, "drift_filter_hint": words.DRIFT_FILTER_HINT,
+        "needs_mapping": data["totals"].get(ExportState.NEEDS_MAPPING, 0),
+        "needs_mapping_step": words.needs_mapping_step(is_admin=can(request, Action.MAP),
+                                                       admin_names=roles.admin_names(organisation)
+                                                       if not can(request, Action.MAP) else ()),
     })
 
 
