@@ -8,8 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests import factories, xero_live
-from xero_connect.models import (DocumentType, ExportRecord, ExportState, ReconciliationRun, Role, TaxRate,
+from tests import xero_live
+from tests.e2e.test_export_sandbox import kowhai, xero  # noqa: F401  (organisation; sandbox, fast waits)
+from xero_connect.models import (DocumentType, ExportRecord, ExportState, ReconciliationRun, TaxRate,
                                  XeroDrift, XeroWebhookEvent)
 from xero_connect.services import drift, exports
 from xero_connect.services.documents import LineSpec, document_create
@@ -20,18 +21,15 @@ KEY = "test-webhook-key-0123456789"
 
 
 @pytest.fixture
-def kowhai(xero, settings, transactional_db, live_server):
-    settings.XERO_LIMIT_MINUTE_SECONDS = 1.0
-    settings.XERO_EXPORT_MAX_INLINE_WAIT = 2.0
-    settings.XERO_EXPORT_BACKOFF_BASE = 0.2
+def hooked(kowhai, xero, settings, live_server):
+    """The export tests' organisation (Admin Alice) connected to the sandbox, with a webhook key
+    the sandbox signs with and the product checks."""
+    org, admin = kowhai
     settings.XERO_WEBHOOK_KEY = KEY
     settings.XERO_SANDBOX_WEBHOOK_URL = ""  # the product's /xero/webhooks/ on SITE_URL (live_server)
     # The live server's thread must not run django-q2's synchronous worker (it closes the
     # test's shared database connection): each test runs the worker cycle itself.
     settings.XERO_WEBHOOK_WORKER_ON_RECEIPT = False
-    org = factories.make_organisation("Kōwhai Coffee", slug="kowhai", base_currency="NZD")
-    admin = factories.make_user("alice", first_name="Alice", last_name="Admin")
-    factories.add_member(org, admin, Role.ADMIN)
     xero_live.connect(org, admin, KOWHAI)
     TaxRate.objects.update_or_create(organisation=org, tax_type="OUTPUT2", defaults={
         "name": "15% GST on Income", "effective_rate": Decimal("15"), "status": "ACTIVE"})
@@ -59,7 +57,7 @@ def export(org, admin, doc):
     return record
 
 
-def test_the_sandbox_passes_the_intent_to_receive_check_only_against_a_receiver_with_the_same_key(kowhai,
+def test_the_sandbox_passes_the_intent_to_receive_check_only_against_a_receiver_with_the_same_key(hooked,
                                                                                                   settings):
     assert sandbox.webhook_configure(url="", key="")["verified"] is True
     settings.XERO_WEBHOOK_KEY = "another-key"  # the product no longer has the sandbox app's key
@@ -68,8 +66,8 @@ def test_the_sandbox_passes_the_intent_to_receive_check_only_against_a_receiver_
     assert XeroWebhookEvent.objects.count() == 0
 
 
-def test_void_in_xero_sends_a_webhook_and_the_ledger_shows_voided_in_xero(kowhai, client):
-    org, admin = kowhai
+def test_void_in_xero_sends_a_webhook_and_the_ledger_shows_voided_in_xero(hooked, client):
+    org, admin = hooked
     record = export(org, admin, sale(org, "KC-V1"))
     assert record.xero_drift == ""
 
@@ -91,8 +89,8 @@ def test_void_in_xero_sends_a_webhook_and_the_ledger_shows_voided_in_xero(kowhai
     assert "Voided in Xero" in html and "KC-V1" in html
 
 
-def test_an_amount_edited_in_xero_shows_changed_with_before_and_after(kowhai, client):
-    org, admin = kowhai
+def test_an_amount_edited_in_xero_shows_changed_with_before_and_after(hooked, client):
+    org, admin = hooked
     record = export(org, admin, sale(org, "KC-A1", unit="100.00"))
     assert record.xero_total == Decimal("115.00")
 
@@ -108,8 +106,8 @@ def test_an_amount_edited_in_xero_shows_changed_with_before_and_after(kowhai, cl
     assert "Changed in Xero" in html and "Total 115.00 when sent, 92.00 in Xero now" in html
 
 
-def test_without_webhooks_the_reconciliation_run_finds_the_same_with_its_calls_counted(kowhai, settings):
-    org, admin = kowhai
+def test_without_webhooks_the_reconciliation_run_finds_the_same_with_its_calls_counted(hooked, settings):
+    org, admin = hooked
     settings.XERO_WEBHOOK_KEY = ""  # no webhooks: the sandbox's handshake fails, nothing is delivered
     voided = export(org, admin, sale(org, "KC-R1"))
     edited = export(org, admin, sale(org, "KC-R2"))
@@ -136,8 +134,8 @@ def test_without_webhooks_the_reconciliation_run_finds_the_same_with_its_calls_c
     assert ReconciliationRun.objects.filter(organisation=org, ok=True).count() == 3
 
 
-def test_reexport_as_new_after_a_void_gives_two_documents_in_xero_and_a_true_ledger(kowhai, client):
-    org, admin = kowhai
+def test_reexport_as_new_after_a_void_gives_two_documents_in_xero_and_a_true_ledger(hooked, client):
+    org, admin = hooked
     record = export(org, admin, sale(org, "KC-N1"))
     sandbox.document_set_status(tenant=KOWHAI, document_id=record.xero_id, action="void")
     sandbox.webhooks_flush()
@@ -158,10 +156,10 @@ def test_reexport_as_new_after_a_void_gives_two_documents_in_xero_and_a_true_led
     assert record.xero_drift == XeroDrift.VOIDED  # the old row still tells the truth
 
 
-def test_a_contact_added_in_xero_arrives_in_the_lists_by_its_webhook_alone(kowhai):
+def test_a_contact_added_in_xero_arrives_in_the_lists_by_its_webhook_alone(hooked):
     from xero_connect.models import Contact
 
-    org, admin = kowhai
+    org, admin = hooked
     added = sandbox.add_contact(tenant=KOWHAI, name="Aro Valley Deli", is_customer=True)
     assert sandbox.webhooks_flush() == [200]
     assert worker_cycle()["calls"] == 1  # /Contacts?IDs=<that ContactID>, not the whole list
