@@ -60,6 +60,8 @@ def _apply(connection: XeroConnection, transition: str, *, actor=None, reason: s
             connection.save(update_fields=fields)
         else:
             connection.save()
+        if current != target:
+            _status_changed(connection, current=current, target=target, reason=reason)
         return ConnectionEvent.objects.create(
             organisation_id=connection.organisation_id,
             connection=connection,
@@ -74,6 +76,16 @@ def _apply(connection: XeroConnection, transition: str, *, actor=None, reason: s
             xero_user=connection.xero_user_email or connection.xero_user_name,
             created_at=now,
         )
+
+
+# Told of every transition, in the same transaction: listener(connection, current=, target=, reason=).
+# The webhooks service registers itself at start-up (apps.py), so this floor imports nothing above it.
+TRANSITION_LISTENERS: list = []
+
+
+def _status_changed(connection: XeroConnection, *, current: str, target: str, reason: str) -> None:
+    for listener in TRANSITION_LISTENERS:
+        listener(connection, current=current, target=target, reason=reason)
 
 
 def establish(connection: XeroConnection, *, actor=None, reason: str = "Connected to Xero") -> ConnectionEvent:

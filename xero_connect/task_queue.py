@@ -14,18 +14,27 @@ CONNECTIONS_HEALTH_CHECK_ALL = "xero_connect.tasks.connections.connections_healt
 CONNECTIONS_KEEP_ALIVE = "xero_connect.tasks.connections.connections_keep_alive"
 EXPORT_DRAIN = "xero_connect.tasks.exports.export_drain"
 EXPORT_SWEEP = "xero_connect.tasks.exports.export_sweep"
+WEBHOOKS_SWEEP = "xero_connect.tasks.webhooks.webhooks_sweep"
+DRIFT_WEBHOOK_EVENTS = "xero_connect.tasks.drift.webhook_events_process"
+DRIFT_RECONCILE_ALL = "xero_connect.tasks.drift.reconcile_all"
 LISTS_REFRESH_RUN = "xero_connect.tasks.lists.run_refresh"
 PORTAL_BULK_JOB_RUN = "xero_connect.tasks.portal.bulk_job_run"
 
 # The periodic runs, created (idempotently) by `manage.py setup_schedules`: (name, task, minutes between runs).
 SCHEDULES: list[tuple[str, str, int]] = [
     ("xero.exports.sweep", EXPORT_SWEEP, 1),
+    ("xero.webhooks.sweep", WEBHOOKS_SWEEP, 1),
     ("xero.connections.keep_alive", CONNECTIONS_KEEP_ALIVE, 360),
     ("xero.connections.health_check", CONNECTIONS_HEALTH_CHECK_ALL, 30),
+    # Drift (#16): webhook events missed by their own enqueue are picked up here; the nightly
+    # reconciliation finds changes for organisations without webhooks.
+    ("xero.drift.webhook_events", DRIFT_WEBHOOK_EVENTS, 5),
+    ("xero.drift.reconcile", DRIFT_RECONCILE_ALL, 24 * 60),
 ]
 
 ALL = (CONNECTION_PROBLEM_NOTIFY, CONNECTIONS_HEALTH_CHECK_ALL, CONNECTIONS_KEEP_ALIVE,
-       EXPORT_DRAIN, EXPORT_SWEEP, LISTS_REFRESH_RUN, PORTAL_BULK_JOB_RUN)
+       EXPORT_DRAIN, EXPORT_SWEEP, LISTS_REFRESH_RUN, PORTAL_BULK_JOB_RUN, WEBHOOKS_SWEEP, DRIFT_WEBHOOK_EVENTS,
+       DRIFT_RECONCILE_ALL)
 
 
 def enqueue_on_commit(task: str, *args, times: int = 1, **options) -> None:

@@ -61,8 +61,9 @@ from ...names import contact_name_key
 from ...selectors import preflight
 from ...selectors.connections import current_connection, presentation
 from ...xero import errors
+from ...models import WebhookEvent
 from ...xero.accounting import parse_xero_date
-from .. import payloads
+from .. import payloads, webhooks_out
 from ..xero_access import NoCallSlot, api_for, connection_usable, record_xero_failure
 from .enqueue import due_filter, kick_drains
 from .needs_mapping import park_needs_mapping
@@ -237,6 +238,7 @@ def _fail(items, reason_for, *, outcome, status=None, key="", record_attempt=Tru
             attempts.append(_attempt(r, outcome, messages=msgs, status=status, key=key, now=now, started=started))
     _save([it.record for it in items], ["state", "last_error", "claimed_by", "xero_unavailable_since"])
     ExportAttempt.objects.bulk_create(attempts)
+    webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_FAILED, record_ids=[it.record.pk for it in items])
 
 
 def _mark_exported(items_and_ids, *, connection: XeroConnection, outcome=Outcome.EXPORTED, status=200, key="",
@@ -263,6 +265,7 @@ def _mark_exported(items_and_ids, *, connection: XeroConnection, outcome=Outcome
         attempts.append(_attempt(r, outcome, messages=msgs, status=status, key=key, now=now, started=started))
     _save(records, ["state", "xero_id", "tenant_id", "connection", "exported_at", "exported_by", "in_doubt",
                     "update_existing", "last_error", "claimed_by", "lookups_failed", "xero_unavailable_since"])
+    webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_EXPORTED, record_ids=[r.pk for r in records])
     return attempts
 
 
@@ -287,6 +290,7 @@ def park_waiting(*, organisation_id: int, reason: str, records=None, state=Expor
             outcome=outcome, finished_at=now, messages=[reason])
         n = ExportRecord.objects.filter(pk__in=ids).update(state=state, last_error=reason, claimed_by="")
         jobs_refresh(job_ids={job_id for _, job_id in rows if job_id})
+        webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_WAITING, record_ids=ids)
     log.info("xero.exports.waiting organisation=%s records=%s", organisation_id, n)
     return n
 
@@ -416,6 +420,8 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, tenant_id: st
             it.record.state = ExportState.EXPORTED
             it.record.claimed_by = ""
         _save([it.record for it in already], ["state", "claimed_by"])
+        webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_EXPORTED,
+                                     record_ids=[it.record.pk for it in already])
     return [it for it in ready if it.element is not None]
 
 
