@@ -267,8 +267,8 @@ def _drift_context(request, record) -> dict:
 def exports_drift_action(request, record_id: int):
     """Admin only, explicit: "accept" Xero's version, or "reexport" a voided/deleted document as
     a new one numbered with the confirmed `suffix`. Refusals come back as a message."""
-    record = get_scoped_or_404(ExportRecord.objects.select_related("document"), organisation=request.organisation,
-                               pk=record_id)
+    record = access_export_record(actor=request.user, organisation=request.organisation, record_id=record_id,
+                                  queryset=ExportRecord.objects.select_related("document"))
     back = redirect(reverse("exports_record", args=[request.organisation.slug, record.pk]))
     action = request.POST.get("action", "")
     try:
