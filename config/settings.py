@@ -233,6 +233,23 @@ XERO_SANDBOX_LIMIT_APP_MINUTE = env.int("XERO_SANDBOX_LIMIT_APP_MINUTE", default
 XERO_SANDBOX_FAULTS = env.json("XERO_SANDBOX_FAULTS", default=[])
 # When set, /xero-sandbox/control/* requires this value in X-Sandbox-Control-Token.
 XERO_SANDBOX_CONTROL_TOKEN = env.str("XERO_SANDBOX_CONTROL_TOKEN", default="")
+# --- Webhooks from Xero (#16) ---------------------------------------------------------------
+# The app's webhook key (Xero developer portal → Webhooks): x-xero-signature is
+# base64(HMAC-SHA256(raw body, key)). Empty: every delivery is refused (401). scripts/setup
+# writes a demo key into .env, which the sandbox signs with.
+XERO_WEBHOOK_KEY = env.str("XERO_WEBHOOK_KEY", default="")
+# Queue the worker as soon as a delivery is stored (on commit). Off: the every-5-minutes
+# schedule (tasks/schedules.py) or a test's explicit worker cycle picks the events up.
+XERO_WEBHOOK_WORKER_ON_RECEIPT = env.bool("XERO_WEBHOOK_WORKER_ON_RECEIPT", default=True)
+XERO_WEBHOOK_MAX_BYTES = env.int("XERO_WEBHOOK_MAX_BYTES", default=1_000_000)
+# Events of one delivery Xero sends at most (unconfirmed); more are refused as malformed.
+XERO_WEBHOOK_MAX_EVENTS = env.int("XERO_WEBHOOK_MAX_EVENTS", default=1000)
+# The sandbox delivers its webhooks here (the product's /xero/webhooks/), signed with
+# XERO_WEBHOOK_KEY unless the control endpoint configures another URL/key per sandbox app.
+XERO_SANDBOX_WEBHOOK_URL = env.str("XERO_SANDBOX_WEBHOOK_URL", default="")
+# "thread": the sandbox delivers after commit in a thread; "manual": events wait until
+# xero_sandbox.webhooks.flush() (tests say when Xero's webhook arrives).
+XERO_SANDBOX_WEBHOOK_DELIVERY = env.str("XERO_SANDBOX_WEBHOOK_DELIVERY", default="thread")
 
 # --- The host system's API (/api/v1/, xero_connect.api) -------------------------------------
 REST_FRAMEWORK = {

@@ -9,6 +9,7 @@ from .documents import (
     ExportState,
     SourceDocument,
 )
+from .drift import FLAGGED_DRIFT, ReconciliationRun, XeroDrift, XeroWebhookEvent
 from .lists import (
     Account,
     Contact,
@@ -32,4 +33,5 @@ __all__ = [
     "DocumentType", "ExchangeRate", "ExportAttempt", "ExportRecord", "ExportState", "ListName", "ListRefresh",
     "ListSyncState", "Membership", "Organisation", "PendingAuthorisation", "RateBudget", "Role", "SignInGate", "SourceDocument", "TaxRate",
     "TrackingCategory", "TrackingOption", "XeroConnection",
+    "FLAGGED_DRIFT", "ReconciliationRun", "XeroDrift", "XeroWebhookEvent",
 ]
