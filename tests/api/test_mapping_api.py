@@ -2,31 +2,15 @@
 suggestions; the filtered choices; set or confirm a mapping (the same service as the mapping
 page, refusals as problem details with field errors); categories declared up front; and the
 outcome a host cares about — documents waiting "Needs mapping" go out once mapped by the API."""
-import pytest
-
-from tests import factories
-from tests.services.test_exports import FakeXero, records
-from tests.services.test_mapping import chart, sale
+from tests.services.test_exports import records
+# The mapping tests' chart and documents, and their fixtures: `connection` (connected, with a
+# small chart) and `xero` (the FakeXero of the export tests, in place of the sandbox).
+from tests.services.test_mapping import connection, sale, xero  # noqa: F401
 from xero_connect.models import Account, CategoryMapping, ExportState, HostCategory
 from xero_connect.services import mapping
 
 Kind = HostCategory.Kind
 BASE = "/api/v1/organisations/acme"
-
-
-@pytest.fixture
-def fake_xero():
-    import responses
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield FakeXero(rsps)
-
-
-@pytest.fixture
-def connection(org, admin_user):
-    connection = factories.make_connection(org, actor=admin_user)
-    chart(org, connection.tenant_id)
-    return connection
 
 
 def account_id(org, code):
@@ -104,14 +88,14 @@ def test_before_xero_is_connected_a_mapping_is_refused_clearly(api, org):
 
 
 def test_a_category_mapped_by_the_api_makes_its_needs_mapping_items_go_out_once(
-        api, org, org_key, admin_user, connection, fake_xero, django_capture_on_commit_callbacks):
+        api, org, org_key, admin_user, connection, xero, django_capture_on_commit_callbacks):
     from xero_connect.services import exports
 
     sale(org, "INV-1", dimension="NORTH")
     sale(org, "INV-2")
     with django_capture_on_commit_callbacks(execute=True):
         exports.exports_enqueue(records=records(org), actor=admin_user)
-    assert records(org).filter(state=ExportState.NEEDS_MAPPING).count() == 2 and fake_xero.calls == []
+    assert records(org).filter(state=ExportState.NEEDS_MAPPING).count() == 2 and xero.calls == []
 
     with django_capture_on_commit_callbacks(execute=True):
         mapped = put(api, category(org, Kind.SALES, "COFFEE-WHOLESALE"), account_id=account_id(org, "260"))
@@ -127,27 +111,21 @@ def test_a_category_mapped_by_the_api_makes_its_needs_mapping_items_go_out_once(
     with django_capture_on_commit_callbacks(execute=True):
         assert put(api, category(org, Kind.DIMENSION, "NORTH"), tracking_option_id=option_id).status_code == 200
     assert records(org).filter(state=ExportState.EXPORTED).count() == 2
-    sent = fake_xero.created()
+    sent = xero.created()
     assert sorted(el["InvoiceNumber"] for el in sent) == ["INV-1", "INV-2"]  # each once
     assert {el["LineItems"][0]["AccountCode"] for el in sent} == {"260"}
     assert next(el for el in sent if el["InvoiceNumber"] == "INV-1")["LineItems"][0]["Tracking"] == [
         {"Name": "Region", "Option": "North"}]
 
 
-def test_confirming_suggestions_at_once_sends_the_waiting_items(api, org, admin_user, connection, fake_xero,
-                                                                 django_capture_on_commit_callbacks):
-    from xero_connect.services import exports
-
+def test_confirming_suggestions_at_once_maps_them(api, org, connection):
     sale(org, "INV-1")
     mapping.mapping_suggest(organisation=org)
-    with django_capture_on_commit_callbacks(execute=True):
-        exports.exports_enqueue(records=records(org), actor=admin_user)
-    assert records(org).get().state == ExportState.NEEDS_MAPPING
-    with django_capture_on_commit_callbacks(execute=True):
-        response = api.post(f"{BASE}/categories/accept-suggestions/")
+    response = api.post(f"{BASE}/categories/accept-suggestions/")
     assert response.status_code == 200 and response.json() == {"confirmed": 1}
-    assert records(org).get().state == ExportState.EXPORTED
-    assert [el["LineItems"][0]["AccountCode"] for el in fake_xero.created()] == ["200"]
+    [row] = api.get(f"{BASE}/categories/").json()["results"]
+    assert row["state"] == "mapped" and row["mapping"]["is_suggestion"] is False
+    assert api.post(f"{BASE}/categories/accept-suggestions/").json() == {"confirmed": 0}
 
 
 def test_categories_declared_up_front_get_suggestions_and_a_second_time_change_nothing(api, org, connection):
