@@ -165,3 +165,32 @@ def test_a_platform_key_maps_too_and_another_organisations_category_is_404(platf
     cat = category(org, Kind.SALES, "COFFEE-WHOLESALE")
     assert put(platform_api, cat, account_id=account_id(org, "200")).status_code == 200
     assert other_api.get(f"/api/v1/organisations/other/categories/{cat.pk}/").status_code == 404
+
+
+def test_documents_sent_by_api_with_host_categories_wait_then_go_out_once_mapped(
+        api, org, admin_user, connection, xero, django_capture_on_commit_callbacks):
+    from xero_connect.services import exports
+
+    doc = {"type": "sales_invoice", "number": "INV-9", "date": "2026-11-02", "due_date": "2026-11-30",
+           "contact": "Ridgeway", "lines": [{"description": "Beans", "quantity": "2", "unit_amount": "10.50",
+                                             "category": "COFFEE-RETAIL", "dimension": "NORTH"}]}
+    payment = {"type": "payment", "number": "PAY-9", "date": "2026-11-03", "paid_number": "INV-9",
+               "paid_type": "sales_invoice", "amount": "21.00", "payment_method": "EFTPOS"}
+    first = api.post(f"{BASE}/documents/", {"documents": [doc, payment]}, format="json").json()
+    assert first["counts"]["created"] == 2, first
+    again = api.post(f"{BASE}/documents/", {"documents": [doc, payment]}, format="json").json()
+    assert again["counts"]["unchanged"] == 2  # the categories are part of what is compared
+    rows = {r["code"]: r for r in api.get(f"{BASE}/categories/").json()["results"]}
+    assert {c: rows[c]["documents"] for c in ("COFFEE-RETAIL", "NORTH", "EFTPOS")} == {
+        "COFFEE-RETAIL": 1, "NORTH": 1, "EFTPOS": 1}
+    assert rows["COFFEE-RETAIL"]["state"] == "suggested"  # suggested on arrival, not used until confirmed
+
+    with django_capture_on_commit_callbacks(execute=True):
+        exports.exports_enqueue(records=records(org).filter(document__number="INV-9"), actor=admin_user)
+    assert records(org).get(document__number="INV-9").state == ExportState.NEEDS_MAPPING and xero.calls == []
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post(f"{BASE}/categories/accept-suggestions/").json() == {"confirmed": 3}
+    assert records(org).get(document__number="INV-9").state == ExportState.EXPORTED
+    [sent] = xero.created()
+    assert sent["LineItems"][0]["AccountCode"] == "200"
+    assert sent["LineItems"][0]["Tracking"] == [{"Name": "Region", "Option": "North"}]

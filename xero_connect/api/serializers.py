@@ -167,6 +167,10 @@ class LineInSerializer(serializers.Serializer):
                                            help_text="Manual journals: debit positive, credit negative.")
     account_code = serializers.CharField(required=False)
     tax_type = serializers.CharField(required=False)
+    category = serializers.CharField(required=False, help_text="Your own sales or purchase category, instead of "
+                                                               "account_code (mapped at export: see categories/).")
+    tax_code = serializers.CharField(required=False, help_text="Your own tax code, instead of tax_type.")
+    dimension = serializers.CharField(required=False, help_text="Your own dimension (→ a tracking option).")
     tracking = TrackingInSerializer(many=True, required=False)
 
 
@@ -184,6 +188,8 @@ class DocumentInSerializer(serializers.Serializer):
     paid_number = serializers.CharField(required=False)
     paid_type = serializers.ChoiceField(choices=[DocumentType.SALES_INVOICE, DocumentType.BILL], required=False)
     payment_account = serializers.CharField(required=False)
+    payment_method = serializers.CharField(required=False, help_text="Payments: your own payment method, instead "
+                                                                     "of payment_account.")
     amount = serializers.DecimalField(max_digits=18, decimal_places=2, required=False, coerce_to_string=False)
     lines = LineInSerializer(many=True, required=False)
 
