@@ -29,7 +29,8 @@ def test_the_router_has_all_the_organisation_endpoints():
 
 @pytest.fixture
 def objects(org, other_org):
-    """One document, job, webhook endpoint, delivery and host category in `org` (the victim), so ids in the URLs are real ones."""
+    """One document, job, webhook endpoint, delivery and host category in `org` (the victim), so
+    ids in the URLs are real ones."""
     doc = SourceDocument.objects.create(organisation=org, doc_type="bill", number="B-1", date="2026-11-01")
     job = BulkJob.objects.create(organisation=org, kind=BulkJob.Kind.EXPORT_SELECTED)
     endpoint = WebhookEndpoint.objects.create(organisation=org, url="http://127.0.0.1:9/", secret_encrypted="x")
