@@ -157,6 +157,8 @@ def seed(n: int):
 
 
 def child(args) -> None:
+    """--phase seed: migrate and write the documents; --phase run (a fresh process, so the
+    seeding's memory is not in its RSS): enqueue the range and drain it, printing RESULT."""
     os.environ.update({"DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false", "LOG_LEVEL": "ERROR",
                        "SECRET_KEY": "bench-only-not-a-secret-" + "x" * 40, "ALLOWED_HOSTS": "127.0.0.1",
                        "TOKEN_ENCRYPTION_KEYS": TEST_KEY, "XERO_API_URL": args.api_url, "Q_SYNC": "false",
@@ -170,11 +172,22 @@ def child(args) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    call_command("migrate", "--noinput", verbosity=0)
-    from xero_connect.models import BulkJob, ExportRecord, ExportState
+    from django.contrib.auth import get_user_model
+
+    from xero_connect.models import BulkJob, ExportRecord, ExportState, Organisation
     from xero_connect.services import exports
 
-    org, user = seed(args.documents)
+    if args.phase == "seed":
+        call_command("migrate", "--noinput", verbosity=0)
+        seed(args.documents)
+        return
+    org, user = Organisation.objects.get(slug="bench"), get_user_model().objects.get(username="bench")
+    profile = None
+    if args.profile:
+        import cProfile
+
+        profile = cProfile.Profile(time.process_time)
+        profile.enable()
 
     statements = [0]
 
@@ -202,6 +215,9 @@ def child(args) -> None:
             if not ExportRecord.objects.filter(organisation=org, state=ExportState.QUEUED).exists():
                 break
     cpu = _cpu() - cpu0
+    if profile:
+        profile.disable()
+        profile.dump_stats(args.profile)
     backend = _backend_cpu(connection)
     backend_cpu = (backend - backend0) if backend is not None and backend0 is not None else None
     peak = _peak_mib()
@@ -230,7 +246,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, nargs="+", default=[2000, 10000])
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--profile", help="cProfile the run phase into this file (one size only)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["seed", "run"], help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
     parser.add_argument("--db-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -262,9 +280,13 @@ def main():
             else:
                 db_url = f"sqlite:///{workdir / f'cost-{n}.sqlite3'}"
             print(f"{'PostgreSQL' if args.postgres else 'SQLite'}: {n:,} documents …", flush=True)
-            proc = subprocess.run([PY, __file__, "--child", "--documents", str(n), "--api-url", api_url,
-                                   "--db-url", db_url], cwd=ROOT, capture_output=True, text=True,
-                                  timeout=CHILD_TIMEOUT)
+            for phase in ("seed", "run"):
+                proc = subprocess.run([PY, __file__, "--child", "--phase", phase, "--documents", str(n),
+                                       "--api-url", api_url, "--db-url", db_url]
+                                      + (["--profile", args.profile] if args.profile else []),
+                                      cwd=ROOT, capture_output=True, text=True, timeout=CHILD_TIMEOUT)
+                if proc.returncode:
+                    break
             line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
             if line is None:
                 print(proc.stdout[-3000:], proc.stderr[-3000:])

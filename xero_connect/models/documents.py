@@ -126,6 +126,10 @@ class ExportRecord(models.Model):
             models.Index(fields=["organisation", "doc_type", "doc_date"]),
             models.Index(fields=["organisation", "state"]),
             models.Index(fields=["state", "next_attempt_at"]),
+            # Issue #18: a claim reads its batch in this order and stops after 50 rows, whatever
+            # the queue's length; a job's counts by state are read from the index.
+            models.Index(fields=["organisation", "state", "next_attempt_at", "id"], name="exportrecord_claim_idx"),
+            models.Index(fields=["job", "state"], name="exportrecord_job_state_idx"),
         ]
         ordering = ["-doc_date", "id"]
 

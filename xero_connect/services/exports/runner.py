@@ -178,13 +178,14 @@ def _in_doubt_batch_mates(*, organisation_id: int, doc_types: list[str], ids: li
 
 
 def _next_resource(*, organisation_id: int) -> tuple[str, list[str]] | None:
-    """The resource with due work, invoices first (payments need their invoice's Xero id)."""
+    """The resource with due work, invoices first (payments need their invoice's Xero id):
+    one bounded EXISTS per resource (the claim index), never a read of the whole queue."""
     now = timezone.now()
-    due_types = set(ExportRecord.objects.filter(organisation_id=organisation_id, state=ExportState.QUEUED)
-                    .filter(due_filter(now)).values_list("doc_type", flat=True).distinct())
+    queued = ExportRecord.objects.filter(organisation_id=organisation_id, state=ExportState.QUEUED).filter(
+        due_filter(now))
     for resource in payloads.RESOURCE_ORDER:
-        types = [t for t in payloads.DOC_TYPES_BY_RESOURCE[resource] if t in due_types]
-        if types:
+        types = list(payloads.DOC_TYPES_BY_RESOURCE[resource])
+        if queued.filter(doc_type__in=types).exists():
             return resource, types
     return None
 
@@ -204,38 +205,47 @@ def _finish_open_attempts(records, outcome, *, messages=(), status=None):
         outcome=outcome, finished_at=now, messages=list(messages), http_status=status)
 
 
-def _write_rows(per_row: dict[int, dict], common: dict | None = None) -> int:
-    """One UPDATE of export records, whatever their number: `per_row` maps a record id to
-    {field name: value} (the same fields for every row; may be empty dicts), `common` gives
-    values set on every row (an `F("other_field")` copies that column). Returns the rows updated.
+def _write_rows(per_row: dict[int, dict], common: dict | None = None, *, model=ExportRecord, key: str = "id",
+                open_attempts: bool = False) -> int:
+    """One UPDATE of rows of `model` (export records by default), whatever their number.
 
-    Written as `WITH v(id, …) AS (VALUES …) UPDATE … SET f = (SELECT v.f FROM v WHERE v.id = id)`,
+    `per_row` maps a key (the `key` field's value: a record id) to {field name: value} — the
+    same fields for every row, possibly none; `common` gives values set on every row (an
+    `F("other_field")` copies that column, a model instance sets its id). On ExportRecord
+    updated_at is always set; `open_attempts` limits ExportAttempt rows to those without an
+    outcome yet. Returns the number of rows updated.
+
+    Written as `WITH v(k, …) AS (VALUES …) UPDATE … SET f = (SELECT v.f FROM v WHERE v.k = key)`,
     which PostgreSQL and SQLite both run, instead of Django's bulk_update (a CASE per field and
-    row: most of the export path's CPU at 50 rows × 11 fields). updated_at is always set."""
+    row: most of the export path's CPU at 50 rows × 11 fields)."""
     if not per_row:
         return 0
-    meta = ExportRecord._meta
+    meta = model._meta
     conn = db_connection
     qn = conn.ops.quote_name
     pg = conn.vendor == "postgresql"
-    common = {**(common or {}), "updated_at": timezone.now()}
+    common = dict(common or {})
+    if model is ExportRecord:
+        common["updated_at"] = timezone.now()
     row_fields = [f for f in next(iter(per_row.values())) if f not in common]
     fields = [meta.get_field(name) for name in row_fields]
-    pk = meta.pk
+    key_field = meta.get_field(key)
 
     def slot(field):
-        return f"CAST(%s AS {field.db_type(conn)})" if pg else "%s"
+        return f"CAST(%s AS {field.target_field.db_type(conn) if field.is_relation else field.db_type(conn)})" \
+            if pg else "%s"
 
-    row_sql = "(" + ", ".join([slot(pk)] + [slot(f) for f in fields]) + ")"
+    row_sql = "(" + ", ".join([slot(key_field)] + [slot(f) for f in fields]) + ")"
     params = []
-    for record_id, values in per_row.items():
-        params.append(record_id)
+    for row_key, values in per_row.items():
+        params.append(row_key)
         params += [f.get_db_prep_save(values[f.name], conn) for f in fields]
     table = qn(meta.db_table)
-    columns = ["id"] + [f"c{i}" for i in range(len(fields))]
+    key_column = f"{table}.{qn(key_field.column)}"
+    columns = ["k"] + [f"c{i}" for i in range(len(fields))]
     sets, set_params = [], []
     for i, f in enumerate(fields):
-        sets.append(f"{qn(f.column)} = (SELECT v.c{i} FROM v WHERE v.id = {table}.{qn(pk.column)})")
+        sets.append(f"{qn(f.column)} = (SELECT v.c{i} FROM v WHERE v.k = {key_column})")
     for name, value in common.items():
         f = meta.get_field(name)
         if isinstance(value, F):
@@ -246,11 +256,31 @@ def _write_rows(per_row: dict[int, dict], common: dict | None = None) -> int:
         else:
             sets.append(f"{qn(f.column)} = {slot(f)}")
             set_params.append(f.get_db_prep_save(value, conn))
+    where = f"{key_column} IN (SELECT k FROM v)"
+    if open_attempts:
+        where += f" AND {table}.{qn(meta.get_field('outcome').column)} = ''"
     sql = (f"WITH v({', '.join(columns)}) AS (VALUES {', '.join([row_sql] * len(per_row))}) "
-           f"UPDATE {table} SET {', '.join(sets)} WHERE {qn(pk.column)} IN (SELECT id FROM v)")
+           f"UPDATE {table} SET {', '.join(sets)} WHERE {where}")
     with conn.cursor() as cursor:
         cursor.execute(sql, params + set_params)
         return cursor.rowcount
+
+
+def _open_attempts(record_ids: list[int], *, key: str, started) -> None:
+    """One open attempt (no outcome yet: a call in flight) per record, as one INSERT … SELECT:
+    the actor is the record's queued_by, read by the database, not loaded per document."""
+    a, r = ExportAttempt._meta, ExportRecord._meta
+    qn = db_connection.ops.quote_name
+    pg = db_connection.vendor == "postgresql"
+    cols = ["record", "started_at", "outcome", "messages", "idempotency_key", "actor"]
+    started_p = a.get_field("started_at").get_db_prep_save(started, db_connection)
+    messages_p = a.get_field("messages").get_db_prep_save([], db_connection)
+    sql = (f"INSERT INTO {qn(a.db_table)} ({', '.join(qn(a.get_field(c).column) for c in cols)}) "
+           f"SELECT {qn(r.pk.column)}, %s, '', {'CAST(%s AS jsonb)' if pg else '%s'}, %s, "
+           f"{qn(r.get_field('queued_by').column)} FROM {qn(r.db_table)} "
+           f"WHERE {qn(r.pk.column)} IN ({', '.join(['%s'] * len(record_ids))})")
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, [started_p, messages_p, key, *record_ids])
 
 
 def _save(records, fields):
@@ -270,7 +300,7 @@ def _requeue(items, *, at, fields_extra=()):
     _save([it.record for it in items], ["state", "next_attempt_at", "claimed_by", *fields_extra])
 
 
-def _fail(items, reason_for, *, outcome, status=None, key="", record_attempt=True, started=None):
+def _fail(items, reason_for, *, outcome, status=None, key="", record_attempt=True, started=None, fields_extra=()):
     """Mark failed; `reason_for(item)` → list of messages (Xero's words verbatim)."""
     now = timezone.now()
     attempts = []
@@ -284,12 +314,13 @@ def _fail(items, reason_for, *, outcome, status=None, key="", record_attempt=Tru
         r.updated_at = now
         if record_attempt:
             attempts.append(_attempt(r, outcome, messages=msgs, status=status, key=key, now=now, started=started))
-    _save([it.record for it in items], ["state", "last_error", "claimed_by", "xero_unavailable_since"])
-    ExportAttempt.objects.bulk_create(attempts)
+    _save([it.record for it in items], ["state", "last_error", "claimed_by", "xero_unavailable_since", *fields_extra])
+    if attempts:
+        ExportAttempt.objects.bulk_create(attempts)
 
 
 def _mark_exported(items_and_ids, *, connection: XeroConnection, outcome=Outcome.EXPORTED, status=200, key="",
-                   messages_for=None, started=None, row_fields=()):
+                   messages_for=None, started=None, row_fields=(), with_attempts=True):
     """Record items as exported with their Xero ids: one UPDATE (what is the same for the whole
     batch set once, the Xero id and `row_fields` per row). Returns the attempts to insert."""
     now = timezone.now()
@@ -310,8 +341,9 @@ def _mark_exported(items_and_ids, *, connection: XeroConnection, outcome=Outcome
         r.xero_unavailable_since = None
         r.updated_at = now
         per_row[r.pk] = {"xero_id": xero_id, **{f: getattr(r, f) for f in row_fields}}
-        msgs = messages_for(it) if messages_for else []
-        attempts.append(_attempt(r, outcome, messages=msgs, status=status, key=key, now=now, started=started))
+        if with_attempts:
+            msgs = messages_for(it) if messages_for else []
+            attempts.append(_attempt(r, outcome, messages=msgs, status=status, key=key, now=now, started=started))
     _write_rows(per_row, {
         "state": ExportState.EXPORTED, "tenant_id": connection.tenant_id, "connection": connection,
         "exported_at": now, "exported_by": F("queued_by"), "in_doubt": False, "update_existing": False,
@@ -675,9 +707,7 @@ def _send(api, resource: str, items: list[Item], connection: XeroConnection, res
         # The same for the whole batch: one UPDATE (the payload hash is stored with the outcome).
         ExportRecord.objects.filter(pk__in=[it.record.pk for it in items]).update(
             idempotency_key=key, claimed_at=now, attempts_count=F("attempts_count") + 1, updated_at=now)
-        ExportAttempt.objects.bulk_create(
-            [ExportAttempt(record=it.record, started_at=now, idempotency_key=key, actor_id=it.record.queued_by_id)
-             for it in items])
+        _open_attempts([it.record.pk for it in items], key=key, started=now)
     records = [it.record for it in items]
     result.calls += 1
     try:
@@ -720,6 +750,9 @@ def _send(api, resource: str, items: list[Item], connection: XeroConnection, res
 
 
 def _record_elements(items, elements, connection, key, result, started=None):
+    """Xero answered the batch: each element's outcome on its record and on the attempt left
+    open when the call went out (updated in place). A constant number of statements whatever
+    the batch holds: exported ones in one UPDATE, refused ones in one more, the attempts in one."""
     ok, bad = [], []
     for it, el in zip(items, elements):
         if payloads.element_failed(el):
@@ -727,25 +760,33 @@ def _record_elements(items, elements, connection, key, result, started=None):
         else:
             ok.append((it, payloads.element_xero_id(it.record.doc_type, el), el))
     _compare_totals(ok, organisation_id=connection.organisation_id, result=result)
+    outcomes = {}
+    for it, _, el in ok:
+        it.record.payload_hash = it.payload_hash
+        notes = [it.record.total_note, payloads.reference_note(it.record.document)]
+        outcomes[it.record.pk] = {"outcome": Outcome.EXPORTED,
+                                  "messages": payloads.element_messages(el) + [n for n in notes if n]}  # verbatim
+    for it, msgs in bad:
+        it.record.in_doubt = False
+        outcomes[it.record.pk] = {"outcome": Outcome.VALIDATION_FAILED, "messages": msgs}
     with transaction.atomic():
-        ExportAttempt.objects.filter(record__in=[it.record for it in items], outcome="").delete()
-        for it, _, _ in ok:
-            it.record.payload_hash = it.payload_hash
-        attempts = _mark_exported([(it, xid) for it, xid, _ in ok], connection=connection, key=key,
-                                  messages_for=None, started=started,
-                                  row_fields=("xero_total", "total_difference", "total_note", "payload_hash")
-                                  ) if ok else []
-        for (it, _, el), attempt in zip(ok, attempts):
-            notes = [it.record.total_note, payloads.reference_note(it.record.document)]
-            attempt.messages = payloads.element_messages(el) + [n for n in notes if n]  # Xero's warnings, verbatim
-        ExportAttempt.objects.bulk_create(attempts)
+        if ok:
+            _mark_exported([(it, xid) for it, xid, _ in ok], connection=connection, key=key, with_attempts=False,
+                           row_fields=("xero_total", "total_difference", "total_note", "payload_hash"))
         if bad:
             msgs = {id(it): m for it, m in bad}
-            for it, _ in bad:
-                it.record.in_doubt = False
-            _save([it.record for it, _ in bad], ["in_doubt"])
             _fail([it for it, _ in bad], lambda it: msgs[id(it)], outcome=Outcome.VALIDATION_FAILED, status=200,
-                  key=key, started=started)
+                  key=key, record_attempt=False, fields_extra=("in_doubt",))
+        finished = timezone.now()
+        updated = _write_rows(outcomes, {"finished_at": finished, "http_status": 200}, model=ExportAttempt,
+                              key="record", open_attempts=True)
+        if updated < len(outcomes):  # an open attempt was closed meanwhile (recovered as stale): keep the answer
+            have = set(ExportAttempt.objects.filter(record_id__in=list(outcomes), idempotency_key=key,
+                                                    finished_at=finished).values_list("record_id", flat=True))
+            ExportAttempt.objects.bulk_create([
+                _attempt(it.record, outcomes[it.record.pk]["outcome"], messages=outcomes[it.record.pk]["messages"],
+                         status=200, key=key, now=finished, started=started)
+                for it in items if it.record.pk in outcomes and it.record.pk not in have])
     result.exported += len(ok)
     result.failed += len(bad)
 
