@@ -20,7 +20,7 @@ from xero_connect.services.documents import LineSpec, document_create
 # Statements per batch of 50 on the steady path (claim, pre-flight, payloads, rate-budget
 # booking, token, HTTP, outcomes, attempts). Of these, the export ledger's own are
 # LEDGER_PER_BATCH; the rest are the pre-flight's list look-ups and the rate budget's booking.
-PER_BATCH = 25
+PER_BATCH = 23
 LEDGER_PER_BATCH = 5
 
 
