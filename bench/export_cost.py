@@ -311,6 +311,7 @@ def main():
         print(f"{r['vendor']:<11}{r['documents']:>10,}{r['exported']:>10,}{r['documents'] / total_cpu:>12,.0f}"
               f"{r['cpu']:>9.2f}s{(r['backend_cpu'] or 0):>10.2f}s{r['sql'] / max(r['calls'], 1):>11.1f}"
               f"{r['peak_mib']:>8.0f}Mi{r['enqueue_cpu']:>9.2f}s{r['enqueue_peak_mib']:>8.0f}Mi")
+        print(f"{'':<11}{r['calls']} calls, {r['sql']} statements")
         if r["exported"] != r["documents"] or r["job_done"] != r["documents"]:
             print(f"  !! not everything was exported: states {r['states']}, job {r['job_status']} "
                   f"{r['job_done']}/{r['job_total']}")

@@ -72,3 +72,17 @@ def test_sql_per_batch_is_a_small_constant_whatever_the_queue_length(admin_user)
     assert ledger_per_batch <= LEDGER_PER_BATCH, long_ledger[:20]
     # Nothing is loaded per document: no user row (the attempt's actor), no document one by one.
     assert not [s for s in long if "auth_user" in s]
+
+
+def test_a_claim_takes_one_batch_and_no_more(admin_user):
+    from xero_connect.services.exports import runner
+
+    org = factories.make_organisation("Claims Ltd", slug="claims")
+    factories.make_connection(org, actor=admin_user)
+    _documents(org, 120, "c")
+    exports.exports_enqueue(records=ExportRecord.objects.filter(organisation=org), actor=admin_user)
+    first = runner._claim(organisation_id=org.pk, doc_types=[DocumentType.SALES_INVOICE, DocumentType.BILL], limit=50)
+    second = runner._claim(organisation_id=org.pk, doc_types=[DocumentType.SALES_INVOICE, DocumentType.BILL], limit=50)
+    assert len(first) == 50 and len(second) == 50
+    assert not {r.pk for r in first} & {r.pk for r in second}
+    assert ExportRecord.objects.filter(organisation=org, state=ExportState.QUEUED).count() == 20

@@ -179,12 +179,16 @@ def _claim_update(candidates, *, now, token: str) -> list[tuple]:
     col = {name: qn(meta.get_field(name).column) for name in ("state", "claimed_at", "claimed_by", "in_doubt",
                                                                 "idempotency_key")}
     pk = qn(meta.pk.column)
-    sql = (f"UPDATE {qn(meta.db_table)} SET {col['state']} = %s, {col['claimed_at']} = %s, {col['claimed_by']} = %s "
-           f"WHERE {pk} IN ({sub_sql}) AND {col['state']} = %s "
-           f"RETURNING {pk}, {col['in_doubt']}, {col['idempotency_key']}")
+    table = qn(meta.db_table)
+    # MATERIALIZED: the candidates are chosen once (as an IN (subquery) PostgreSQL may run the
+    # LIMITed, SKIP LOCKED subquery again per row and take more than the batch).
+    sql = (f"WITH c AS MATERIALIZED ({sub_sql}) "
+           f"UPDATE {table} SET {col['state']} = %s, {col['claimed_at']} = %s, {col['claimed_by']} = %s "
+           f"WHERE {table}.{pk} IN (SELECT c.pk FROM c) AND {table}.{col['state']} = %s "
+           f"RETURNING {table}.{pk}, {table}.{col['in_doubt']}, {table}.{col['idempotency_key']}")
     claimed_at = meta.get_field("claimed_at").get_db_prep_save(now, db_connection)
     with db_connection.cursor() as cursor:
-        cursor.execute(sql, [ExportState.EXPORTING, claimed_at, token, *sub_params, ExportState.QUEUED])
+        cursor.execute(sql, [*sub_params, ExportState.EXPORTING, claimed_at, token, ExportState.QUEUED])
         return [(pk_, bool(in_doubt), key) for pk_, in_doubt, key in cursor.fetchall()]
 
 
