@@ -245,8 +245,40 @@ def _write_rows(per_row: dict[int, dict], common: dict | None = None, *, model=E
     Written as `WITH v(k, …) AS (VALUES …) UPDATE … SET f = (SELECT v.f FROM v WHERE v.k = key)`,
     which PostgreSQL and SQLite both run, instead of Django's bulk_update (a CASE per field and
     row: most of the export path's CPU at 50 rows × 11 fields)."""
-    if not per_row:
+    return _write_many([dict(per_row=per_row, common=common, model=model, key=key, open_attempts=open_attempts)])
+
+
+def _write_many(specs: list[dict]) -> int:
+    """Run several _write_rows (`specs`: their keyword arguments) as ONE statement on
+    PostgreSQL (all but the last as data-modifying CTEs), one after the other elsewhere.
+    Returns the rows updated by the last."""
+    specs = [spec for spec in specs if spec["per_row"]]
+    if not specs:
         return 0
+    if db_connection.vendor != "postgresql":
+        count = 0
+        for spec in specs:
+            cte, update, params = _rows_update(**spec, cte="v")
+            with db_connection.cursor() as cursor:
+                cursor.execute(f"WITH {cte} {update}", params)
+                count = cursor.rowcount
+        return count
+    ctes, params = [], []
+    for i, spec in enumerate(specs):
+        cte, update, spec_params = _rows_update(**spec, cte=f"v{i}")
+        params += spec_params
+        if i < len(specs) - 1:
+            ctes += [cte, f"u{i} AS ({update} RETURNING 1)"]
+        else:
+            ctes.append(cte)
+            last = update
+    with db_connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(ctes)} {last}", params)
+        return cursor.rowcount
+
+
+def _rows_update(*, per_row: dict, common: dict | None, model, key: str, open_attempts: bool, cte: str):
+    """(CTE `cte(k, c0, …) AS (…)`, `UPDATE …` reading it, params) for _write_many."""
     meta = model._meta
     conn = db_connection
     qn = conn.ops.quote_name
@@ -292,7 +324,7 @@ def _write_rows(per_row: dict[int, dict], common: dict | None = None, *, model=E
     columns = ["k"] + [f"c{i}" for i in range(len(fields))]
     sets, set_params = [], []
     for i, f in enumerate(fields):
-        sets.append(f"{qn(f.column)} = (SELECT v.c{i}{casts.get(i, '')} FROM v WHERE v.k = {key_column})")
+        sets.append(f"{qn(f.column)} = (SELECT {cte}.c{i}{casts.get(i, '')} FROM {cte} WHERE {cte}.k = {key_column})")
     for name, value in common.items():
         f = meta.get_field(name)
         if isinstance(value, F):
@@ -303,31 +335,42 @@ def _write_rows(per_row: dict[int, dict], common: dict | None = None, *, model=E
         else:
             sets.append(f"{qn(f.column)} = {slot(f)}")
             set_params.append(f.get_db_prep_save(value, conn))
-    where = f"{key_column} IN (SELECT k FROM v)"
+    where = f"{key_column} IN (SELECT k FROM {cte})"
     if open_attempts:
         where += f" AND {table}.{qn(meta.get_field('outcome').column)} = ''"
-    sql = (f"WITH v({', '.join(columns)}) AS ({source}) "
-           f"UPDATE {table} SET {', '.join(sets)} WHERE {where}")
-    with conn.cursor() as cursor:
-        cursor.execute(sql, params + set_params)
-        return cursor.rowcount
+    return (f"{cte}({', '.join(columns)}) AS ({source})", f"UPDATE {table} SET {', '.join(sets)} WHERE {where}",
+            params + set_params)
 
 
-def _open_attempts(record_ids: list[int], *, key: str, started) -> None:
-    """One open attempt (no outcome yet: a call in flight) per record, as one INSERT … SELECT:
-    the actor is the record's queued_by, read by the database, not loaded per document."""
+def _send_starts(record_ids: list[int], *, key: str, now) -> None:
+    """Before the call: the records carry the batch's Idempotency-Key and one more attempt
+    (the same for the whole batch: one UPDATE; the payload hash is stored with the outcome),
+    and each gets an open attempt (no outcome yet: a call in flight) whose actor is the
+    record's queued_by, read by the database, never loaded per document (INSERT … SELECT).
+    One statement on PostgreSQL (a data-modifying CTE), two elsewhere."""
     a, r = ExportAttempt._meta, ExportRecord._meta
     qn = db_connection.ops.quote_name
-    pg = db_connection.vendor == "postgresql"
-    cols = ["record", "started_at", "outcome", "messages", "idempotency_key", "actor"]
-    started_p = a.get_field("started_at").get_db_prep_save(started, db_connection)
-    messages_p = a.get_field("messages").get_db_prep_save([], db_connection)
-    sql = (f"INSERT INTO {qn(a.db_table)} ({', '.join(qn(a.get_field(c).column) for c in cols)}) "
-           f"SELECT {qn(r.pk.column)}, %s, '', {'CAST(%s AS jsonb)' if pg else '%s'}, %s, "
-           f"{qn(r.get_field('queued_by').column)} FROM {qn(r.db_table)} "
-           f"WHERE {qn(r.pk.column)} IN ({', '.join(['%s'] * len(record_ids))})")
+    cols = ", ".join(qn(a.get_field(c).column)
+                     for c in ["record", "started_at", "outcome", "messages", "idempotency_key", "actor"])
+    started = a.get_field("started_at").get_db_prep_save(now, db_connection)
+    record_id, queued_by = qn(r.pk.column), qn(r.get_field("queued_by").column)
+    if db_connection.vendor == "postgresql":
+        c = {name: qn(r.get_field(name).column) for name in ("idempotency_key", "claimed_at", "attempts_count",
+                                                             "updated_at")}
+        sql = (f"WITH u AS (UPDATE {qn(r.db_table)} SET {c['idempotency_key']} = %s, {c['claimed_at']} = %s, "
+               f"{c['attempts_count']} = {c['attempts_count']} + 1, {c['updated_at']} = %s "
+               f"WHERE {record_id} = ANY(%s) RETURNING {record_id}, {queued_by}) "
+               f"INSERT INTO {qn(a.db_table)} ({cols}) SELECT u.{record_id}, %s, '', CAST('[]' AS jsonb), %s, "
+               f"u.{queued_by} FROM u")
+        with db_connection.cursor() as cursor:
+            cursor.execute(sql, [key, now, now, list(record_ids), now, key])
+        return
+    ExportRecord.objects.filter(pk__in=record_ids).update(
+        idempotency_key=key, claimed_at=now, attempts_count=F("attempts_count") + 1, updated_at=now)
+    sql = (f"INSERT INTO {qn(a.db_table)} ({cols}) SELECT {record_id}, %s, '', '[]', %s, {queued_by} "
+           f"FROM {qn(r.db_table)} WHERE {record_id} IN ({', '.join(['%s'] * len(record_ids))})")
     with db_connection.cursor() as cursor:
-        cursor.execute(sql, [started_p, messages_p, key, *record_ids])
+        cursor.execute(sql, [started, key, *record_ids])
 
 
 def _save(records, fields):
@@ -367,7 +410,7 @@ def _fail(items, reason_for, *, outcome, status=None, key="", record_attempt=Tru
 
 
 def _mark_exported(items_and_ids, *, connection: XeroConnection, outcome=Outcome.EXPORTED, status=200, key="",
-                   messages_for=None, started=None, row_fields=(), with_attempts=True):
+                   messages_for=None, started=None, row_fields=(), with_attempts=True, defer: list | None = None):
     """Record items as exported with their Xero ids: one UPDATE (what is the same for the whole
     batch set once, the Xero id and `row_fields` per row). Returns the attempts to insert."""
     now = timezone.now()
@@ -391,10 +434,14 @@ def _mark_exported(items_and_ids, *, connection: XeroConnection, outcome=Outcome
         if with_attempts:
             msgs = messages_for(it) if messages_for else []
             attempts.append(_attempt(r, outcome, messages=msgs, status=status, key=key, now=now, started=started))
-    _write_rows(per_row, {
+    spec = dict(per_row=per_row, model=ExportRecord, key="id", open_attempts=False, common={
         "state": ExportState.EXPORTED, "tenant_id": connection.tenant_id, "connection": connection,
         "exported_at": now, "exported_by": F("queued_by"), "in_doubt": False, "update_existing": False,
         "last_error": "", "claimed_by": "", "lookups_failed": 0, "xero_unavailable_since": None})
+    if defer is not None:  # the caller writes it together with its own (one statement on PostgreSQL)
+        defer.append(spec)
+    else:
+        _write_many([spec])
     return attempts
 
 
@@ -755,10 +802,7 @@ def _send(api, resource: str, items: list[Item], connection: XeroConnection, res
             r.idempotency_key = key
             r.claimed_at = now
             r.attempts_count += 1
-        # The same for the whole batch: one UPDATE (the payload hash is stored with the outcome).
-        ExportRecord.objects.filter(pk__in=[it.record.pk for it in items]).update(
-            idempotency_key=key, claimed_at=now, attempts_count=F("attempts_count") + 1, updated_at=now)
-        _open_attempts([it.record.pk for it in items], key=key, started=now)
+        _send_starts([it.record.pk for it in items], key=key, now=now)
     records = [it.record for it in items]
     result.calls += 1
     try:
@@ -821,16 +865,18 @@ def _record_elements(items, elements, connection, key, result, started=None):
         it.record.in_doubt = False
         outcomes[it.record.pk] = {"outcome": Outcome.VALIDATION_FAILED, "messages": msgs}
     with transaction.atomic():
+        specs = []
         if ok:
             _mark_exported([(it, xid) for it, xid, _ in ok], connection=connection, key=key, with_attempts=False,
-                           row_fields=("xero_total", "total_difference", "total_note", "payload_hash"))
+                           row_fields=("xero_total", "total_difference", "total_note", "payload_hash"), defer=specs)
         if bad:
             msgs = {id(it): m for it, m in bad}
             _fail([it for it, _ in bad], lambda it: msgs[id(it)], outcome=Outcome.VALIDATION_FAILED, status=200,
                   key=key, record_attempt=False, fields_extra=("in_doubt",))
         finished = timezone.now()
-        updated = _write_rows(outcomes, {"finished_at": finished, "http_status": 200}, model=ExportAttempt,
-                              key="record", open_attempts=True)
+        specs.append(dict(per_row=outcomes, common={"finished_at": finished, "http_status": 200},
+                          model=ExportAttempt, key="record", open_attempts=True))
+        updated = _write_many(specs)
         if updated < len(outcomes):  # an open attempt was closed meanwhile (recovered as stale): keep the answer
             have = set(ExportAttempt.objects.filter(record_id__in=list(outcomes), idempotency_key=key,
                                                     finished_at=finished).values_list("record_id", flat=True))
@@ -988,14 +1034,19 @@ def exports_drain(*, organisation_id: int, max_seconds: float | None = None) -> 
     # XERO_EXPORT_PERIODIC_SECONDS (and the counts once more at the end), and the resource goes
     # on being drained while it fills whole batches.
     periodic = settings.XERO_EXPORT_PERIODIC_SECONDS
-    next_recovery = next_job_refresh = 0.0
+    next_recovery = next_job_refresh = next_connection_check = 0.0
+    connection = None
     current = None  # (resource, doc types) of the last full batch
     try:
         while time.monotonic() < deadline:
             if time.monotonic() >= next_recovery:
                 result.recovered += exports_recover_stale(organisation_id=organisation_id)
                 next_recovery = time.monotonic() + periodic
-            connection = current_connection(organisation=organisation)
+            if time.monotonic() >= next_connection_check:
+                # Every call checks the connection again when it takes its token (a connection
+                # gone since is a connection error there): re-read here only periodically.
+                connection = current_connection(organisation=organisation)
+                next_connection_check = time.monotonic() + periodic
             if not connection_usable(connection):
                 result.waiting += park_waiting(organisation_id=organisation_id,
                                                reason=_connection_reason(connection))
