@@ -302,9 +302,13 @@ def _rows_update(*, per_row: dict, common: dict | None, model, key: str, open_at
             return "text" if target.get_internal_type() == "JSONField" else target.db_type(conn)
 
         def column(field, getter):
-            if (field.target_field if field.is_relation else field).get_internal_type() == "JSONField":
-                return [None if v is None else json.dumps(v) for v in map(getter, per_row.items())]
-            return [field.get_db_prep_save(v, conn) for v in map(getter, per_row.items())]
+            kind = (field.target_field if field.is_relation else field).get_internal_type()
+            values = list(map(getter, per_row.items()))
+            if kind == "JSONField":
+                return [None if v is None else json.dumps(v) for v in values]
+            if kind == "DecimalField":  # psycopg sends Decimal as numeric; the column's scale is checked by the cast
+                return values
+            return [field.get_db_prep_save(v, conn) for v in values]
 
         params = [column(key_field, lambda kv: kv[0])] + [
             column(f, lambda kv, name=f.name: kv[1][name]) for f in fields]
