@@ -161,6 +161,8 @@ XERO_TOKEN_REFRESH_MARGIN = env.int("XERO_TOKEN_REFRESH_MARGIN", default=120)
 XERO_OAUTH_STATE_TTL = env.int("XERO_OAUTH_STATE_TTL", default=600)
 # Refresh tokens unused for this many days are renewed (Xero drops them after 60).
 XERO_REFRESH_KEEP_ALIVE_DAYS = env.int("XERO_REFRESH_KEEP_ALIVE_DAYS", default=20)
+# Opening the status card asks Xero's GET /connections at most once per connection per this many seconds.
+XERO_GLANCE_SECONDS = env.int("XERO_GLANCE_SECONDS", default=60)
 
 # Xero's call limits, paced as one budget shared by every worker (services.ratelimits). Window
 # lengths are settings so benchmarks and tests can time-scale them to the sandbox's.

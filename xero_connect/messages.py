@@ -1,8 +1,255 @@
-"""Xero failures in plain words, each with the one next step. The only place that does this."""
+"""Every sentence a person reads about Xero and the connection: the one module for words.
+
+Pages, emails, job summaries and the health check take their sentences from here, so one
+situation has one name everywhere and every next step fits the reader's role:
+
+- `STATE_NAMES` / `state_name(code)`: the one name of each connection state (status pill,
+  Refresh lists failure page, portal, emails);
+- `STATE_FACTS`: what each state means, with no instruction (the instruction depends on who reads);
+- `next_step(action, is_admin=…, admin_names=…)`: an Admin is told to press the button, a
+  Member whom to ask, by name;
+- `situation(key, …)`: the health check's situations (title, explanation, next step by audience);
+- `message_for(error)`: a Xero failure in plain words with the one next step;
+- `role_phrase`, `names_or`, `scope_words`, `last_checked`: small pieces pages need.
+"""
 from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
 
 from .xero import errors
 
+# --- connection states: one name each --------------------------------------------------------
+
+CONNECTED = "connected"
+NEEDS_RECONNECT = "needs_reconnect"
+REMOVED_IN_XERO = "removed_in_xero"
+NOT_CONNECTED = "not_connected"
+
+STATE_NAMES = {
+    CONNECTED: "Connected",
+    NEEDS_RECONNECT: "Needs reconnect",
+    REMOVED_IN_XERO: "Removed in Xero",
+    NOT_CONNECTED: "Not connected to Xero",
+}
+
+SIGN_IN_NOT_ACCEPTED = "Xero no longer accepts this connection's sign-in"
+REMOVED_FACT = "The app was removed from Xero's Connected Apps for this organisation"
+
+STATE_FACTS = {
+    CONNECTED: "Xero is connected.",
+    NEEDS_RECONNECT: f"{SIGN_IN_NOT_ACCEPTED}: it expired, was revoked, or was replaced.",
+    REMOVED_IN_XERO: f"{REMOVED_FACT} (someone pressed Disconnect in Xero, or it shows greyed out there).",
+    NOT_CONNECTED: "This organisation is not connected to Xero.",
+}
+
+
+def state_name(code: str) -> str:
+    """The one name of a connection state code (ConnectionStatus value or "not_connected")."""
+    return STATE_NAMES.get(code, STATE_NAMES[NOT_CONNECTED])
+
+
+# --- who reads -------------------------------------------------------------------------------
+
+ROLE_PHRASES = {"admin": "an Admin", "member": "a Member"}
+
+
+def role_phrase(role: str | None) -> str:
+    """"an Admin" / "a Member" (English articles; `role` is a Role value)."""
+    return ROLE_PHRASES.get(role or "", "not a member")
+
+
+def names_or(names) -> str:
+    """["Alice Admin", "Hamish", "Bea"] → "Alice Admin, Hamish or Bea"; [] → "your support team"."""
+    names = [n for n in names if n]
+    if not names:
+        return "your support team"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+# action -> (the button an Admin presses, what a Member asks an Admin to do)
+_ADMIN_ACTIONS = {
+    "connect": ("Connect to Xero", "connect Xero"),
+    "reconnect": ("Reconnect", "press Reconnect"),
+    "reconnect_allow": ("Reconnect", "press Reconnect and allow every permission"),
+    "disconnect": ("Disconnect", "disconnect Xero"),
+    "reexport": ("Re-export", "re-export documents already in Xero"),
+}
+_ADMIN_STEPS = {
+    "connect": "Press Connect to Xero, sign in and select your organisation.",
+    "reconnect": "Press Reconnect and sign in to Xero. You don't need to remove the old entry in Xero first: "
+                 "Reconnect clears it for you. Waiting exports then go out by themselves.",
+    "reconnect_allow": "Press Reconnect and, on Xero's page, allow every permission asked for.",
+}
+
+
+def button_for(action: str) -> str:
+    """The label of the button an Admin presses for `action` ("Reconnect", "Connect to Xero", …)."""
+    return _ADMIN_ACTIONS[action][0]
+
+
+def ask_admins(action: str, *, admin_names) -> str:
+    """The Member's sentence: "Ask Alice Admin (an Admin) to press Reconnect."."""
+    names = list(admin_names)
+    who = names_or(names)
+    label = "" if not names else (" (an Admin)" if len(names) == 1 else " (Admins)")
+    return f"Ask {who}{label} to {_ADMIN_ACTIONS[action][1]}."
+
+
+def next_step(action: str, *, is_admin: bool, admin_names=()) -> str:
+    """The one next step for `action` (connect / reconnect / reconnect_allow), worded for the
+    reader: an Admin is told which button to press, anyone else whom to ask, by name."""
+    if is_admin:
+        return _ADMIN_STEPS[action]
+    return ask_admins(action, admin_names=admin_names)
+
+
+def admin_only(action_label: str, *, admin_names) -> str:
+    """A Member meeting an Admin-only action: "Only an Admin can <label>. Ask Alice Admin."."""
+    return f"Only an Admin can {action_label}. Ask {names_or(admin_names)}."
+
+
+# --- permissions, in words -------------------------------------------------------------------
+
+SCOPE_WORDS = {
+    "openid": "confirm who signed in to Xero",
+    "profile": "see the Xero user's name",
+    "email": "see the Xero user's email address",
+    "offline_access": "stay connected without signing in every 30 minutes",
+    "accounting.settings": "read the chart of accounts, tax rates, currencies and tracking categories",
+    "accounting.settings.read": "read the chart of accounts, tax rates, currencies and tracking categories",
+    "accounting.contacts": "read and add contacts",
+    "accounting.contacts.read": "read contacts",
+    "accounting.transactions": "create and update invoices, bills, credit notes, payments and journals",
+    "accounting.invoices": "create and update invoices, bills and credit notes",
+    "accounting.payments": "create payments",
+    "accounting.manualjournals": "create and update manual journals",
+    "accounting.banktransactions": "create bank transactions",
+}
+
+
+def scope_words(scopes) -> list[str]:
+    """Xero scope ids (a space-separated string or an iterable) → what the product may do in
+    Xero, one phrase each, in the order given; unknown scopes are shown as their id.
+    Scope meanings: developer.xero.com/documentation/guides/oauth2/scopes."""
+    if isinstance(scopes, str):
+        scopes = scopes.split()
+    out: list[str] = []
+    for scope in scopes:
+        words = SCOPE_WORDS.get(scope, scope)
+        if words not in out:
+            out.append(words)
+    return out
+
+
+# --- "when last checked" ---------------------------------------------------------------------
+
+def at_time(moment: datetime, *, now: datetime | None = None) -> str:
+    """"22:15" today, "28 Nov 22:15" otherwise (local time)."""
+    local = timezone.localtime(moment)
+    today = timezone.localtime(now or timezone.now()).date()
+    return local.strftime("%H:%M") if local.date() == today else f"{local.day} {local:%b %H:%M}"
+
+
+def last_checked(code: str, checked_at: datetime | None, *, now: datetime | None = None) -> str:
+    """What the status card knows and since when: "Working when last checked at 22:15"."""
+    if code == NOT_CONNECTED:
+        return STATE_FACTS[NOT_CONNECTED]
+    if checked_at is None:
+        return ("Connected; not checked with Xero yet." if code == CONNECTED
+                else f"{STATE_NAMES[code]}: {STATE_FACTS[code]}")
+    when = at_time(checked_at, now=now)
+    if code == CONNECTED:
+        return f"Working when last checked at {when}."
+    return f"{STATE_NAMES[code]} when last checked at {when}: {STATE_FACTS[code]}"
+
+
+def waiting_reason(code: str) -> str:
+    """The short, neutral reason on a ledger row that waits for the connection in state `code`
+    (the banner above the ledger explains the rest)."""
+    if code == CONNECTED:
+        return "Going out by itself now."
+    if code == NOT_CONNECTED:
+        return "Goes out once Xero is connected."
+    return "Goes out once Xero is reconnected."
+
+
+# --- the health check's situations -----------------------------------------------------------
+
+def situation(key: str, *, tenant: str = "", is_admin: bool, admin_names=(), retry_at=None, missing=(),
+              waiting: int = 0, detail: str = "") -> dict:
+    """One diagnosis situation in words: {"title", "words", "severity", "action", "next_step"}.
+
+    `key` is one of working / not_connected / needs_reconnect / removed_in_xero /
+    connected_here_not_there / missing_scopes / rate_limited / xero_down / app_refused. The next
+    step fits the reader (`is_admin`); `action` becomes "ask_admin" for non-Admins where an Admin
+    must act. Limits quoted are Xero's documented 60 calls a minute and 5,000 a day per
+    organisation (developer.xero.com/documentation/guides/oauth2/limits)."""
+    when = timezone.localtime(retry_at).strftime("%H:%M") if retry_at else "a minute or so"
+    waiting_words = (f" {waiting} queued export{'s' if waiting != 1 else ''} will go out once connected."
+                     if waiting else " Queued exports will go out once connected.")
+    table = {
+        "working": dict(
+            title="It is working", severity="ok", action="none",
+            words=f"Xero is connected to {tenant} and answering. If the integration works, you don't need to "
+                  f"disconnect and reconnect — even if an old error message is still displayed.",
+            step=None, admin="Nothing to do.", member="Nothing to do."),
+        "not_connected": dict(
+            title=STATE_NAMES[NOT_CONNECTED], severity="off", action="connect",
+            words="This organisation is not connected to Xero, so nothing can be exported." + waiting_words,
+            step="connect"),
+        "needs_reconnect": dict(
+            title="Xero needs you to sign in again", severity="bad", action="reconnect",
+            words=f"{SIGN_IN_NOT_ACCEPTED}: it expired (unused for 60 days), was revoked, "
+                  "or the Xero login details changed. Exports wait in the queue.",
+            step="reconnect"),
+        "removed_in_xero": dict(
+            title="The app was disconnected in Xero", severity="bad", action="reconnect",
+            words=f"Xero refuses access to {tenant} and no longer lists this app in its Connected Apps (someone "
+                  f"pressed Disconnect in Xero, or the organisation shows greyed out there). Exports wait in the "
+                  f"queue.",
+            step="reconnect"),
+        "connected_here_not_there": dict(
+            title="Connected here, but disconnected in Xero", severity="bad", action="reconnect",
+            words=f"We still hold a sign-in for {tenant}, but Xero no longer lists the connection in its Connected "
+                  f"Apps, so it may stop working at any moment.",
+            step="reconnect"),
+        "missing_scopes": dict(
+            title="Xero did not grant every permission", severity="bad", action="reconnect",
+            words="The connection lacks permissions this product needs"
+                  + (f": {'; '.join(scope_words(sorted(missing)))}." if missing else ".")
+                  + (f" {detail}" if detail else ""),
+            step="reconnect_allow"),
+        "rate_limited": dict(
+            title="Xero asked us to slow down", severity="warn", action="wait",
+            words="This organisation reached one of Xero's call limits (60 a minute, 5,000 a day).",
+            step=None, admin=f"Wait until {when}: waiting items go out by themselves. No need to reconnect.",
+            member=f"Wait until {when}: waiting items go out by themselves. No need to reconnect."),
+        "xero_down": dict(
+            title="Xero is not answering right now", severity="warn", action="wait",
+            words="Xero did not answer (maintenance or a network hiccup). The connection itself looks fine. "
+                  + (detail or ""),
+            step=None,
+            admin="Wait and run Diagnose again later; no need to reconnect. Exports go out by themselves once Xero "
+                  "answers.",
+            member="Wait and run Diagnose again later; no need to reconnect."),
+        "app_refused": dict(
+            title="Xero refused this app's credentials", severity="bad", action="support",
+            words="Xero's sign-in service refused the app itself (its client id or secret). " + (detail or ""),
+            step=None, admin="Contact support: the app's Xero credentials need fixing. Reconnecting will not help.",
+            member="Contact support: the app's Xero credentials need fixing."),
+    }
+    entry = table[key]
+    if entry["step"]:
+        step = next_step(entry["step"], is_admin=is_admin, admin_names=admin_names)
+    else:
+        step = entry["admin"] if is_admin else entry["member"]
+    return {"title": entry["title"], "words": entry["words"].strip(), "severity": entry["severity"],
+            "action": entry["action"] if is_admin or entry["action"] not in ("connect", "reconnect") else "ask_admin",
+            "next_step": step}
+
+
+# --- Xero failures ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class UserMessage:
@@ -16,24 +263,41 @@ class UserMessage:
         return f"{self.title}. {self.explanation} {self.next_step}"
 
 
-def message_for(error: Exception, *, retry_at=None) -> UserMessage:
+RECONNECT_THIRD_PERSON = ("An Admin should press Reconnect and sign in to Xero. Waiting exports will then go out "
+                          "by themselves.")
+
+
+def _reconnect_step(default: str, action: str, is_admin: bool | None, admin_names) -> str:
+    if is_admin is None:  # stored text read by anyone (ledger reasons, job summaries): third person
+        return default
+    return next_step(action, is_admin=is_admin, admin_names=admin_names or ())
+
+
+def message_for(error: Exception, *, retry_at=None, is_admin: bool | None = None, admin_names=()) -> UserMessage:
+    """A Xero failure (xero.errors.*) in plain words with the one next step.
+
+    With `is_admin` given, steps that need an Admin are worded for the reader (press the button,
+    or ask the named Admins); without it (text stored for anyone to read) they say "An Admin
+    should press Reconnect"."""
     if isinstance(error, errors.ReauthorisationRequired):
         return UserMessage(
             "Xero needs you to sign in again",
-            "Xero no longer accepts this connection's sign-in: it expired, was revoked, or was replaced.",
-            "An Admin should press Reconnect and sign in to Xero. Waiting exports will then go out by themselves.",
+            STATE_FACTS[NEEDS_RECONNECT],
+            _reconnect_step(RECONNECT_THIRD_PERSON, "reconnect", is_admin, admin_names),
             "reconnect", "bad")
     if isinstance(error, errors.ConnectionRevoked):
         return UserMessage(
             "The app was disconnected in Xero",
             "Xero refused access to this organisation: the app was removed from Xero's Connected Apps.",
-            "An Admin should press Reconnect and select the organisation again. Waiting exports will then go out "
-            "by themselves.", "reconnect", "bad")
+            _reconnect_step("An Admin should press Reconnect and select the organisation again. Waiting exports "
+                            "will then go out by themselves.", "reconnect", is_admin, admin_names),
+            "reconnect", "bad")
     if isinstance(error, errors.AccessDenied):
         return UserMessage(
             "Xero did not grant a permission this needs",
             f"Xero answered: {error.detail or error}.",
-            "An Admin should press Reconnect and allow every permission Xero asks for.", "reconnect", "bad")
+            _reconnect_step("An Admin should press Reconnect and allow every permission Xero asks for.",
+                            "reconnect_allow", is_admin, admin_names), "reconnect", "bad")
     if isinstance(error, errors.RateLimited):
         when = f" after {retry_at:%H:%M:%S}" if retry_at else f" in about {int(error.retry_after)} seconds"
         return UserMessage(
@@ -57,3 +321,55 @@ def message_for(error: Exception, *, retry_at=None) -> UserMessage:
     if isinstance(error, errors.NotFound):
         return UserMessage("Xero could not find it", str(error), "Export it again.", "retry")
     return UserMessage("Something went wrong talking to Xero", str(error), "Try again in a moment.", "retry")
+
+
+def not_connected_message(code: str, *, reading_lists: bool = True) -> UserMessage:
+    """Why Xero cannot be read for a connection in state `code`, titled with the state's one name."""
+    if code == NEEDS_RECONNECT:
+        base = message_for(errors.ReauthorisationRequired())
+    elif code == REMOVED_IN_XERO:
+        base = message_for(errors.ConnectionRevoked())
+    else:
+        return UserMessage(
+            STATE_NAMES[NOT_CONNECTED],
+            "This organisation is not connected to Xero" + (", so its lists cannot be read." if reading_lists else "."),
+            "An Admin should press Connect to Xero on the Integrations page; currencies and account codes are then "
+            "imported by themselves, and Refresh lists reads the rest.", "connect", "bad")
+    return UserMessage(STATE_NAMES[code], base.explanation, base.next_step, "reconnect", "bad")
+
+
+# --- names of runs and jobs ------------------------------------------------------------------
+
+REFRESH_TRIGGER_NAMES = {
+    "connect": "Imports after connecting",
+    "manual": "Refresh lists",
+    "schedule": "Scheduled refresh",
+    "command": "Refresh from the command line",
+    "bulk": "Refresh lists (bulk action)",
+}
+
+
+def refresh_name(trigger: str) -> str:
+    """The one name of a lists run by its ListRefresh.Trigger value (page title, history, links)."""
+    return REFRESH_TRIGGER_NAMES.get(trigger, "Refresh lists")
+
+
+JOB_NAMES = {
+    "export_selected": "Export selected",
+    "export_range": "Export everything not yet exported",
+    "retry_failed": "Retry failed",
+    "reexport": "Re-export",
+    "refresh_lists": "Refresh lists",
+    "health_check": "Health check",
+}
+
+
+def job_name(kind: str, *, total: int | None = None) -> str:
+    """The name of a BulkJob by kind, after the button that started it: a one-item "Export
+    selected" job is the row's **Export** button, so it is called "Export"."""
+    if kind == "export_selected" and total == 1:
+        return "Export"
+    return JOB_NAMES.get(kind, kind)
+
+
+PORTAL_NAME = "Your organisations"  # the portal: navigation link, page title and heading

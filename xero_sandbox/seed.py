@@ -180,7 +180,8 @@ def _stable_uuid(*parts):
 def seed_app():
     app, _ = SandboxApp.objects.update_or_create(
         client_id=settings.XERO_CLIENT_ID,
-        defaults={"name": "xero_connect (demo)", "client_secret": settings.XERO_CLIENT_SECRET,
+        defaults={"name": settings.PRODUCT_NAME,  # the articles: "Disconnect next to <product>"
+                  "client_secret": settings.XERO_CLIENT_SECRET,
                   "redirect_uris": settings.XERO_REDIRECT_URI},
     )
     return app

@@ -11,6 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests import factories
+from tests.browser.xero_pages import sign_in_to_xero_and_consent
 from tests.factories import PASSWORD
 from tests.workers import wait_for
 from xero_connect.models import DocumentType, ExchangeRate, ExportRecord, ExportState, Role
@@ -19,17 +20,6 @@ from xero_connect.services.documents import LineSpec, document_create
 
 pytestmark = pytest.mark.slow
 NZ, AU = "!kWh4R", "!wG7oS"
-XERO_USER, XERO_PASSWORD = "demo@xero.example", "xero-demo"
-
-
-def sign_in_to_xero_and_consent(page, tenant_names):
-    if page.locator("#email").count():
-        page.fill("#email", XERO_USER)
-        page.fill("#password", XERO_PASSWORD)
-        page.click("button[type=submit]")
-    for name in tenant_names:
-        page.get_by_label(name).check()
-    page.click("#allow")
 
 
 def choose_and_finish(page, tenant_name):
@@ -75,7 +65,7 @@ def test_admin_connects_exports_loses_the_connection_and_gets_everything_out_onc
 
     # Export the range; every row ends with a View link into Xero.
     page.goto(f"{live_server.url}/o/kiwi/exports/")
-    page.get_by_role("button", name="Export everything not yet exported in this range").click()
+    page.locator("#bulk-actions").get_by_role("button", name="Export everything not yet exported in this range").click()
     expect(page.locator("#job-status")).to_have_text("Finished", timeout=90_000)
     shoot(page, "walkthrough-4-exported")
     exported = ExportRecord.objects.filter(organisation=org, state=ExportState.EXPORTED)
@@ -108,7 +98,7 @@ def test_admin_connects_exports_loses_the_connection_and_gets_everything_out_onc
                             lines=[LineSpec(description="Beans", quantity=Decimal(3), unit_amount=Decimal("25"),
                                             account_code="200", tax_type="OUTPUT2")]) for i in range(3)]
     page.goto(f"{live_server.url}/o/kiwi/exports/")
-    page.get_by_role("button", name="Export everything not yet exported in this range").click()
+    page.locator("#bulk-actions").get_by_role("button", name="Export everything not yet exported in this range").click()
     expect(page.locator("#waiting-banner")).to_contain_text("waiting for the Xero connection", timeout=30_000)
     shoot(page, "walkthrough-7-waiting")
 

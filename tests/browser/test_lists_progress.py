@@ -37,6 +37,9 @@ def test_progress_bar_moves_and_the_result_appears(live_server, page, sign_in, s
     expect(page.locator("#refresh-progress-text")).to_contain_text("2 of 3 lists done · reading Contacts")
     shoot(page, "lists-refresh-running")
 
+    expect(bar).to_have_attribute("aria-valuetext", "2 of 3 lists done")
+    expect(bar).to_have_accessible_name("Refresh lists")
+    page.evaluate("window.__stillHere = true")
     refresh.steps_done = 3
     refresh.results = {**refresh.results, "contacts": _result(["Alpha Ltd"])}
     refresh.status = ListRefresh.Status.DONE
@@ -44,6 +47,8 @@ def test_progress_bar_moves_and_the_result_appears(live_server, page, sign_in, s
     expect(page.locator("#refresh-status")).to_have_text("Done")
     expect(page.locator("#refresh-results")).to_contain_text("Contacts")
     expect(page.locator(".changes[data-list=contacts]")).to_contain_text("Alpha Ltd")
+    assert page.evaluate("window.__stillHere") is True  # brought in place, not reloaded
+    expect(page.locator("#live-status")).to_have_text("Finished: Done.")
     shoot(page, "lists-refresh-done")
 
 

@@ -178,5 +178,5 @@ def test_app_removed_in_xero_stops_the_refresh_with_the_next_step(xero, kiwi, cl
     # Now not connected at all: the refresh says so without calling Xero.
     before = api_calls()
     refresh, html = refresh_via_page(client, org)
-    assert refresh.status == ListRefresh.Status.FAILED and "Not connected to Xero" in html
+    assert refresh.status == ListRefresh.Status.FAILED and "Removed in Xero" in html  # the state's one name
     assert api_calls() == before

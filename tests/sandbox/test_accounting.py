@@ -5,6 +5,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from django.conf import settings
 
 from xero_sandbox import services
 
@@ -53,7 +54,7 @@ def test_every_list_endpoint_answers_in_the_spec_shape(connected, nz, spec):
         assert answer.status_code == 200, (endpoint, answer.text)
         body = answer.json()
         assert body["Status"] == "OK" and re.fullmatch(r"/Date\(\d+\)/", body["DateTimeUTC"])
-        assert body["ProviderName"] == "xero_connect (demo)"
+        assert body["ProviderName"] == settings.PRODUCT_NAME  # the app is named as the product, as the help articles say
         for header in ("X-DayLimit-Remaining", "X-MinLimit-Remaining", "X-AppMinLimit-Remaining"):
             assert answer.headers[header].isdigit()
         spec.request(answer)

@@ -4,6 +4,7 @@ import json
 import re
 
 import requests
+from django.conf import settings
 
 from xero_sandbox import services
 
@@ -149,7 +150,7 @@ def test_disconnect_on_the_connected_apps_page_forbids_the_api_but_refresh_works
     nz = tenant_ids["!kWh4R"]
     assert connected.api("GET", "Organisation", tenant=nz).status_code == 200
     page = connected.browser.get(f"{connected.base}/xero-sandbox/orgs/{nz}/")
-    assert "Connected Apps" in page.text and "xero_connect (demo)" in page.text
+    assert "Connected Apps" in page.text and settings.PRODUCT_NAME in page.text
     action = re.search(r'action="([^"]+/disconnect)"', page.text).group(1)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     done = connected.browser.post(f"{connected.base}{action}", data={"csrfmiddlewaretoken": token},

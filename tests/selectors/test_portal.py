@@ -95,7 +95,7 @@ def test_needs_attention_next_step_names_admins_for_members(bea, hamish):
     steps = {r.organisation.name: r.next_step for r in page.attention_rows}
     assert steps["Client 0002"]["kind"] == "reconnect"  # bea is Admin of even ones
     assert steps["Client 0003"]["kind"] == "ask_admin"
-    assert steps["Client 0003"]["label"] == "Ask Hamish Harbour to connect to Xero"
+    assert steps["Client 0003"]["label"] == "Ask Hamish Harbour (an Admin) to connect Xero."
     assert steps["Client 0001"]["kind"] == "review_failed"  # connected, but one failed export
 
 

@@ -110,7 +110,7 @@ def test_missing_scopes_say_reconnect_and_allow_all(org, conn, rsps):
     add_organisation(rsps)
     d = connection_health_check(organisation=org)
     assert d.situation == "missing_scopes" and "allow every permission" in d.next_step
-    assert "accounting.invoices" in d.words
+    assert "create and update invoices, bills and credit notes" in d.words  # in words, not scope ids
 
 
 def test_older_accounting_transactions_scope_covers_invoices_payments_journals(org, conn, rsps):

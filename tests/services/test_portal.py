@@ -70,7 +70,7 @@ def test_all_skipped_job_finishes_at_once(org, admin_user, member_user, monkeypa
     monkeypatch.setitem(roles.PERMISSIONS, Role.MEMBER, roles.PERMISSIONS[Role.MEMBER] - {Action.DIAGNOSE})
     job = svc.portal_bulk_start(actor=member_user, organisation_ids=[org.pk], kind=BulkJob.Kind.HEALTH_CHECK)
     assert job.status == "done" and job.skipped == 1 and no_enqueue == []
-    assert "only an Admin can diagnose the connection. Ask Alice Admin." in job.results[0]["detail"]
+    assert "Only an Admin can diagnose the connection. Ask Alice Admin." in job.results[0]["detail"]
 
 
 def test_staff_doors_refuse_non_staff(org, admin_user):

@@ -142,7 +142,7 @@ def test_member_cannot_reexport_or_import_and_is_told_which_admins_to_ask(member
     assert r.status_code == 403 and "Alice Admin" in r.content.decode()
     html = member_client.get(page_url(org)).content.decode()
     assert "Export selected" in html and "Re-export selected" not in html
-    assert "Re-exporting documents already in Xero is for Admins: ask Alice Admin." in html
+    assert "Only an Admin can re-export documents already in Xero. Ask Alice Admin." in html
 
 
 def test_other_organisations_pages_and_items_are_not_found(client, org, other_org, outsider):

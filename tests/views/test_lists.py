@@ -105,7 +105,9 @@ def test_not_connected_refresh_says_so_with_the_next_step(member_client, org, dj
     with django_capture_on_commit_callbacks(execute=True):
         response = member_client.post(url("lists_refresh", org))
     page = member_client.get(response["Location"]).content.decode()
-    assert "Not connected to Xero" in page and "Connect to Xero" in page and "Failed" in page
+    assert "Not connected to Xero" in page and "Failed" in page
+    # A Member is told whom to ask, not to press a button only an Admin has.
+    assert "to connect Xero." in page and "Ask " in page and 'form="' not in page.split("refresh-failure")[1][:600]
 
 
 # --- progress -----------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def test_page_shows_each_organisation_with_status_role_and_next_step(bea_client,
     # Next steps: bea is Admin of 0002 (reconnect button), Member of 0003 (ask Hamish).
     attention = html.split('id="needs-attention"')[1].split("</section>")[0]
     assert reverse("connection_start", args=["client-0002"]) in attention
-    assert "Ask Hamish Harbour to connect to Xero" in attention
+    assert "Ask Hamish Harbour (an Admin) to connect Xero." in attention
     assert reverse("connection_start", args=["client-0003"]) not in attention
     assert "<svg class=\"activity\"" in html and "1 exported, 1 failed" in html
     assert 'data-counts="2/1/1"' in html  # queued (incl. exporting) / waiting for connection / failed
@@ -158,7 +158,7 @@ def test_bulk_skips_organisations_where_role_forbids_with_reason(bea_client, bea
     assert results["Client 0000"]["outcome"] == "done"
     assert results["Client 0001"]["outcome"] == "skipped"
     assert results["Client 0001"]["detail"] == (
-        "Skipped: you are Member of Client 0001, and only an Admin can refresh lists. Ask Hamish Harbour.")
+        "Skipped: you are a Member of Client 0001. Only an Admin can refresh lists. Ask Hamish Harbour.")
     assert job.skipped == 1 and job.done == 1
     from xero_connect.models import ListRefresh
     assert list(ListRefresh.objects.values_list("organisation__slug", flat=True)) == ["client-0000"]

@@ -3,6 +3,7 @@ from django.db import models
 from django.utils import timezone
 
 from .. import crypto
+from ..messages import NOT_CONNECTED, STATE_NAMES  # one name per state
 from .organisations import Organisation
 
 
@@ -13,9 +14,9 @@ class ConnectionStatus(models.TextChoices):
     but the absence of a current row (see selectors.connection_status_for).
     """
 
-    CONNECTED = "connected", "Connected"
-    NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
-    REMOVED_IN_XERO = "removed_in_xero", "Removed in Xero"
+    CONNECTED = "connected", STATE_NAMES["connected"]
+    NEEDS_RECONNECT = "needs_reconnect", STATE_NAMES["needs_reconnect"]
+    REMOVED_IN_XERO = "removed_in_xero", STATE_NAMES["removed_in_xero"]
     DISCONNECTED = "disconnected", "Disconnected"
 
 
@@ -136,7 +137,7 @@ class ConnectionEvent(models.Model):
 
     @staticmethod
     def status_label(code: str) -> str:
-        return dict(ConnectionStatus.choices).get(code, "Not connected")
+        return STATE_NAMES.get(code) or dict(ConnectionStatus.choices).get(code, STATE_NAMES[NOT_CONNECTED])
 
     def __str__(self):
         if self.kind == self.Kind.TRANSITION:

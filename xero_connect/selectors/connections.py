@@ -1,5 +1,6 @@
 from dataclasses import dataclass
 
+from .. import messages as words
 from ..connection_states import NOT_CONNECTED
 from ..models import ConnectionStatus, XeroConnection
 
@@ -12,17 +13,12 @@ class StatusPresentation:
     summary: str
 
 
+_COLOURS = {ConnectionStatus.CONNECTED: "ok", ConnectionStatus.NEEDS_RECONNECT: "warn",
+            ConnectionStatus.REMOVED_IN_XERO: "bad", NOT_CONNECTED: "off"}
+# Names and facts come from the one module for words; the instruction depends on the reader.
 PRESENTATION = {
-    ConnectionStatus.CONNECTED: StatusPresentation(
-        "connected", "Connected", "ok", "Xero is connected and working."),
-    ConnectionStatus.NEEDS_RECONNECT: StatusPresentation(
-        "needs_reconnect", "Needs reconnect", "warn",
-        "Xero no longer accepts this connection's sign-in. An Admin needs to reconnect."),
-    ConnectionStatus.REMOVED_IN_XERO: StatusPresentation(
-        "removed_in_xero", "Removed in Xero", "bad",
-        "The app was disconnected on Xero's side (Connected Apps). An Admin needs to reconnect."),
-    NOT_CONNECTED: StatusPresentation(
-        "not_connected", "Not connected to Xero", "off", "This organisation is not connected to Xero."),
+    code: StatusPresentation(str(code), words.STATE_NAMES[code], colour, words.STATE_FACTS[code])
+    for code, colour in _COLOURS.items()
 }
 
 

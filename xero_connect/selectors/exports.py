@@ -9,6 +9,7 @@ from urllib.parse import quote, urlencode
 from django.conf import settings
 from django.db.models import Count, Q
 
+from .. import messages as words
 from ..models import BulkJob, DocumentType, ExportRecord, ExportState
 from ..services.payloads import KINDS
 from .connections import current_connection, presentation
@@ -181,10 +182,11 @@ def job_progress(job: BulkJob) -> dict:
     total = job.total
     finished = total - pending if total else 0
     percent = int(100 * finished / total) if total else 100
-    return {"id": job.pk, "kind": job.get_kind_display(), "status": job.status,
+    return {"id": job.pk, "kind": words.job_name(job.kind, total=job.total), "status": job.status,
             "status_words": job.get_status_display(), "total": total, "done": done, "failed": failed,
             "waiting": waiting, "pending": pending, "skipped": job.skipped, "percent": max(0, min(100, percent)),
-            "finished": pending == 0, "summary": job.summary if pending == 0 else ""}
+            "finished": pending == 0, "summary": job.summary if pending == 0 else "",
+            "valuetext": f"{max(0, total - pending)} of {total} done"}
 
 
 def reexport_preview(*, organisation, record_ids) -> list[dict]:

@@ -18,6 +18,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from .. import messages as words
 from ..connection_states import NOT_CONNECTED
 from ..models import (
     ConnectionStatus, ExportAttempt, ExportRecord, ExportState, ListRefresh, ListSyncState, Membership,
@@ -205,17 +206,11 @@ def next_step_for(row: PortalRow) -> dict:
     """The one next step for an organisation, in the words of the help articles."""
     code = row.status.code
     if code in ATTENTION_STATUSES:
-        verb, phrase = ("Connect to Xero", "connect to Xero") if code == NOT_CONNECTED else ("Reconnect", "reconnect")
-        if code == ConnectionStatus.REMOVED_IN_XERO:
-            why = "The app was disconnected in Xero (Connected Apps). Reconnect and select the organisation again."
-        elif code == ConnectionStatus.NEEDS_RECONNECT:
-            why = "Xero no longer accepts this connection's sign-in."
-        else:
-            why = "This organisation is not connected to Xero."
+        action = "connect" if code == NOT_CONNECTED else "reconnect"
+        why = words.STATE_FACTS[code]
         if row.is_admin:
-            return {"kind": "reconnect", "label": verb, "why": why}
-        names = " or ".join(row.admin_names) or "your support team"
-        return {"kind": "ask_admin", "label": f"Ask {names} to {phrase}", "why": why,
+            return {"kind": "reconnect", "label": words.button_for(action), "why": why}
+        return {"kind": "ask_admin", "label": words.ask_admins(action, admin_names=row.admin_names), "why": why,
                 "admins": row.admin_names}
     if row.failed:
         return {"kind": "review_failed", "label": f"Review {row.failed} failed export{'s' if row.failed != 1 else ''}",

@@ -5,7 +5,8 @@ refreshable, does Xero still list the organisation in this app's connections, we
 permissions granted, does the API answer, is there headroom under Xero's limits) and names
 the ONE situation that applies with the ONE next step. It replaces the troubleshooting
 sections of the help articles: session time-outs, greyed-out organisations, "integration
-off", "Not connected to Xero", "connected here but appears disconnected there".
+off", "not connected", "connected here but appears disconnected there". Its words are in
+`xero_connect.messages` (the one module for words).
 
 When a check proves a state it moves the state machine (removed in Xero, needs reconnect,
 recovered), and every run leaves a ConnectionEvent with each check's result.
@@ -20,6 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from .. import connection_states, roles
+from .. import messages as words
 from ..models import ConnectionEvent, ConnectionStatus, ExportRecord, ExportState, XeroConnection
 from ..roles import Action
 from ..xero import errors, oauth
@@ -83,77 +85,10 @@ def missing_scopes(granted: set[str]) -> set[str]:
     return missing
 
 
-def _ask(names: list[str]) -> str:
-    if not names:
-        return "your support team"
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-
-
 def _situation(key: str, *, connection: XeroConnection | None, is_admin: bool, admin_names: list[str],
-               retry_at=None, missing=(), waiting: int = 0, detail: str = "") -> dict:
+               **kwargs) -> dict:
     tenant = (connection.tenant_name or connection.tenant_id) if connection else ""
-    ask = _ask(admin_names)
-    when = timezone.localtime(retry_at).strftime("%H:%M") if retry_at else "a minute or so"
-    waiting_words = (f" {waiting} queued export{'s' if waiting != 1 else ''} will go out once connected."
-                     if waiting else " Queued exports will go out once connected.")
-    reconnect_admin = "Press Reconnect and sign in to Xero. You don't need to remove the old entry in Xero first: " \
-                      "Reconnect clears it for you. Waiting exports then go out by themselves."
-    reconnect_member = f"Ask {ask} (an Admin) to press Reconnect."
-    table = {
-        "working": dict(
-            title="It is working", severity="ok", action="none",
-            words=f"Xero is connected to {tenant} and answering. If the integration works, you don't need to "
-                  f"disconnect and reconnect — even if an old error message is still displayed.",
-            admin="Nothing to do.", member="Nothing to do."),
-        "not_connected": dict(
-            title="Not connected to Xero", severity="off", action="connect",
-            words="This organisation is not connected to Xero, so nothing can be exported." + waiting_words,
-            admin="Press Connect to Xero, sign in and select your organisation.",
-            member=f"Ask {ask} (an Admin) to connect Xero."),
-        "needs_reconnect": dict(
-            title="Xero needs you to sign in again", severity="bad", action="reconnect",
-            words="Xero no longer accepts this connection's sign-in: it expired (unused for 60 days), was revoked, "
-                  "or the Xero login details changed. Exports wait in the queue.",
-            admin=reconnect_admin, member=reconnect_member),
-        "removed_in_xero": dict(
-            title="The app was disconnected in Xero", severity="bad", action="reconnect",
-            words=f"Xero refuses access to {tenant} and no longer lists this app in its Connected Apps (someone "
-                  f"pressed Disconnect in Xero, or the organisation shows greyed out there). Exports wait in the "
-                  f"queue.",
-            admin=reconnect_admin, member=reconnect_member),
-        "connected_here_not_there": dict(
-            title="Connected here, but disconnected in Xero", severity="bad", action="reconnect",
-            words=f"We still hold a sign-in for {tenant}, but Xero no longer lists the connection in its Connected "
-                  f"Apps, so it may stop working at any moment.",
-            admin=reconnect_admin, member=reconnect_member),
-        "missing_scopes": dict(
-            title="Xero did not grant every permission", severity="bad", action="reconnect",
-            words="The connection lacks permissions this product needs"
-                  + (f": {', '.join(sorted(missing))}." if missing else ".") + (f" {detail}" if detail else ""),
-            admin="Press Reconnect and, on Xero's page, allow every permission asked for.",
-            member=f"Ask {ask} (an Admin) to press Reconnect and allow every permission."),
-        "rate_limited": dict(
-            title="Xero asked us to slow down", severity="warn", action="wait",
-            words="This organisation reached one of Xero's call limits (60 a minute, 5,000 a day).",
-            admin=f"Wait until {when}: waiting items go out by themselves. No need to reconnect.",
-            member=f"Wait until {when}: waiting items go out by themselves. No need to reconnect."),
-        "xero_down": dict(
-            title="Xero is not answering right now", severity="warn", action="wait",
-            words="Xero did not answer (maintenance or a network hiccup). The connection itself looks fine. "
-                  + (detail or ""),
-            admin="Wait and run Diagnose again later; no need to reconnect. Exports go out by themselves once Xero "
-                  "answers.",
-            member="Wait and run Diagnose again later; no need to reconnect."),
-        "app_refused": dict(
-            title="Xero refused this app's credentials", severity="bad", action="support",
-            words="Xero's sign-in service refused the app itself (its client id or secret). " + (detail or ""),
-            admin="Contact support: the app's Xero credentials need fixing. Reconnecting will not help.",
-            member="Contact support: the app's Xero credentials need fixing."),
-    }
-    entry = table[key]
-    return {"title": entry["title"], "words": entry["words"].strip(), "severity": entry["severity"],
-            "action": entry["action"] if is_admin or entry["action"] not in ("connect", "reconnect") else "ask_admin",
-            "next_step": entry["admin"] if is_admin else entry["member"]}
+    return words.situation(key, tenant=tenant, is_admin=is_admin, admin_names=admin_names, **kwargs)
 
 
 def connection_health_check(*, organisation, actor=None) -> Diagnosis:

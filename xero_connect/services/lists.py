@@ -31,10 +31,10 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from .. import messages as words
 from ..messages import UserMessage, message_for
 from ..models import (
     Account,
-    ConnectionStatus,
     Contact,
     Currency,
     ExchangeRate,
@@ -139,22 +139,14 @@ def _claim(refresh_id: int) -> bool:
 
 
 def _words(message: UserMessage) -> dict:
-    return {"title": message.title, "explanation": message.explanation, "next_step": message.next_step}
+    return {"title": message.title, "explanation": message.explanation, "next_step": message.next_step,
+            "action": message.action}
 
 
 def not_connected_message(connection: XeroConnection | None) -> UserMessage:
-    """Why lists cannot be read, in the words the help article uses, with the next step."""
-    if connection is not None and connection.status == ConnectionStatus.NEEDS_RECONNECT:
-        base = message_for(errors.ReauthorisationRequired())
-        return UserMessage("Not connected to Xero", base.explanation, base.next_step, "reconnect", "bad")
-    if connection is not None and connection.status == ConnectionStatus.REMOVED_IN_XERO:
-        base = message_for(errors.ConnectionRevoked())
-        return UserMessage("Not connected to Xero", base.explanation, base.next_step, "reconnect", "bad")
-    return UserMessage(
-        "Not connected to Xero",
-        "This organisation is not connected to Xero, so its lists cannot be read.",
-        "An Admin should press Connect to Xero on the Integrations page; currencies and account codes are then "
-        "imported by themselves, and Refresh lists reads the rest.", "reconnect", "bad")
+    """Why lists cannot be read, titled with the connection state's one name, with the next step."""
+    code = connection.status if connection is not None and connection.is_current else words.NOT_CONNECTED
+    return words.not_connected_message(code)
 
 
 def _error_result(message: UserMessage, *, calls: int = 0) -> dict:

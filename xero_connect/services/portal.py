@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from .. import roles
+from .. import messages as words
 from ..messages import message_for
 from ..models import BulkJob, ListRefresh, Membership, Organisation
 from ..roles import Action
@@ -137,9 +138,8 @@ def portal_bulk_start(*, actor, organisation_ids, kind: str, params: dict | None
     results = []
     for m in ordered:
         if m in forbidden:
-            admins = " or ".join(names.get(m.organisation_id, [])) or "your support team"
-            detail = (f"Skipped: you are {m.get_role_display()} of {m.organisation.name}, and only an Admin can "
-                      f"{Action(bulk.action).label}. Ask {admins}.")
+            detail = (f"Skipped: you are {words.role_phrase(m.role)} of {m.organisation.name}. "
+                      + words.admin_only(Action(bulk.action).label, admin_names=names.get(m.organisation_id, [])))
             results.append(_result(m.organisation, SKIPPED, detail, role=m.role))
         else:
             results.append(_result(m.organisation, role=m.role))

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import connection_states
+from .. import messages as words
 from ..models import ConnectionEvent, ConnectionStatus, XeroConnection
 from ..observability import metrics
 from ..xero import errors, oauth
@@ -120,6 +121,6 @@ def _refresh_holding_lease(connection_id: int, owner: str, refresh_token: str) -
 
             connection_mark_problem(
                 connection, status=ConnectionStatus.NEEDS_RECONNECT,
-                reason="Xero no longer accepts this connection's sign-in (the refresh token expired or "
-                       "was revoked).", details={"error": "invalid_grant"})
+                reason=f"{words.SIGN_IN_NOT_ACCEPTED} (the refresh token expired or was revoked).",
+                details={"error": "invalid_grant"})
     raise failure

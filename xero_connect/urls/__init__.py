@@ -5,6 +5,9 @@ from ..views import auth, organisation
 
 urlpatterns = [
     path("", organisation.home, name="home"),
+    path("favicon.ico", organisation.favicon, name="favicon"),
+    path("go/", organisation.organisation_switch, name="organisation_switch"),
+    path("go/organisations.json", organisation.organisations_json, name="organisations_json"),
     path("login/", auth.ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("portal/", include("xero_connect.urls.portal")),

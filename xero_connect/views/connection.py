@@ -7,13 +7,16 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from .. import messages as words
 from .. import roles
 from ..messages import message_for
 from ..models import ConnectionEvent, ExportRecord, ExportState, Role
 from ..roles import Action
 from ..selectors.connections import current_connection, presentation
+from ..selectors.organisations import recent_events
 from ..services import connections as services
 from ..services import diagnosis as diagnosis_service
+from ..services import glance
 from ..xero import errors
 from .base import can, organisation_view
 
@@ -45,15 +48,18 @@ FLOW_PAGES = {
 def _flow_problem(request, exc: services.ConnectionFlowError):
     title, explanation, button = FLOW_PAGES.get(exc.kind, ("The sign-in to Xero did not complete", "", "Start again"))
     next_step = ""
+    organisation = exc.organisation
     if exc.error is not None:
-        message = message_for(exc.error)
+        is_admin = bool(organisation) and roles.can(user=request.user, organisation=organisation,
+                                                    action=Action.RECONNECT)
+        message = message_for(exc.error, is_admin=is_admin,
+                              admin_names=roles.admin_names(organisation) if organisation and not is_admin else ())
         title, explanation, next_step = message.title, message.explanation, message.next_step
     elif exc.kind == "xero_error" and exc.detail:
         explanation = f"Xero said: {exc.detail}."
         next_step = "Start again; if it keeps failing, contact support."
     elif not explanation:
         explanation = str(exc)
-    organisation = exc.organisation
     can_start = bool(organisation) and roles.can(user=request.user, organisation=organisation, action=Action.CONNECT)
     if organisation is None and exc.kind in ("timed_out", "cancelled"):
         can_start = True  # the organisation is unknown: "Start again" leads to the user's organisations
@@ -68,14 +74,28 @@ def _flow_problem(request, exc: services.ConnectionFlowError):
 # --- the connection page ------------------------------------------------------------------
 
 
-def _card_context(request) -> dict:
+def card_context(request, *, look: bool = False) -> dict:
+    """What the status card shows. With `look` (a GET of a page showing the card), Xero is asked
+    once, cheaply, whether it still lists the organisation (services.glance), so a removal on
+    Xero's side shows when the user looks."""
     organisation = request.organisation
     connection = current_connection(organisation=organisation)
+    if look:
+        glance.connection_glance(connection, actor=request.user)
+    status = presentation(connection)
+    is_admin = request.membership.role == Role.ADMIN
+    admin_names = roles.admin_names(organisation)
+    fix = {"not_connected": "connect", "needs_reconnect": "reconnect", "removed_in_xero": "reconnect"}.get(status.code)
     return {
         "organisation": organisation, "membership": request.membership,
-        "is_admin": request.membership.role == Role.ADMIN,
-        "connection": connection, "status": presentation(connection),
-        "admin_names": roles.admin_names(organisation),
+        "is_admin": is_admin,
+        "connection": connection, "status": status,
+        "checked_line": words.last_checked(status.code, connection.last_health_check_at if connection else None),
+        "card_step": words.next_step(fix, is_admin=is_admin, admin_names=admin_names) if fix else "",
+        # A Member already told whom to ask for the next step needs no second "ask" sentence.
+        "member_note": "" if is_admin or fix else words.admin_only("connect, reconnect or disconnect Xero",
+                                                                   admin_names=admin_names),
+        "admin_names": admin_names,
     }
 
 
@@ -83,9 +103,9 @@ def _card_context(request) -> dict:
 @require_http_methods(["GET"])
 def connection_page(request):
     organisation = request.organisation
-    context = _card_context(request)
+    context = card_context(request, look=True)
     context.update({
-        "events": ConnectionEvent.objects.filter(organisation=organisation).select_related("actor", "connection")[:30],
+        "events": recent_events(organisation=organisation, limit=30),
         "last_check": ConnectionEvent.objects.filter(organisation=organisation,
                                                      kind=ConnectionEvent.Kind.CHECK).first(),
         "waiting_exports": ExportRecord.objects.filter(organisation=organisation,
@@ -100,7 +120,7 @@ def connection_page(request):
 
 def _start(request, *, reconnect: bool):
     if request.method == "GET":
-        context = _card_context(request)
+        context = card_context(request)
         context["reconnect"] = reconnect
         return render(request, "xero_connect/connection/start.html", context)
     url = services.oauth_start(organisation=request.organisation, actor=request.user, session=request.session,
@@ -164,10 +184,23 @@ def connection_choose(request, pending_id):
             error = "Select the Xero organisation to connect, then press Next."
         else:
             return redirect("connection_confirm", org_slug=request.organisation.slug, pending_id=pending.pk)
+    current = current_connection(organisation=request.organisation)
     return render(request, "xero_connect/connection/choose.html", {
-        "organisation": request.organisation, "pending": pending, "error": error,
-        "current": current_connection(organisation=request.organisation),
+        "organisation": request.organisation, "pending": pending, "error": error, "current": current,
+        "preselected": "" if error else _preselected(pending, current, request.organisation),
     }, status=400 if error else 200)
+
+
+def _preselected(pending, current, organisation) -> str:
+    """The tenant to tick first: the one chosen before, else the one linked until now, else (first
+    connect) the Xero organisation whose name is exactly ours (ignoring case and outer spaces)."""
+    ids = [t.get("tenantId") for t in pending.tenants]
+    for candidate in (pending.chosen_tenant_id, current.tenant_id if current else ""):
+        if candidate and candidate in ids:
+            return candidate
+    ours = organisation.name.strip().casefold()
+    same = [t.get("tenantId") for t in pending.tenants if (t.get("tenantName") or "").strip().casefold() == ours]
+    return same[0] if len(same) == 1 else ""
 
 
 @organisation_view(Action.CONNECT)
@@ -202,7 +235,7 @@ def connection_confirm(request, pending_id):
         except services.ConnectionFlowError as exc:
             return _flow_problem(request, exc)
         except errors.XeroError as exc:
-            message = message_for(exc)
+            message = message_for(exc, is_admin=True)  # only Admins reach Finish
             error = f"{message.title}. {message.explanation} {message.next_step}"
             status = 502
         else:
@@ -236,7 +269,7 @@ def connection_disconnect(request):
         messages.info(request, "This organisation is not connected to Xero.")
         return redirect("connection_page", org_slug=organisation.slug)
     if request.method == "GET":
-        return render(request, "xero_connect/connection/disconnect.html", _card_context(request))
+        return render(request, "xero_connect/connection/disconnect.html", card_context(request))
     services.connection_disconnect(organisation=organisation, actor=request.user)
     messages.success(request, "Disconnected from Xero. The history, lists and export ledger are kept; exports wait "
                               "until you connect again.")
@@ -249,12 +282,12 @@ def connection_disconnect(request):
 @organisation_view(Action.DIAGNOSE)
 @require_http_methods(["GET", "POST"])
 def connection_diagnose(request):
-    context = _card_context(request)
+    context = card_context(request)
     context["diagnosis"] = None
     if request.method == "POST":
         context["diagnosis"] = diagnosis_service.connection_health_check(organisation=request.organisation,
                                                                           actor=request.user)
-        context.update(_card_context(request))  # the status may have changed
+        context.update(card_context(request))  # the status may have changed
         context["can_reconnect"] = can(request, Action.RECONNECT)
     else:
         context["last_check"] = ConnectionEvent.objects.filter(organisation=request.organisation,

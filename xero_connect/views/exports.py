@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from .. import messages as words
 from .. import roles
 from ..models import BulkJob, DocumentType, ExportRecord, ExportState
 from ..roles import Action
@@ -75,12 +76,27 @@ def _back(request, f, **extra):
     return redirect(f"{reverse('exports_page', args=[request.organisation.slug])}?{_query(f, **extra)}")
 
 
+def _remembered_range(request):
+    """The page's GET parameters, with the date range this user last chose for this
+    organisation (kept in the session) when the address names none."""
+    key = f"exports.range.{request.organisation.pk}"
+    params = request.GET
+    if "from" in params or "to" in params:
+        request.session[key] = [params.get("from", ""), params.get("to", "")]
+        return params
+    saved = request.session.get(key)
+    if isinstance(saved, list) and len(saved) == 2:
+        params = params.copy()
+        params["from"], params["to"] = str(saved[0])[:20], str(saved[1])[:20]
+    return params
+
+
 @organisation_view(Action.VIEW)
 @require_GET
 def exports_page(request):
     organisation = request.organisation
     svc.ledger_sync_missing(organisation=organisation)
-    f = _filters(request.GET)
+    f = _filters(_remembered_range(request))
     _announce(request, f)
     pages = {t: request.GET.get(f"page_{t}") for t in DocumentType.values}
     data = sel.export_page(organisation=organisation, date_from=f["date_from"], date_to=f["date_to"],
@@ -93,13 +109,20 @@ def exports_page(request):
     progress = sel.job_progress(job) if job else None
     waiting = data["totals"].get(ExportState.WAITING_FOR_CONNECTION, 0)
     can_reexport = can(request, Action.REEXPORT)
+    admin_names = roles.admin_names(organisation) if waiting or not can_reexport else []
+    is_admin = can(request, Action.RECONNECT)
+    fix = "connect" if data["status"].code == words.NOT_CONNECTED else "reconnect"
     return render(request, "xero_connect/exports/page.html", {
         **data, "organisation": organisation, "f": f, "query": _query(f), "job": job, "progress": progress,
         "waiting": waiting, "states": sel.STATE_ORDER, "doc_types": DocumentType.choices,
         "can_export": can(request, Action.EXPORT), "can_reexport": can_reexport,
         "can_import": can(request, Action.IMPORT_DOCUMENTS),
         # Whom to ask: shown to members where admin-only buttons would be, and when items wait.
-        "admin_names": roles.admin_names(organisation) if waiting or not can_reexport else [],
+        "admin_names": admin_names, "is_admin": is_admin, "fix_action": fix,
+        "fix_button": words.button_for(fix),
+        "fix_step": words.next_step(fix, is_admin=is_admin, admin_names=admin_names),
+        "reexport_ask": words.admin_only("re-export documents already in Xero", admin_names=admin_names),
+        "waiting_reason": words.waiting_reason(data["status"].code),
     })
 
 

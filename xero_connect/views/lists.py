@@ -4,6 +4,8 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from .. import messages as words
+from .. import roles
 from ..models import ListName, ListRefresh
 from ..roles import Action
 from ..selectors import lists as selectors
@@ -64,6 +66,20 @@ def lists_refresh(request):
     return redirect("lists_refresh_detail", org_slug=organisation.slug, refresh_id=refresh.pk)
 
 
+def _failure_for_reader(request, failure: dict | None) -> dict | None:
+    """The stored failure, its next step worded for the reader: an Admin gets the button to
+    press, a Member whom to ask."""
+    if not failure:
+        return failure
+    action = failure.get("action")
+    if action not in ("connect", "reconnect"):
+        return failure
+    is_admin = can(request, Action.RECONNECT)
+    admin_names = [] if is_admin else roles.admin_names(request.organisation)
+    return {**failure, "next_step": words.next_step(action, is_admin=is_admin, admin_names=admin_names),
+            "button": words.button_for(action) if is_admin else ""}
+
+
 @organisation_view(Action.VIEW)
 @require_GET
 def lists_refresh_detail(request, refresh_id: int):
@@ -74,7 +90,7 @@ def lists_refresh_detail(request, refresh_id: int):
         "refresh": refresh,
         "rows": selectors.refresh_rows(refresh),
         "progress": selectors.refresh_progress(refresh),
-        "failure": (refresh.results or {}).get("_failure"),
+        "failure": _failure_for_reader(request, (refresh.results or {}).get("_failure")),
         "can_refresh": can(request, Action.REFRESH_LISTS),
     }
     return render(request, "xero_connect/lists/refresh.html", context)
