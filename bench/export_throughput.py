@@ -181,7 +181,7 @@ def run(args, site, start, workdir):
     from xero_sandbox.models import SandboxOrganisation, SandboxUser
     from xero_connect.models import (DocumentType, ExportAttempt, ExportRecord, ExportState, ListRefresh,
                                      Membership, Organisation, Role)
-    from xero_connect.services import connections, exports
+    from xero_connect.services import connections
     from xero_connect.services.documents import LineSpec, document_create
 
     # --- the sandbox: seeded tenants (+ more if asked), the scaled minute ---------------------
@@ -267,21 +267,7 @@ def run(args, site, start, workdir):
     total = per_tenant * len(orgs)
     print(f"exporting {total:,} documents for {len(orgs)} tenants; minute = {args.minute_seconds}s; "
           f"faults = {args.faults}", flush=True)
-    t0 = time.monotonic()
-    started_at = timezone.now()
-    for org, _ in orgs:
-        t = time.monotonic()
-        exports.exports_enqueue_range(organisation=org, actor=admin, date_from=None, date_to=None)
-        print(f"  queued {org.slug} in {time.monotonic() - t:.2f}s", flush=True)
-
-    def finished():
-        done = ExportRecord.objects.filter(state__in=[ExportState.EXPORTED, ExportState.FAILED]).count()
-        print(f"\r  {done:,}/{total:,} done after {time.monotonic() - t0:5.1f}s", end="", flush=True)
-        return done >= total
-
-    wait_for(finished, timeout=args.timeout, what="the export", interval=1.0)
-    elapsed = time.monotonic() - t0
-    print()
+    started_at, elapsed = export_all([org for org, _ in orgs], admin, total, timeout=args.timeout, interval=1.0)
     sandbox.clear_faults()
     after = sandbox.counts()
 
@@ -336,6 +322,31 @@ pacing interval        {args.minute_seconds * 1.02 / 60:.2f}s per tenant (margin
 """ + "\n".join("  " + line for line in timeline))
 
 
+def export_all(organisations, admin, total: int, *, timeout: float, interval: float):
+    """Queue each organisation's whole range and wait (bounded by `timeout`) until `total`
+    records are exported or failed. Returns (when the export started, seconds it took)."""
+    from django.utils import timezone
+
+    from xero_connect.models import ExportRecord, ExportState
+    from xero_connect.services import exports
+
+    t0 = time.monotonic()
+    started_at = timezone.now()
+    for org in organisations:
+        t = time.monotonic()
+        exports.exports_enqueue_range(organisation=org, actor=admin, date_from=None, date_to=None)
+        print(f"  queued {org.slug} in {time.monotonic() - t:.2f}s", flush=True)
+
+    def finished():
+        done = ExportRecord.objects.filter(state__in=[ExportState.EXPORTED, ExportState.FAILED]).count()
+        print(f"\r  {done:,}/{total:,} done after {time.monotonic() - t0:5.1f}s", end="", flush=True)
+        return done >= total
+
+    wait_for(finished, timeout=timeout, what="the export", interval=interval)
+    print()
+    return started_at, time.monotonic() - t0
+
+
 def ceiling_share(attempts, organisations, minute_seconds: float) -> tuple[float, float, int, float]:
     """(share %, window seconds, calls achieved, calls allowed): export calls (one per
     Idempotency-Key) that STARTED in the steady-state window [every tenant has started,
@@ -375,7 +386,7 @@ def run_stub(args, start, api_url):
     from django.utils import timezone
 
     from xero_connect import connection_states
-    from xero_connect.models import (DocumentLine, DocumentType, ExportAttempt, ExportRecord, ExportState,
+    from xero_connect.models import (DocumentLine, DocumentType, ExportAttempt, ExportRecord,
                                      Membership, Organisation, Role, SourceDocument, XeroConnection)
     from xero_connect.services import exports
 
@@ -416,19 +427,7 @@ def run_stub(args, start, api_url):
     total = per_tenant * len(orgs)
     print(f"exporting {total:,} documents for {len(orgs)} organisations; minute = {args.minute_seconds}s; "
           f"Xero = bench/xero_stub.py (instant, NOT the validating sandbox)", flush=True)
-    t0 = time.monotonic()
-    started_at = timezone.now()
-    for org in orgs:
-        exports.exports_enqueue_range(organisation=org, actor=admin, date_from=None, date_to=None)
-
-    def finished():
-        done = ExportRecord.objects.filter(state__in=[ExportState.EXPORTED, ExportState.FAILED]).count()
-        print(f"\r  {done:,}/{total:,} done after {time.monotonic() - t0:5.1f}s", end="", flush=True)
-        return done >= total
-
-    wait_for(finished, timeout=args.timeout, what="the export", interval=2.0)
-    elapsed = time.monotonic() - t0
-    print()
+    started_at, elapsed = export_all(orgs, admin, total, timeout=args.timeout, interval=2.0)
     got = stats()
     lost = duplicated = 0
     for i, org in enumerate(orgs):
