@@ -3,6 +3,7 @@
 Every setting that deployments change comes from the environment (django-environ) and has
 a safe default for the demo. The README's configuration table lists each of them.
 """
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "axes",
     "xero_connect",
 ]
 
@@ -50,12 +52,14 @@ MIDDLEWARE = [
     "xero_connect.observability.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "xero_connect.middleware.RefuseUnstorableParametersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -104,6 +108,16 @@ LOGOUT_REDIRECT_URL = "login"
 # Failed sign-ins allowed per username and per address in LOGIN_THROTTLE_WINDOW seconds.
 LOGIN_THROTTLE_ATTEMPTS = env.int("LOGIN_THROTTLE_ATTEMPTS", default=5)
 LOGIN_THROTTLE_WINDOW = env.int("LOGIN_THROTTLE_WINDOW", default=300)
+# django-axes does the counting (see xero_connect/views/auth.py for how it is made atomic).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = LOGIN_THROTTLE_ATTEMPTS
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_THROTTLE_WINDOW)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+AXES_USERNAME_CALLABLE = "xero_connect.views.auth.axes_username"
+AXES_CLIENT_IP_CALLABLE = "xero_connect.views.auth.client_address"
+AXES_LOCKOUT_CALLABLE = "xero_connect.views.auth.lockout_response"
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -239,6 +253,10 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # --- Security (effective when DEBUG is off) -------------------------------------------------
+# `manage.py serve` (waitress) trusts X-Forwarded-Proto/-For/-Host only from this address (a
+# comma-separated list, or "*"); empty: no forwarded header is trusted. See README "Behind a proxy".
+TRUSTED_PROXY = env.str("TRUSTED_PROXY", default="")
+WAITRESS_THREADS = env.int("WAITRESS_THREADS", default=8)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)
 if not DEBUG:

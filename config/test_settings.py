@@ -16,6 +16,8 @@ TOKEN_ENCRYPTION_KEYS = ["dGVzdC1vbmx5LWtleS1ub3QtYS1zZWNyZXQtMDAwMDA="]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 XERO_SANDBOX_ENABLED = True
 LOGIN_THROTTLE_ATTEMPTS = 5
+# Tests that drive the sandbox's control endpoint send this (read it from settings).
+XERO_SANDBOX_CONTROL_TOKEN = os.environ.get("XERO_SANDBOX_CONTROL_TOKEN") or "test-only-control-token"
 
 # Each test run gets its own SQLite file (parallel runs must not share one), outside the repo.
 # Real processes started by tests (workers, concurrency tests) are pointed at it explicitly.

@@ -68,6 +68,7 @@ def _apply(connection: XeroConnection, transition: str, *, actor=None, reason: s
             from_status=current,
             to_status=target,
             actor=actor,
+            by_person=actor is not None,
             reason=reason,
             details=details or {},
             xero_user=connection.xero_user_email or connection.xero_user_name,
@@ -107,5 +108,5 @@ def record_check(*, organisation, connection=None, actor=None, reason: str, outc
     status = connection.status if connection else NOT_CONNECTED
     return ConnectionEvent.objects.create(
         organisation=organisation, connection=connection, kind=kind, from_status=status, to_status=status,
-        actor=actor, reason=reason, outcome=outcome, details=details or {},
+        actor=actor, by_person=actor is not None, reason=reason, outcome=outcome, details=details or {},
     )

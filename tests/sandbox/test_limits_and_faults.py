@@ -179,21 +179,23 @@ def test_drop_after_commit_is_a_connection_error_but_the_invoice_exists(connecte
     assert services.documents_count(tenant=NZ) == 1
 
 
-def test_control_endpoint(connected, nz):
+def test_control_endpoint(connected, nz, settings):
     base = f"{connected.base}/xero-sandbox/control"
-    made = requests.post(f"{base}/fault", json={"kind": "maintenance", "tenant": NZ, "count": 1}).json()
+    control = requests.Session()  # every call carries the control token, read from settings
+    control.headers["X-Sandbox-Control-Token"] = settings.XERO_SANDBOX_CONTROL_TOKEN
+    made = control.post(f"{base}/fault", json={"kind": "maintenance", "tenant": NZ, "count": 1}).json()
     assert made["ok"] and made["result"]["kind"] == "maintenance"
     assert connected.api("GET", "Invoices", tenant=nz).status_code == 503
-    requests.post(f"{base}/configure", json={"ACCESS_TOKEN_TTL": 60})
+    control.post(f"{base}/configure", json={"ACCESS_TOKEN_TTL": 60})
     connected.api("PUT", "Invoices", tenant=nz, body={"Invoices": [invoice()]})
-    counts = requests.get(f"{base}/counts", params={"tenant": NZ}).json()["result"]
+    counts = control.get(f"{base}/counts", params={"tenant": NZ}).json()["result"]
     assert counts["tenants"][nz]["invoices"] == 1 and counts["tenants"][nz]["api_calls"] == 2
-    expired = requests.post(f"{base}/expire-tokens", json={"tenant": NZ}).json()["result"]["expired"]
+    expired = control.post(f"{base}/expire-tokens", json={"tenant": NZ}).json()["result"]["expired"]
     assert expired >= 1
     assert connected.api("GET", "Invoices", tenant=nz).status_code == 401
     fresh = connected.token(grant_type="refresh_token", refresh_token=connected.tokens["refresh_token"]).json()
     assert fresh["expires_in"] == 60
-    assert requests.post(f"{base}/fault", json={"kind": "nonsense"}).status_code == 400
-    assert requests.post(f"{base}/unknown", json={}).status_code == 404
-    assert requests.post(f"{base}/reset", json={}).json()["ok"]
+    assert control.post(f"{base}/fault", json={"kind": "nonsense"}).status_code == 400
+    assert control.post(f"{base}/unknown", json={}).status_code == 404
+    assert control.post(f"{base}/reset", json={}).json()["ok"]
     assert services.documents_count() == 0

@@ -359,8 +359,10 @@ def test_a_payment_whose_invoice_is_not_exported_fails_with_a_clear_reason_and_n
 def test_unknown_account_code_fails_in_preflight_without_spending_a_call(org, admin_user, connection, xero):
     from xero_connect.models import Account, ListName, ListSyncState
 
-    Account.objects.create(organisation=org, xero_id="a1", code="200", name="Sales", type="REVENUE")
-    ListSyncState.objects.create(organisation=org, list_name=ListName.ACCOUNTS, last_refreshed_at=timezone.now())
+    Account.objects.create(organisation=org, tenant_id=connection.tenant_id, xero_id="a1", code="200", name="Sales",
+                           type="REVENUE")
+    ListSyncState.objects.create(organisation=org, list_name=ListName.ACCOUNTS, last_refreshed_at=timezone.now(),
+                                 tenant_id=connection.tenant_id)
     make_invoice(org, "INV-1", code="4711")
     exports.exports_enqueue(records=records(org), actor=admin_user)
     drain(org)
@@ -415,7 +417,7 @@ def test_a_claim_left_by_a_dead_worker_is_recovered_without_a_duplicate(org, adm
 
     claimed = runner._claim(organisation_id=org.pk, doc_types=["sales_invoice"], limit=50)
     result = runner.DrainResult()
-    items = runner._prepare(claimed, organisation_id=org.pk, result=result)
+    items = runner._prepare(claimed, organisation_id=org.pk, tenant_id=connection.tenant_id, result=result)
     original = dict(runner.__dict__)
     try:
         runner._record_elements = lambda *a, **k: (_ for _ in ()).throw(SystemExit("worker killed"))

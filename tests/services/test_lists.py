@@ -129,7 +129,12 @@ def test_not_modified_answer_changes_nothing_and_costs_one_call(org, connection)
 
 
 @responses.activate
-def test_a_new_tenant_means_a_full_read_and_absent_accounts_become_inactive(org, connection, admin_user):
+def test_a_new_tenant_gets_its_own_lists_and_the_old_ones_stay_as_they_were(org, connection, admin_user):
+    """Lists belong to the Xero organisation: after a switch, the new one's list is read in full
+    and starts fresh; the old one's rows are kept untouched (not marked inactive: nothing was
+    archived there) and no longer count."""
+    from xero_connect.selectors.lists import list_items
+
     responses.get(api("Accounts"), json=envelope("Accounts", [
         account("a1", "200", "Sales"), account("a2", "400", "Advertising")]))
     run(org, [ListName.ACCOUNTS])
@@ -141,9 +146,12 @@ def test_a_new_tenant_means_a_full_read_and_absent_accounts_become_inactive(org,
     refresh = run(org, [ListName.ACCOUNTS])
 
     assert "If-Modified-Since" not in responses.calls[1].request.headers
-    assert refresh.results["accounts"]["archived"] == 2
-    assert set(Account.objects.filter(organisation=org, is_active=True).values_list("xero_id", flat=True)) == {"b1"}
-    assert Account.objects.filter(organisation=org).count() == 3  # never deleted
+    assert refresh.results["accounts"]["added"] == 1 and refresh.results["accounts"]["archived"] == 0
+    assert set(Account.objects.filter(organisation=org, tenant_id="tenant-b").values_list("xero_id", flat=True)) == {"b1"}
+    old = Account.objects.filter(organisation=org, tenant_id=connection.tenant_id)
+    assert set(old.values_list("xero_id", flat=True)) == {"a1", "a2"} and all(a.is_active for a in old)
+    shown = list_items(organisation=org, list_name=ListName.ACCOUNTS, status="all")
+    assert [a.xero_id for a in shown] == ["b1"]
 
 
 # --- contacts -----------------------------------------------------------------------------
@@ -248,7 +256,8 @@ def test_tracking_categories_and_options(org, connection):
 def test_currencies_need_a_valid_local_rate_and_skips_are_explained(org, connection):
     ExchangeRate.objects.create(organisation=org, currency_code="USD", rate=Decimal("0.6"))
     ExchangeRate.objects.create(organisation=org, currency_code="GBP", rate=Decimal("0"))
-    Currency.objects.create(organisation=org, code="AUD", description="Australian Dollar")
+    Currency.objects.create(organisation=org, tenant_id=connection.tenant_id, code="AUD",
+                            description="Australian Dollar")
     responses.get(api("Currencies"), json=envelope("Currencies", [
         {"Code": "NZD", "Description": "New Zealand Dollar"}, {"Code": "USD", "Description": "US Dollar"},
         {"Code": "EUR", "Description": "Euro"}, {"Code": "GBP", "Description": "Pound Sterling"}]))

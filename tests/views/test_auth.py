@@ -11,8 +11,9 @@ def test_sign_in_with_correct_password(client, member_user):
 
 def test_sign_in_is_throttled_after_repeated_failures(client, member_user, settings):
     cache.clear()
-    for _ in range(settings.LOGIN_THROTTLE_ATTEMPTS):
-        assert client.post(reverse("login"), {"username": "mark", "password": "wrong"}).status_code == 200
+    statuses = [client.post(reverse("login"), {"username": "mark", "password": "wrong"}).status_code
+                for _ in range(settings.LOGIN_THROTTLE_ATTEMPTS)]
+    assert statuses == [200] * (settings.LOGIN_THROTTLE_ATTEMPTS - 1) + [429]  # the 5th failure locks
     response = client.post(reverse("login"), {"username": "mark", "password": PASSWORD})
     assert response.status_code == 429
     assert "Too many sign-in attempts" in response.content.decode()

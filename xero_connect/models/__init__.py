@@ -21,10 +21,11 @@ from .lists import (
 )
 from .organisations import ExchangeRate, Membership, Organisation, Role
 from .ratelimits import RateBudget
+from .signin import SignInGate
 
 __all__ = [
     "Account", "BulkJob", "ConnectionEvent", "ConnectionStatus", "Contact", "Currency", "DocumentLine",
     "DocumentType", "ExchangeRate", "ExportAttempt", "ExportRecord", "ExportState", "ListName", "ListRefresh",
-    "ListSyncState", "Membership", "Organisation", "PendingAuthorisation", "RateBudget", "Role", "SourceDocument", "TaxRate",
+    "ListSyncState", "Membership", "Organisation", "PendingAuthorisation", "RateBudget", "Role", "SignInGate", "SourceDocument", "TaxRate",
     "TrackingCategory", "TrackingOption", "XeroConnection",
 ]

@@ -71,6 +71,12 @@ class XeroConnection(models.Model):
     def __str__(self):
         return f"{self.organisation} → {self.tenant_name or self.tenant_id} ({self.get_status_display()})"
 
+    @property
+    def connected_by_name(self) -> str:
+        """Who connected: their name, or "a former user" once their account was deleted (every
+        connection is made by a person signing in, so an empty link means the person left)."""
+        return person_name(self.connected_by)
+
     # Tokens: only ever held encrypted on the row.
     def get_access_token(self) -> str:
         return crypto.decrypt(self.access_token_encrypted)
@@ -105,6 +111,17 @@ class XeroConnection(models.Model):
         return set(self.scopes.split())
 
 
+FORMER_USER = "a former user"
+
+
+def person_name(user) -> str:
+    """A person's name as history shows it: full name, else username; FORMER_USER when the
+    account no longer exists (the foreign key was set to NULL when it was deleted)."""
+    if user is None:
+        return FORMER_USER
+    return user.get_full_name() or user.get_username()
+
+
 class ConnectionEvent(models.Model):
     """Audit row: every status transition and every check of a connection."""
 
@@ -125,6 +142,8 @@ class ConnectionEvent(models.Model):
     to_status = models.CharField(max_length=30, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+")
+    by_person = models.BooleanField(default=False, help_text="A person caused it (their account may since be "
+                                                               "deleted); otherwise it was automatic.")
     reason = models.TextField(blank=True)
     outcome = models.CharField(max_length=30, blank=True, help_text="For checks: ok / problem / error.")
     details = models.JSONField(default=dict, blank=True)
@@ -134,6 +153,13 @@ class ConnectionEvent(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["organisation", "-created_at"])]
+
+    @property
+    def actor_name(self) -> str:
+        """The person's name, "a former user" for a deleted account, "" when automatic."""
+        if self.actor_id is None and not self.by_person:
+            return ""
+        return person_name(self.actor)
 
     @staticmethod
     def status_label(code: str) -> str:

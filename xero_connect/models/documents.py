@@ -4,6 +4,7 @@ from django.db import models
 from django.utils import timezone
 
 from .connections import XeroConnection
+from .fields import TolerantDecimalField
 from .organisations import Organisation
 
 
@@ -19,14 +20,14 @@ class DocumentType(models.TextChoices):
 class SourceDocument(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="documents")
     doc_type = models.CharField(max_length=30, choices=DocumentType.choices)
-    number = models.CharField(max_length=100)
+    number = models.CharField(max_length=255, help_text="Xero's InvoiceNumber takes 255 characters.")
     reference = models.CharField(max_length=255, blank=True)
     date = models.DateField()
     due_date = models.DateField(null=True, blank=True)
     contact_name = models.CharField(max_length=255, blank=True)
     currency_code = models.CharField(max_length=3, blank=True)
     line_amount_types = models.CharField(max_length=20, default="Exclusive")
-    total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    total = TolerantDecimalField(max_digits=14, decimal_places=2, default=0)
     # Manual journals
     narration = models.TextField(blank=True)
     # Payments: the exported invoice/bill it pays, the bank account code, the amount (total).
@@ -54,11 +55,11 @@ class SourceDocument(models.Model):
 class DocumentLine(models.Model):
     document = models.ForeignKey(SourceDocument, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveIntegerField(default=0)
-    description = models.CharField(max_length=500, blank=True)
-    quantity = models.DecimalField(max_digits=14, decimal_places=4, default=1)
-    unit_amount = models.DecimalField(max_digits=14, decimal_places=4, default=0)
+    description = models.CharField(max_length=4000, blank=True)
+    quantity = TolerantDecimalField(max_digits=14, decimal_places=4, default=1)
+    unit_amount = TolerantDecimalField(max_digits=14, decimal_places=4, default=0)
     # For manual journals: signed amount (debit positive, credit negative).
-    line_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    line_amount = TolerantDecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     account_code = models.CharField(max_length=20, blank=True)
     tax_type = models.CharField(max_length=50, blank=True)
     # [{"category": "Region", "option": "North"}]

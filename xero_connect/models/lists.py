@@ -4,11 +4,18 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from ..names import contact_name_key
 from .organisations import Organisation
 
 
 class ListItem(models.Model):
+    """What we know of one item of a Xero organisation's list. Keyed by the Xero tenant as well
+    as by our organisation: after a switch to another Xero organisation, the old one's items
+    (and their ids) stay as history and are never used for the new one."""
+
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    tenant_id = models.CharField(max_length=64, blank=True, db_index=True,
+                                 help_text="The Xero organisation (tenant id) this item belongs to.")
     is_active = models.BooleanField(default=True)
     status = models.CharField(max_length=20, blank=True, help_text="Xero's status, verbatim.")
     updated_in_xero_at = models.DateTimeField(null=True, blank=True)
@@ -30,8 +37,8 @@ class Account(ListItem):
     enable_payments = models.BooleanField(default=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organisation", "xero_id"], name="uniq_account_xero_id")]
-        indexes = [models.Index(fields=["organisation", "code"])]
+        constraints = [models.UniqueConstraint(fields=["organisation", "tenant_id", "xero_id"], name="uniq_account_tenant_xero_id")]
+        indexes = [models.Index(fields=["organisation", "tenant_id", "code"])]
         ordering = ["code", "name"]
 
     def __str__(self):
@@ -45,7 +52,7 @@ class Currency(ListItem):
     description = models.CharField(max_length=100, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organisation", "code"], name="uniq_currency_code")]
+        constraints = [models.UniqueConstraint(fields=["organisation", "tenant_id", "code"], name="uniq_currency_tenant_code")]
         ordering = ["code"]
         verbose_name_plural = "currencies"
 
@@ -59,7 +66,7 @@ class TaxRate(ListItem):
     effective_rate = models.DecimalField(max_digits=9, decimal_places=4, null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organisation", "tax_type"], name="uniq_tax_type")]
+        constraints = [models.UniqueConstraint(fields=["organisation", "tenant_id", "tax_type"], name="uniq_tenant_tax_type")]
         ordering = ["name"]
 
     def __str__(self):
@@ -73,14 +80,23 @@ class Contact(ListItem):
     is_supplier = models.BooleanField(default=False)
     is_customer = models.BooleanField(default=False)
     default_currency = models.CharField(max_length=3, blank=True)
+    match_key = models.CharField(max_length=255, blank=True,
+                                 help_text="The name as documents are matched to it (see names.contact_name_key).")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organisation", "xero_id"], name="uniq_contact_xero_id")]
-        indexes = [models.Index(fields=["organisation", "name"])]
+        constraints = [models.UniqueConstraint(fields=["organisation", "tenant_id", "xero_id"], name="uniq_contact_tenant_xero_id")]
+        indexes = [models.Index(fields=["organisation", "tenant_id", "match_key"])]
         ordering = ["name"]
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        # The key is derived from the name; bulk writes (the importer) set it themselves.
+        self.match_key = contact_name_key(self.name)[:255]
+        if kwargs.get("update_fields") is not None and "name" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "match_key"}
+        super().save(*args, **kwargs)
 
 
 class TrackingCategory(ListItem):
@@ -88,7 +104,7 @@ class TrackingCategory(ListItem):
     name = models.CharField(max_length=255)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organisation", "xero_id"], name="uniq_tracking_xero_id")]
+        constraints = [models.UniqueConstraint(fields=["organisation", "tenant_id", "xero_id"], name="uniq_tracking_tenant_xero_id")]
         ordering = ["name"]
         verbose_name_plural = "tracking categories"
 

@@ -7,10 +7,11 @@ from datetime import date, timedelta
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from .. import messages as words
-from ..models import BulkJob, DocumentType, ExportRecord, ExportState
+from ..models import BulkJob, DocumentType, ExportRecord, ExportState, XeroConnection
+from ..parsing import parse_page
 from ..services.payloads import KINDS
 from .connections import current_connection, presentation
 
@@ -67,11 +68,21 @@ def record_link(record: ExportRecord) -> str:
 WAITING_FOR_XERO = "Waiting for Xero"
 
 
+def in_other_xero_organisation() -> Q:
+    """Records whose document is in a Xero organisation other than the one linked now (the
+    organisation switched Xero organisations since): their Xero ids mean nothing to the current
+    one, so they are never sent there. For `.filter()` / `.exclude()` on ExportRecord."""
+    switched = Exists(XeroConnection.objects.filter(organisation=OuterRef("organisation"), is_current=True)
+                      .exclude(tenant_id=OuterRef("tenant_id")))
+    return ~Q(xero_id="") & ~Q(tenant_id="") & Q(switched)
+
+
 @dataclass
 class Row:
     record: ExportRecord
     link: str
     state_colour: str
+    elsewhere: str = ""  # the other Xero organisation's name when the document is in one
 
     @property
     def state_words(self) -> str:
@@ -133,6 +144,8 @@ def export_page(*, organisation, date_from, date_to, state: str = "", search: st
             totals_differ += row["differ"]
     sections = []
     pages = pages or {}
+    connection = current_connection(organisation=organisation)
+    current_tenant = connection.tenant_id if connection else ""
     for value, label in DocumentType.choices:
         if doc_type and value != doc_type:
             continue
@@ -140,7 +153,7 @@ def export_page(*, organisation, date_from, date_to, state: str = "", search: st
         total = sum(by_state.values())
         shown_total = by_state.get(state, 0) if state else total
         n_pages = max(1, -(-shown_total // page_size))
-        page = min(max(1, int(pages.get(value) or 1)), n_pages)
+        page = parse_page(pages.get(value), last=n_pages)
         section = Section(
             doc_type=value, label=label, total=total, shown_total=shown_total, page=page, pages=n_pages,
             counts=[(s.value, s.label, by_state.get(s.value, 0), STATE_COLOUR[s]) for s in STATE_ORDER],
@@ -151,9 +164,9 @@ def export_page(*, organisation, date_from, date_to, state: str = "", search: st
                 rows = rows.filter(state=state)
             rows = (rows.select_related("document", "connection", "document__paid_document__export_record")
                     .order_by("-doc_date", "-id")[(page - 1) * page_size: page * page_size])
-            section.rows = [Row(r, record_link(r), STATE_COLOUR.get(r.state, "off")) for r in rows]
+            section.rows = [Row(r, record_link(r), STATE_COLOUR.get(r.state, "off"),
+                                _elsewhere_name(r, current_tenant)) for r in rows]
         sections.append(section)
-    connection = current_connection(organisation=organisation)
     totals = {s.value: sum(c.get(s.value, 0) for c in counts.values()) for s in STATE_ORDER}
     totals["waiting_for_xero"] = waiting_for_xero  # queued, Xero not answering: shown "Waiting for Xero"
     totals["totals_differ"] = totals_differ  # exported, Xero's total differs from the document's
@@ -163,6 +176,13 @@ def export_page(*, organisation, date_from, date_to, state: str = "", search: st
             "xero_unavailable_since").values_list("xero_unavailable_since", flat=True).first()
     return {"sections": sections, "connection": connection, "status": presentation(connection), "totals": totals,
             "waiting_for_xero_since": since}
+
+
+def _elsewhere_name(record: ExportRecord, current_tenant: str) -> str:
+    if not (record.xero_id and record.tenant_id and current_tenant) or record.tenant_id == current_tenant:
+        return ""
+    connection = record.connection
+    return (connection.tenant_name if connection and connection.tenant_name else "") or "another Xero organisation"
 
 
 def latest_job(*, organisation) -> BulkJob | None:
@@ -189,10 +209,19 @@ def job_progress(job: BulkJob) -> dict:
             "valuetext": f"{max(0, total - pending)} of {total} done"}
 
 
+def reexport_elsewhere(*, organisation, record_ids) -> int:
+    """How many of the chosen items are in a Xero organisation that is no longer linked (they
+    are not re-exported: see `in_other_xero_organisation`)."""
+    return ExportRecord.objects.filter(organisation=organisation, pk__in=record_ids,
+                                       state=ExportState.EXPORTED).filter(in_other_xero_organisation()).count()
+
+
 def reexport_preview(*, organisation, record_ids) -> list[dict]:
-    """For the confirm page: per type, how many of the chosen items are in Xero and what a
-    re-export does to them."""
+    """For the confirm page: per type, how many of the chosen items are in the linked Xero
+    organisation and what a re-export does to them. Items in another Xero organisation are
+    not counted here (see `reexport_elsewhere`)."""
     rows = (ExportRecord.objects.filter(organisation=organisation, pk__in=record_ids, state=ExportState.EXPORTED)
+            .exclude(in_other_xero_organisation())
             .values("doc_type").annotate(n=Count("id")).order_by())
     by_type = {r["doc_type"]: r["n"] for r in rows}
     return [{"doc_type": value, "label": label, "n": by_type[value], "can_update": KINDS[value].can_update,

@@ -16,6 +16,7 @@ from ..models import (
     TrackingOption,
 )
 from .access import get_scoped_or_404
+from .connections import lists_tenant_id
 
 PAGE_SIZE = 50
 LIST_ORDER = [ListName.ACCOUNTS, ListName.CONTACTS, ListName.TAX_RATES, ListName.TRACKING, ListName.CURRENCIES]
@@ -52,7 +53,7 @@ def list_items(*, organisation, list_name: str, search: str = "", status: str = 
     """One page of a list, searched and filtered. Tracking shows options with their category;
     an archived category makes its options inactive too."""
     spec = SPECS[list_name]
-    qs = spec.model.objects.filter(organisation=organisation)
+    qs = spec.model.objects.filter(organisation=organisation, tenant_id=lists_tenant_id(organisation=organisation))
     if list_name == ListName.TRACKING:
         qs = qs.select_related("category").order_by("category__name", "name")
         active_q = Q(is_active=True, category__is_active=True)
@@ -72,16 +73,21 @@ def list_items(*, organisation, list_name: str, search: str = "", status: str = 
 
 
 def list_counts(*, organisation) -> dict[str, int]:
-    """Active items per list, for the tabs."""
-    counts = {name: SPECS[name].model.objects.filter(organisation=organisation, is_active=True).count()
+    """Active items per list of the current Xero organisation, for the tabs."""
+    tenant_id = lists_tenant_id(organisation=organisation)
+    counts = {name: SPECS[name].model.objects.filter(organisation=organisation, tenant_id=tenant_id,
+                                                     is_active=True).count()
               for name in LIST_ORDER if name != ListName.TRACKING}
-    counts[ListName.TRACKING] = TrackingOption.objects.filter(organisation=organisation, is_active=True,
-                                                              category__is_active=True).count()
+    counts[ListName.TRACKING] = TrackingOption.objects.filter(organisation=organisation, tenant_id=tenant_id,
+                                                              is_active=True, category__is_active=True).count()
     return counts
 
 
 def sync_states(*, organisation) -> dict[str, ListSyncState]:
-    return {s.list_name: s for s in ListSyncState.objects.filter(organisation=organisation)}
+    """Per list, when it was last refreshed from the current Xero organisation (a refresh from
+    an earlier one does not count)."""
+    return {s.list_name: s for s in ListSyncState.objects.filter(
+        organisation=organisation, tenant_id=lists_tenant_id(organisation=organisation))}
 
 
 def latest_refresh(*, organisation) -> ListRefresh | None:
@@ -100,7 +106,8 @@ def refresh_for(*, organisation, refresh_id: int) -> ListRefresh:
 def currencies_without_rate(*, organisation) -> list[str]:
     """Inactive currencies that have no valid local exchange rate (why they are off)."""
     valid = {r.currency_code.upper() for r in ExchangeRate.objects.filter(organisation=organisation) if r.is_valid}
-    codes = Currency.objects.filter(organisation=organisation, is_active=False).values_list("code", flat=True)
+    codes = Currency.objects.filter(organisation=organisation, tenant_id=lists_tenant_id(organisation=organisation),
+                                    is_active=False).values_list("code", flat=True)
     return [c for c in codes if c.upper() not in valid and c.upper() != organisation.base_currency.upper()]
 
 

@@ -4,7 +4,11 @@ as inactive, in a bookkeeper's words. An empty list means nothing stands in the 
 Choices:
 - Contacts: Xero creates a contact when an invoice names one it does not know, so an unknown
   contact name is fine. A contact that is archived in Xero is a problem (Xero refuses it).
-  Names are compared without regard to case, as Xero does.
+  Names are compared by `names.contact_name_key` (case, accents' composition and stray spaces
+  ignored), as the export matches them to ContactIDs.
+- Lists belong to one Xero organisation (tenant): only the current one's lists count, and only
+  if they were refreshed from it. What an earlier Xero organisation archived says nothing about
+  the current one.
 - A list that has never been imported for the organisation is not checked (there is nothing to
   compare with, and Xero still validates); accounts and currencies are imported on every
   (re)connect, the others by Refresh lists.
@@ -33,6 +37,8 @@ from ..models import (
     TrackingCategory,
     TrackingOption,
 )
+from ..names import contact_name_key
+from .connections import lists_tenant_ids
 
 _NO_CONTACT_OR_CURRENCY = {DocumentType.MANUAL_JOURNAL, DocumentType.PAYMENT}
 
@@ -50,7 +56,7 @@ def document_preflight(*, document) -> list[str]:
 
 
 def documents_preflight(*, documents) -> dict[int, list[str]]:
-    """{document id: problems}. At most ten queries (one more to load a queryset), however many
+    """{document id: problems}. At most eleven queries (one more to load a queryset), however many
     documents."""
     docs = list(documents)
     if not docs:
@@ -65,8 +71,15 @@ def documents_preflight(*, documents) -> dict[int, list[str]]:
         lines_by_doc[line["document_id"]].append(line)
 
     base_currency = dict(Organisation.objects.filter(pk__in=org_ids).values_list("pk", "base_currency"))
-    imported = set(ListSyncState.objects.filter(organisation_id__in=org_ids, last_refreshed_at__isnull=False)
-                   .values_list("organisation_id", "list_name"))
+    tenant_of = lists_tenant_ids(organisation_ids=org_ids)
+    tenant_ids = set(tenant_of.values())
+    imported = {(org, name) for org, name, tenant in ListSyncState.objects.filter(
+        organisation_id__in=org_ids, last_refreshed_at__isnull=False).values_list(
+        "organisation_id", "list_name", "tenant_id") if tenant == tenant_of.get(org, "")}
+    tenant_ids.add("")  # an organisation never connected: its lists (if any) carry no tenant
+
+    def current(row) -> bool:
+        return row["tenant_id"] == tenant_of.get(row["organisation_id"], "")
 
     # What the documents need, across all of them.
     codes, tax_types, contacts, currencies, categories, options = set(), set(), set(), set(), set(), set()
@@ -74,8 +87,8 @@ def documents_preflight(*, documents) -> dict[int, list[str]]:
         if doc.doc_type == DocumentType.PAYMENT and doc.payment_account_code:
             codes.add(doc.payment_account_code.strip())
         if doc.doc_type not in _NO_CONTACT_OR_CURRENCY:
-            if doc.contact_name.strip():
-                contacts.add(doc.contact_name.strip().lower())
+            if contact_name_key(doc.contact_name):
+                contacts.add(contact_name_key(doc.contact_name))
             if doc.currency_code:
                 currencies.add(doc.currency_code.upper())
         for line in lines_by_doc[doc.pk]:
@@ -93,8 +106,10 @@ def documents_preflight(*, documents) -> dict[int, list[str]]:
 
     accounts = {}
     if codes:
-        for a in Account.objects.filter(organisation_id__in=org_ids, code__in=codes).values(
-                "organisation_id", "code", "name", "is_active", "status", "type", "enable_payments"):
+        for a in Account.objects.filter(organisation_id__in=org_ids, tenant_id__in=tenant_ids, code__in=codes).values(
+                "organisation_id", "tenant_id", "code", "name", "is_active", "status", "type", "enable_payments"):
+            if not current(a):
+                continue
             key = (a["organisation_id"], a["code"])
             # An active row wins over an archived one with the same code.
             if key not in accounts or a["is_active"]:
@@ -102,35 +117,42 @@ def documents_preflight(*, documents) -> dict[int, list[str]]:
     taxes = {}
     if tax_types:
         taxes = {(t["organisation_id"], t["tax_type"]): t for t in TaxRate.objects.filter(
-            organisation_id__in=org_ids, tax_type__in=tax_types).values("organisation_id", "tax_type", "name",
-                                                                           "is_active", "status")}
+            organisation_id__in=org_ids, tenant_id__in=tenant_ids, tax_type__in=tax_types).values(
+            "organisation_id", "tenant_id", "tax_type", "name", "is_active", "status") if current(t)}
     contact_rows = {}
     if contacts:
-        for c in Contact.objects.annotate(lname=Lower("name")).filter(
-                organisation_id__in=org_ids, lname__in=contacts).values("organisation_id", "lname", "name",
-                                                                         "is_active", "status"):
-            key = (c["organisation_id"], c["lname"])
+        for c in Contact.objects.filter(
+                organisation_id__in=org_ids, tenant_id__in=tenant_ids, match_key__in=contacts).values(
+                "organisation_id", "tenant_id", "match_key", "name", "is_active", "status"):
+            if not current(c):
+                continue
+            key = (c["organisation_id"], c["match_key"])
             if key not in contact_rows or c["is_active"]:
                 contact_rows[key] = c
     currency_rows, rates = {}, {}
     if currencies:
         currency_rows = {(c["organisation_id"], c["code"]): c for c in Currency.objects.filter(
-            organisation_id__in=org_ids, code__in=currencies).values("organisation_id", "code", "is_active")}
+            organisation_id__in=org_ids, tenant_id__in=tenant_ids, code__in=currencies).values(
+            "organisation_id", "tenant_id", "code", "is_active") if current(c)}
         rates = {(r.organisation_id, r.currency_code.upper()): r for r in ExchangeRate.objects.filter(
             organisation_id__in=org_ids, currency_code__in=currencies)}
     category_rows, option_rows = {}, {}
     if categories:
         for c in TrackingCategory.objects.annotate(lname=Lower("name")).filter(
-                organisation_id__in=org_ids, lname__in=categories).values("organisation_id", "lname", "name",
-                                                                           "is_active", "status"):
+                organisation_id__in=org_ids, tenant_id__in=tenant_ids, lname__in=categories).values(
+                "organisation_id", "tenant_id", "lname", "name", "is_active", "status"):
+            if not current(c):
+                continue
             key = (c["organisation_id"], c["lname"])
             if key not in category_rows or c["is_active"]:
                 category_rows[key] = c
         if options:
             for o in TrackingOption.objects.annotate(lname=Lower("name"), lcat=Lower("category__name")).filter(
-                    organisation_id__in=org_ids, lcat__in=categories,
-                    lname__in={opt for _, opt in options}).values("organisation_id", "lcat", "lname", "name",
-                                                                    "is_active", "status"):
+                    organisation_id__in=org_ids, tenant_id__in=tenant_ids, lcat__in=categories,
+                    lname__in={opt for _, opt in options}).values("organisation_id", "tenant_id", "lcat", "lname",
+                                                                    "name", "is_active", "status"):
+                if not current(o):
+                    continue
                 key = (o["organisation_id"], o["lcat"], o["lname"])
                 if key not in option_rows or o["is_active"]:
                     option_rows[key] = o
@@ -145,9 +167,9 @@ def documents_preflight(*, documents) -> dict[int, list[str]]:
                 problems.append(text)
 
         if doc.doc_type not in _NO_CONTACT_OR_CURRENCY:
-            name = doc.contact_name.strip()
+            name = contact_name_key(doc.contact_name)
             if name and (org, ListName.CONTACTS) in imported:
-                row = contact_rows.get((org, name.lower()))
+                row = contact_rows.get((org, name))
                 if row and not row["is_active"]:
                     add(f"Contact {row['name']} is {_gone(row['status'])} — restore the contact in Xero and "
                         f"refresh lists, or choose another contact")

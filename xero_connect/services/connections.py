@@ -28,7 +28,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -65,6 +65,16 @@ class ConnectionFlowError(Exception):
         self.organisation = organisation
         self.detail = detail
         self.error = error
+
+
+class FinishedElsewhere(ConnectionFlowError):
+    """Finish was pressed for two sign-ins at once (two tabs) and the other one linked the
+    organisation first. This sign-in's authorisation was revoked in Xero and discarded."""
+
+    status_code = 409
+
+    def __init__(self, *, organisation=None):
+        super().__init__("finished_elsewhere", organisation=organisation)
 
 
 class SignInCancelled(ConnectionFlowError):
@@ -297,6 +307,8 @@ def _wait_for_completed(pending: PendingAuthorisation) -> XeroConnection:
                       .order_by("-pk").first())
         if connection is not None:
             return connection
+        if pending.completed_at is not None and not pending.refresh_token_encrypted:
+            raise FinishedElsewhere(organisation=pending.organisation)
         if pending.completed_at is None:
             # The first attempt failed and released its claim.
             raise ConnectionFlowError("retry", "The first attempt to finish did not complete; press Finish again.",
@@ -331,6 +343,8 @@ def connection_complete(*, pending: PendingAuthorisation, actor, tenant_id: str,
 
     # Claim the pending sign-in: of two simultaneous "Finish" presses exactly one goes on.
     now = timezone.now()
+    current_before = (XeroConnection.objects.filter(organisation=organisation, is_current=True)
+                      .values_list("pk", flat=True).first())
     claimed = PendingAuthorisation.objects.filter(pk=pending.pk, completed_at__isnull=True).update(
         completed_at=now, chosen_tenant_id=tenant_id)
     if not claimed:
@@ -344,10 +358,52 @@ def connection_complete(*, pending: PendingAuthorisation, actor, tenant_id: str,
         PendingAuthorisation.objects.filter(pk=pending.pk).update(completed_at=None)
         raise
 
-    old = None
+    try:
+        connection, old = _link(pending=pending, actor=actor, tenant=tenant, details=details,
+                                          consequence=consequence, current_before=current_before, now=now)
+    except (_LostRace, IntegrityError) as exc:
+        if isinstance(exc, IntegrityError) and not XeroConnection.objects.filter(
+                organisation=organisation, is_current=True).exclude(pk=current_before).exists():
+            raise
+        _discard_pending(pending)
+        raise FinishedElsewhere(organisation=organisation) from None
+    log.info("xero.connection.established organisation=%s connection=%s tenant=%s", organisation.pk, connection.pk,
+             tenant["tenantId"])
+
+    cleanup = _clear_old_authorisations(connection=connection, old=old, pending=pending)
+    if cleanup:
+        connection_states.record_check(
+            organisation=organisation, connection=connection, actor=actor, kind=ConnectionEvent.Kind.NOTE,
+            reason="Cleared old entries in Xero's Connected Apps", outcome="ok", details=cleanup)
+    _after_connect(organisation=organisation, actor=actor)
+    return connection
+
+
+class _LostRace(Exception):
+    """Another "Finish" linked the organisation while this one was on its way."""
+
+
+def _discard_pending(pending: PendingAuthorisation) -> None:
+    """The loser of two "Finish" presses: its authorisation is revoked in Xero (best effort;
+    a failure is logged, never shown as the outcome) and its tokens are wiped here."""
+    refresh_token = pending.get_refresh_token() if pending.refresh_token_encrypted else ""
+    outcome = _outcome_of(lambda: oauth.revoke(refresh_token=refresh_token)) if refresh_token else "no token"
+    PendingAuthorisation.objects.filter(pk=pending.pk).update(access_token_encrypted="", refresh_token_encrypted="")
+    log.info("xero.connection.finish_lost organisation=%s pending=%s revoke=%s", pending.organisation_id, pending.pk,
+             outcome)
+
+
+def _link(*, pending, actor, tenant, details, consequence, current_before, now):
+    """The database half of Finish, in one transaction. Raises _LostRace when another current
+    connection appeared since the one seen before the call to Xero (another Finish won); on
+    PostgreSQL the same race can surface as the one-current-connection IntegrityError."""
+    organisation = pending.organisation
+    tenant_id = tenant["tenantId"]
     with transaction.atomic():
         old = (XeroConnection.objects.select_for_update()
                .filter(organisation=organisation, is_current=True).first())
+        if old is not None and old.pk != current_before:
+            raise _LostRace()  # (a connection that went away meanwhile is simply replaced: nothing raced)
         if old is not None:
             connection_states.replace(
                 old, actor=actor,
@@ -381,16 +437,7 @@ def connection_complete(*, pending: PendingAuthorisation, actor, tenant_id: str,
         # The tokens now live on the connection only.
         PendingAuthorisation.objects.filter(pk=pending.pk).update(access_token_encrypted="",
                                                                     refresh_token_encrypted="")
-    log.info("xero.connection.established organisation=%s connection=%s tenant=%s", organisation.pk, connection.pk,
-             tenant_id)
-
-    cleanup = _clear_old_authorisations(connection=connection, old=old, pending=pending)
-    if cleanup:
-        connection_states.record_check(
-            organisation=organisation, connection=connection, actor=actor, kind=ConnectionEvent.Kind.NOTE,
-            reason="Cleared old entries in Xero's Connected Apps", outcome="ok", details=cleanup)
-    _after_connect(organisation=organisation, actor=actor)
-    return connection
+    return connection, old
 
 
 def _organisation_details(*, tenant_id: str, access_token: str) -> dict:

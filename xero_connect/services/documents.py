@@ -17,8 +17,8 @@ Columns (header row required; names are case-insensitive, unknown columns are re
 | currency | optional | 3 letters; empty = the organisation's base currency |
 | line_amount_types | optional | Exclusive (default), Inclusive, NoTax |
 | description | lines | |
-| quantity, unit_amount | lines of invoices, bills, credit notes | numbers |
-| line_amount | lines of manual journals | debit positive, credit negative; must balance |
+| quantity, unit_amount | lines of invoices, bills, credit notes | numbers, at most 4 decimal places |
+| line_amount | lines of manual journals | debit positive, credit negative, 2 places; must balance |
 | account_code | lines | |
 | tax_type | lines | optional |
 | tracking | lines | optional, `Category=Option;Category2=Option2` |
@@ -26,17 +26,23 @@ Columns (header row required; names are case-insensitive, unknown columns are re
 | paid_number | payments | number of the invoice or bill it pays (in the system or earlier in the file) |
 | paid_type | payments | optional: sales_invoice or bill, when the number is ambiguous |
 | payment_account | payments | code of the bank account the money went through |
-| amount | payments | |
+| amount | payments | more than zero, 2 decimal places |
+
+Every value goes through `xero_connect.parsing` (the one strict parser): numbers with a point
+for decimals and no thousands separators, precision enforced (never rounded), sizes bounded by
+the columns, dates as YYYY-MM-DD, text no longer than Xero takes. Sign rules: an invoice, bill
+or credit note must not total less than zero ("a negative invoice is a credit note").
 """
 import csv
 import io
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import transaction
 
+from .. import parsing
 from ..models import DocumentLine, DocumentType, SourceDocument
 from .exports.ledger import ledger_sync
 
@@ -124,30 +130,49 @@ def document_create(*, organisation, doc_type: str, number: str, date: date, lin
 
 # --- CSV ---------------------------------------------------------------------------------------
 
-def _decimal(value, label, errors, row, *, required=False):
-    value = (value or "").strip().replace(",", "")
-    if not value:
-        if required:
-            errors.append(RowError(row, f"{label} is required."))
-        return None
+def _decimal(value, label, errors, row, *, rule: parsing.NumberRule, required=False):
     try:
-        return Decimal(value)
-    except InvalidOperation:
-        errors.append(RowError(row, f"{label} “{value}” is not a number."))
+        number = parsing.parse_number(value, column=label, rule=rule)
+    except parsing.ValueRefused as exc:
+        errors.append(RowError(row, str(exc)))
         return None
+    if number is None and required:
+        errors.append(RowError(row, f"{label} is required."))
+    return number
 
 
 def _date(value, label, errors, row, *, required=False):
-    value = (value or "").strip()
-    if not value:
-        if required:
-            errors.append(RowError(row, f"{label} is required (YYYY-MM-DD)."))
-        return None
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        errors.append(RowError(row, f"{label} “{value}” is not a date (use YYYY-MM-DD)."))
+        parsed = parsing.parse_date(value, column=label)
+    except parsing.ValueRefused as exc:
+        errors.append(RowError(row, str(exc)))
         return None
+    if parsed is None and required:
+        errors.append(RowError(row, f"{label} is required ({parsing.DATE_FORMS})."))
+    return parsed
+
+
+_INVOICE_TYPES = (DocumentType.SALES_INVOICE, DocumentType.BILL)
+_CREDIT_TYPES = (DocumentType.SALES_CREDIT_NOTE, DocumentType.PURCHASE_CREDIT_NOTE)
+
+
+def _sign_and_size(doc_type: str, number: str, lines: list[LineSpec], errors, row) -> None:
+    """A document's total must fit its column, and invoices and credit notes must not be
+    negative: Xero has credit notes for that (and refuses a negative invoice)."""
+    if doc_type not in _INVOICE_TYPES + _CREDIT_TYPES:
+        return
+    total = sum((line.quantity * line.unit_amount for line in lines), Decimal(0))
+    if abs(total) >= parsing.TOTAL_LIMIT:
+        errors.append(RowError(row, f"{number} totals {total:,}, more than a document can hold (less than "
+                                    f"{parsing.TOTAL_LIMIT:,})."))
+    elif total < 0 and doc_type in _INVOICE_TYPES:
+        errors.append(RowError(row, f"{number} totals {total}: a negative invoice is a credit note. Import it as "
+                                    f"a {'sales_credit_note' if doc_type == DocumentType.SALES_INVOICE else 'purchase_credit_note'} "
+                                    f"with positive amounts."))
+    elif total < 0:
+        errors.append(RowError(row, f"{number} totals {total}: a negative credit note is an invoice. Import it as "
+                                    f"a {'sales_invoice' if doc_type == DocumentType.SALES_CREDIT_NOTE else 'bill'} "
+                                    f"with positive amounts."))
 
 
 def _tracking(value, errors, row):
@@ -160,8 +185,28 @@ def _tracking(value, errors, row):
             errors.append(RowError(row, f"Tracking “{part}” should look like Category=Option."))
             continue
         cat, opt = (p.strip() for p in part.split("=", 1))
+        try:
+            cat = parsing.parse_text(cat, column="tracking_category")
+            opt = parsing.parse_text(opt, column="tracking_option")
+        except parsing.ValueRefused as exc:
+            errors.append(RowError(row, str(exc)))
+            continue
         out.append({"category": cat, "option": opt})
     return out
+
+
+_TEXT_COLUMNS = ("number", "contact", "reference", "description", "narration", "account_code", "payment_account",
+                 "tax_type")
+
+
+def _text_problems(row: dict) -> list[parsing.ValueRefused]:
+    problems = []
+    for column in _TEXT_COLUMNS:
+        try:
+            parsing.parse_text(row.get(column, ""), column=column)
+        except parsing.ValueRefused as exc:
+            problems.append(exc)
+    return problems
 
 
 def parse_csv(*, organisation, text: str) -> tuple[list[dict], list[RowError]]:
@@ -196,6 +241,10 @@ def parse_csv(*, organisation, text: str) -> tuple[list[dict], list[RowError]]:
         if not number:
             errors.append(RowError(index, "Number is required."))
             continue
+        bad_text = [RowError(index, str(exc)) for exc in _text_problems(row)]
+        if bad_text:
+            errors.extend(bad_text)
+            continue
         key = (doc_type, number)
         doc_fields = {c: row.get(c, "") for c in DOC_COLUMNS}
         spec = docs.get(key)
@@ -217,21 +266,16 @@ def parse_csv(*, organisation, text: str) -> tuple[list[dict], list[RowError]]:
         line = LineSpec(description=row.get("description", ""), account_code=row.get("account_code", ""),
                         tax_type=row.get("tax_type", ""), tracking=_tracking(row.get("tracking"), errors, index))
         if doc_type == DocumentType.MANUAL_JOURNAL:
-            line.line_amount = _decimal(row.get("line_amount"), "line_amount", errors, index, required=True)
+            line.line_amount = _decimal(row.get("line_amount"), "line_amount", errors, index,
+                                        rule=parsing.LINE_AMOUNT, required=True)
         else:
-            qty = _decimal(row.get("quantity"), "quantity", errors, index)
+            qty = _decimal(row.get("quantity"), "quantity", errors, index, rule=parsing.QUANTITY)
             line.quantity = qty if qty is not None else Decimal(1)
-            unit = _decimal(row.get("unit_amount"), "unit_amount", errors, index, required=True)
+            unit = _decimal(row.get("unit_amount"), "unit_amount", errors, index, rule=parsing.UNIT_AMOUNT,
+                            required=True)
             line.unit_amount = unit if unit is not None else Decimal(0)
         if not line.account_code:
             errors.append(RowError(index, "account_code is required on each line."))
-        from .. import money  # Xero keeps 4 decimals on quantities and unit amounts, 2 on journal lines
-
-        for problem in money.precision_problems(
-                quantities=[line.quantity] if doc_type != DocumentType.MANUAL_JOURNAL else [],
-                unit_amounts=[line.unit_amount] if doc_type != DocumentType.MANUAL_JOURNAL else [],
-                money_amounts=[line.line_amount] if line.line_amount is not None else []):
-            errors.append(RowError(index, problem + "."))
         spec["lines"].append(line)
 
     existing = set(SourceDocument.objects.filter(
@@ -256,6 +300,7 @@ def parse_csv(*, organisation, text: str) -> tuple[list[dict], list[RowError]]:
             if not spec["lines"]:
                 errors.append(RowError(row, f"{number} has no lines (description, quantity, unit_amount, "
                                             f"account_code)."))
+            _sign_and_size(doc_type, number, spec["lines"], errors, row)
         elif doc_type == DocumentType.MANUAL_JOURNAL:
             if not f["narration"]:
                 errors.append(RowError(row, f"narration is required for the manual journal {number}."))
@@ -266,7 +311,7 @@ def parse_csv(*, organisation, text: str) -> tuple[list[dict], list[RowError]]:
                 errors.append(RowError(row, f"The manual journal {number} does not balance (debits and credits "
                                             f"differ by {balance})."))
         elif doc_type == DocumentType.PAYMENT:
-            spec["amount"] = _decimal(f["amount"], "amount", errors, row, required=True)
+            spec["amount"] = _decimal(f["amount"], "amount", errors, row, rule=parsing.PAYMENT_AMOUNT, required=True)
             if spec["amount"] is not None and spec["amount"] <= 0:
                 errors.append(RowError(row, "amount must be more than zero."))
             if not f["payment_account"]:

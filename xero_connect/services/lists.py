@@ -47,6 +47,7 @@ from ..models import (
     TrackingOption,
     XeroConnection,
 )
+from ..names import contact_name_key
 from ..observability import metrics
 from ..selectors.connections import current_connection
 from ..xero import errors
@@ -359,6 +360,7 @@ def _account_fields(row: dict) -> dict:
 
 
 def import_accounts(*, organisation, connection, api: AccountingApi) -> Tally:
+    tenant_id = connection.tenant_id  # lists belong to one Xero organisation
     mark = _mark_for(organisation, ListName.ACCOUNTS, connection)
     before = api.calls
     rows = api.read_list("Accounts", if_modified_since=mark)
@@ -366,9 +368,9 @@ def import_accounts(*, organisation, connection, api: AccountingApi) -> Tally:
     tally = Tally(full_read=mark is None, calls=api.calls - before)
     now = timezone.now()
     with transaction.atomic():
-        existing = {a.xero_id: a for a in Account.objects.filter(organisation=organisation)}
+        existing = {a.xero_id: a for a in Account.objects.filter(organisation=organisation, tenant_id=tenant_id)}
         _upsert(model=Account, existing=existing, incoming=incoming,
-                make=lambda key, f, now: Account(organisation=organisation, xero_id=key, first_seen_at=now,
+                make=lambda key, f, now: Account(organisation=organisation, tenant_id=tenant_id, xero_id=key, first_seen_at=now,
                                                   last_seen_at=now, **f),
                 label=lambda key, f: f"{f['code']} {f['name']}".strip(), tally=tally, now=now, full_read=mark is None)
         _save_state(organisation, ListName.ACCOUNTS, connection, now=now,
@@ -384,6 +386,7 @@ def _contact_fields(row: dict) -> dict:
         "name": (row.get("Name") or "")[:255], "email": (row.get("EmailAddress") or "")[:255],
         "is_supplier": bool(row.get("IsSupplier")), "is_customer": bool(row.get("IsCustomer")),
         "default_currency": (row.get("DefaultCurrency") or "")[:3], "status": status[:20],
+        "match_key": contact_name_key(row.get("Name"))[:255],
         "is_active": _active(status), "updated_in_xero_at": parse_xero_date(row.get("UpdatedDateUTC")),
     }
 
@@ -391,6 +394,7 @@ def _contact_fields(row: dict) -> dict:
 def import_contacts(*, organisation, connection, api: AccountingApi) -> Tally:
     """Suppliers and customers, 1,000 a page; archived ones are asked for explicitly so an
     incremental read sees a contact being archived."""
+    tenant_id = connection.tenant_id  # lists belong to one Xero organisation
     mark = _mark_for(organisation, ListName.CONTACTS, connection)
     before = api.calls
     incoming: dict[str, dict] = {}
@@ -403,15 +407,15 @@ def import_contacts(*, organisation, connection, api: AccountingApi) -> Tally:
     now = timezone.now()
     with transaction.atomic():
         if mark is None:
-            existing = {c.xero_id: c for c in Contact.objects.filter(organisation=organisation)}
+            existing = {c.xero_id: c for c in Contact.objects.filter(organisation=organisation, tenant_id=tenant_id)}
         else:
             existing = {}
             keys = list(incoming)
             for start in range(0, len(keys), _CHUNK):
                 existing.update({c.xero_id: c for c in Contact.objects.filter(
-                    organisation=organisation, xero_id__in=keys[start:start + _CHUNK])})
+                    organisation=organisation, tenant_id=tenant_id, xero_id__in=keys[start:start + _CHUNK])})
         _upsert(model=Contact, existing=existing, incoming=incoming,
-                make=lambda key, f, now: Contact(organisation=organisation, xero_id=key, first_seen_at=now,
+                make=lambda key, f, now: Contact(organisation=organisation, tenant_id=tenant_id, xero_id=key, first_seen_at=now,
                                                   last_seen_at=now, **f),
                 label=lambda key, f: f["name"], tally=tally, now=now, full_read=mark is None)
         _save_state(organisation, ListName.CONTACTS, connection, now=now,
@@ -422,6 +426,7 @@ def import_contacts(*, organisation, connection, api: AccountingApi) -> Tally:
 # Tax rates --------------------------------------------------------------------------------
 
 def import_tax_rates(*, organisation, connection, api: AccountingApi) -> Tally:
+    tenant_id = connection.tenant_id  # lists belong to one Xero organisation
     before = api.calls
     rows = api.read_list("TaxRates")
     incoming = {}
@@ -436,9 +441,9 @@ def import_tax_rates(*, organisation, connection, api: AccountingApi) -> Tally:
     tally = Tally(calls=api.calls - before)
     now = timezone.now()
     with transaction.atomic():
-        existing = {t.tax_type: t for t in TaxRate.objects.filter(organisation=organisation)}
+        existing = {t.tax_type: t for t in TaxRate.objects.filter(organisation=organisation, tenant_id=tenant_id)}
         _upsert(model=TaxRate, existing=existing, incoming=incoming,
-                make=lambda key, f, now: TaxRate(organisation=organisation, tax_type=key, first_seen_at=now,
+                make=lambda key, f, now: TaxRate(organisation=organisation, tenant_id=tenant_id, tax_type=key, first_seen_at=now,
                                                   last_seen_at=now, **f),
                 label=lambda key, f: f"{f['name']} ({key})",
                 tally=tally, now=now, full_read=True)
@@ -451,6 +456,7 @@ def import_tax_rates(*, organisation, connection, api: AccountingApi) -> Tally:
 def import_tracking(*, organisation, connection, api: AccountingApi) -> Tally:
     """Categories and their options (both counted); archived ones included so they can be
     marked inactive."""
+    tenant_id = connection.tenant_id  # lists belong to one Xero organisation
     before = api.calls
     rows = api.read_list("TrackingCategories", params={"includeArchived": "true"})
     categories, options = {}, {}
@@ -471,17 +477,20 @@ def import_tracking(*, organisation, connection, api: AccountingApi) -> Tally:
     tally = Tally(calls=api.calls - before)
     now = timezone.now()
     with transaction.atomic():
-        existing = {c.xero_id: c for c in TrackingCategory.objects.filter(organisation=organisation)}
+        existing = {c.xero_id: c for c in TrackingCategory.objects.filter(organisation=organisation,
+                                                                          tenant_id=tenant_id)}
         _upsert(model=TrackingCategory, existing=existing, incoming=categories,
-                make=lambda key, f, now: TrackingCategory(organisation=organisation, xero_id=key, first_seen_at=now,
+                make=lambda key, f, now: TrackingCategory(organisation=organisation, tenant_id=tenant_id, xero_id=key, first_seen_at=now,
                                                           last_seen_at=now, **f),
                 label=lambda key, f: f["name"], tally=tally, now=now, full_read=True)
-        category_by_xero_id = {c.xero_id: c for c in TrackingCategory.objects.filter(organisation=organisation)}
+        category_by_xero_id = {c.xero_id: c for c in TrackingCategory.objects.filter(organisation=organisation,
+                                                                                     tenant_id=tenant_id)}
         existing_options = {(o.category.xero_id, o.xero_id): o for o in
-                            TrackingOption.objects.filter(organisation=organisation).select_related("category")}
+                            TrackingOption.objects.filter(organisation=organisation, tenant_id=tenant_id)
+                            .select_related("category")}
 
         def make_option(key, f, now):
-            return TrackingOption(organisation=organisation, category=category_by_xero_id[key[0]], xero_id=key[1],
+            return TrackingOption(organisation=organisation, tenant_id=tenant_id, category=category_by_xero_id[key[0]], xero_id=key[1],
                                   first_seen_at=now, last_seen_at=now, **f)
 
         def option_label(key, f):
@@ -508,6 +517,7 @@ def currency_skip_reason(code: str, rate: ExchangeRate | None) -> str | None:
 def import_currencies(*, organisation, connection, api: AccountingApi) -> Tally:
     """Xero's enabled currencies that also have a valid local exchange rate (the base currency
     always counts as valid). The rest are reported as skipped, with the reason."""
+    tenant_id = connection.tenant_id  # lists belong to one Xero organisation
     before = api.calls
     rows = api.read_list("Currencies")
     rates = {r.currency_code.upper(): r for r in ExchangeRate.objects.filter(organisation=organisation)}
@@ -529,11 +539,11 @@ def import_currencies(*, organisation, connection, api: AccountingApi) -> Tally:
     tally = Tally(calls=api.calls - before, skipped=skipped)
     now = timezone.now()
     with transaction.atomic():
-        existing = {c.code: c for c in Currency.objects.filter(organisation=organisation)}
+        existing = {c.code: c for c in Currency.objects.filter(organisation=organisation, tenant_id=tenant_id)}
         # A skipped currency gets no row; one that lost its rate keeps its row, inactive.
         incoming = {code: f for code, f in incoming.items() if f["is_active"] or code in existing}
         _upsert(model=Currency, existing=existing, incoming=incoming,
-                make=lambda key, f, now: Currency(organisation=organisation, code=key, first_seen_at=now,
+                make=lambda key, f, now: Currency(organisation=organisation, tenant_id=tenant_id, code=key, first_seen_at=now,
                                                   last_seen_at=now, **f),
                 label=lambda key, f: key, tally=tally, now=now,
                 full_read=True, absent_status="")

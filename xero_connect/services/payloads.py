@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ..models import DocumentType, SourceDocument
+from ..names import contact_name_key
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,9 @@ def journal_narration(document: SourceDocument) -> str:
 def build_element(document: SourceDocument, *, xero_id: str = "", paid_xero_id: str = "",
                   contact_ids: dict[str, str] | None = None) -> dict:
     """One element for the API. `xero_id` makes it an update of the document already in Xero;
-    `paid_xero_id` is the Xero id of the invoice/bill a payment pays; `contact_ids` maps contact
-    names to ContactIDs from the lists (a name not in the lists is sent by Name)."""
+    `paid_xero_id` is the Xero id of the invoice/bill a payment pays; `contact_ids` maps
+    `names.contact_name_key(name)` to ContactIDs from the current Xero organisation's list (a
+    name not in it is sent by Name, and Xero creates the contact)."""
     kind = KINDS[document.doc_type]
     lines = list(document.lines.all())
     if document.doc_type == DocumentType.PAYMENT:
@@ -168,7 +170,7 @@ def build_element(document: SourceDocument, *, xero_id: str = "", paid_xero_id: 
         if xero_id:
             element[kind.id_field] = xero_id
         return element
-    contact_id = (contact_ids or {}).get(document.contact_name)
+    contact_id = (contact_ids or {}).get(contact_name_key(document.contact_name))
     element = {
         "Type": kind.xero_type,
         "Contact": {"ContactID": contact_id} if contact_id else {"Name": document.contact_name},

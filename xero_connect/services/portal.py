@@ -297,8 +297,12 @@ def portal_bulk_run(*, job_id: int, save_every_seconds: float = 1.0) -> BulkJob:
         if result["outcome"] != PENDING:
             continue
         organisation = organisations.get(result["organisation"])
+        refused = _no_longer_allowed(job, organisation) if organisation is not None else None
         if organisation is None:
             result.update(outcome=SKIPPED, detail="The organisation no longer exists.")
+        elif refused:
+            logger.info("portal.bulk.no_longer_allowed job=%s organisation=%s", job.pk, organisation.pk)
+            result.update(outcome=SKIPPED, detail=refused)
         else:
             try:
                 outcome, detail, link = runner(job, organisation)
@@ -320,6 +324,27 @@ def portal_bulk_run(*, job_id: int, save_every_seconds: float = 1.0) -> BulkJob:
     logger.info("portal.bulk.finished job=%s done=%s failed=%s skipped=%s", job.pk, job.done, job.failed,
                 job.skipped)
     return job
+
+
+def _no_longer_allowed(job: BulkJob, organisation: Organisation) -> str | None:
+    """Checked again when the organisation's part runs, not only when the job was started: the
+    person may have left the organisation, lost the role, or lost their account since. Returns
+    why the part is skipped, or None when it may run. Two queries at most."""
+    bulk = BULK_ACTIONS[job.kind]
+    actor = job.actor
+    if actor is None or not actor.is_active:
+        return "Skipped: the person who started this job can no longer sign in."
+    if (job.params or {}).get("by_staff"):
+        return None if actor.is_staff else "Skipped: the person who started this job is no longer platform staff."
+    membership = Membership.objects.filter(user=actor, organisation=organisation).first()
+    if membership is None:
+        return f"Skipped: you are no longer a member of {organisation.name}."
+    if not roles.can(user=actor, organisation=organisation, action=bulk.action, role=membership.role):
+        admins = " or ".join(admin_names_by_organisation([organisation.pk]).get(organisation.pk, [])) or \
+            "your support team"
+        return (f"Skipped: you are now {membership.get_role_display()} of {organisation.name}, and only an Admin "
+                f"can {Action(bulk.action).label}. Ask {admins}.")
+    return None
 
 
 def _is_xero_error(error: Exception) -> bool:

@@ -1,14 +1,37 @@
-"""Sign-in with Django's auth views, throttled per username and per client address."""
-from django.conf import settings
+"""Sign-in with Django's auth views, throttled by django-axes per username and per client
+address (AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]: either reaching the limit stops
+sign-in; a success resets nothing, so one account's successes never clear an address's count).
+
+Axes checks the count before the password and records a failure after it; two attempts at once
+could both pass the check. So each attempt first takes the SignInGate rows of its username and
+its address (an UPDATE inside one transaction that also holds the password check and Axes'
+failure record): attempts for the same username or address are checked one at a time, each
+against the failures of all before it."""
 from django.contrib.auth import views as auth_views
-from django.core.cache import cache
-from django.shortcuts import render
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import SignInGate
 
 
-def _keys(request) -> list[str]:
-    username = (request.POST.get("username") or "").strip().lower()
-    address = request.META.get("REMOTE_ADDR", "")
-    return [f"login-fail:user:{username}", f"login-fail:addr:{address}"]
+def axes_username(request, credentials) -> str:
+    """The username Axes counts by: trimmed and case-folded, as people type it."""
+    value = (credentials or {}).get("username") or request.POST.get("username") or ""
+    return str(value).strip().casefold()[:150]
+
+
+def client_address(request) -> str:
+    """REMOTE_ADDR only: behind a proxy, the WSGI server sets it from the trusted proxy's
+    X-Forwarded-For (see README "Behind a proxy"); the header itself is never read here."""
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _gate(request) -> None:
+    now = timezone.now()
+    keys = sorted({f"user:{axes_username(request, None)}", f"addr:{client_address(request)}"})
+    SignInGate.objects.bulk_create([SignInGate(key=k[:300]) for k in keys], ignore_conflicts=True)
+    for key in keys:  # one at a time, in the same order everywhere: no deadlock
+        SignInGate.objects.filter(key=key[:300]).update(touched_at=now)
 
 
 class ThrottledLoginView(auth_views.LoginView):
@@ -16,24 +39,18 @@ class ThrottledLoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        limit = settings.LOGIN_THROTTLE_ATTEMPTS
-        if any((cache.get(k) or 0) >= limit for k in _keys(request)):
-            minutes = max(1, settings.LOGIN_THROTTLE_WINDOW // 60)
-            return render(request, "registration/throttled.html", {"minutes": minutes}, status=429)
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form):
-        for key in _keys(self.request):
-            cache.add(key, 0, settings.LOGIN_THROTTLE_WINDOW)
-            try:
-                cache.incr(key)
-            except ValueError:
-                cache.set(key, 1, settings.LOGIN_THROTTLE_WINDOW)
-        return super().form_invalid(form)
-
-    def form_valid(self, form):
-        cache.delete_many(_keys(self.request))
-        return super().form_valid(form)
+        with transaction.atomic():
+            _gate(request)
+            return super().post(request, *args, **kwargs)
 
 
 LogoutView = auth_views.LogoutView
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """What Axes answers once the limit is reached: our page, 429, with the wait in minutes."""
+    from django.conf import settings
+    from django.shortcuts import render
+
+    minutes = max(1, settings.LOGIN_THROTTLE_WINDOW // 60)
+    return render(request, "registration/throttled.html", {"minutes": minutes}, status=429)

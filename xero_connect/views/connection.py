@@ -41,6 +41,11 @@ FLOW_PAGES = {
                         "On Xero's page, select the organisation to connect and press Allow access.", "Start again"),
     "unknown_tenant": ("Choose one of the Xero organisations you allowed", "", "Start again"),
     "retry": ("Finishing did not complete", "", "Start again"),
+    "finished_elsewhere": ("Xero was connected from another tab",
+                           "While this sign-in was finishing, the organisation was connected to Xero from another "
+                           "tab or window, and that connection is the one kept. This sign-in was not used: its access "
+                           "was withdrawn in Xero and nothing of it is kept here. Open the Xero page to see the "
+                           "connection.", ""),
     "xero_error": ("Xero refused the sign-in", "", "Start again"),
 }
 

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from .. import messages as words
 from .. import roles
 from ..models import BulkJob, DocumentType, ExportRecord, ExportState
+from ..parsing import parse_id
 from ..roles import Action
 from ..selectors import exports as sel
 from ..selectors.access import get_scoped_or_404
@@ -103,8 +104,8 @@ def exports_page(request):
                            state=f["state"], search=f["search"], doc_type=f["doc_type"], pages=pages)
     job = None
     job_id = request.GET.get("job")
-    if job_id and job_id.isdigit():
-        job = BulkJob.objects.filter(organisation=organisation, pk=int(job_id)).first()
+    if parse_id(job_id):
+        job = BulkJob.objects.filter(organisation=organisation, pk=parse_id(job_id)).first()
     job = job or sel.latest_job(organisation=organisation)
     progress = sel.job_progress(job) if job else None
     waiting = data["totals"].get(ExportState.WAITING_FOR_CONNECTION, 0)
@@ -173,10 +174,7 @@ def exports_action(request):
 
 
 def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return parse_id(value)
 
 
 @organisation_view(Action.REEXPORT)
@@ -197,8 +195,14 @@ def exports_reexport(request):
         ids = [i for i in (_int(v) for v in request.POST.getlist("records")) if i]
         ids = list(ExportRecord.objects.filter(organisation=organisation, pk__in=ids).values_list("pk", flat=True))
     preview = sel.reexport_preview(organisation=organisation, record_ids=ids)
+    elsewhere = sel.reexport_elsewhere(organisation=organisation, record_ids=ids)
+    if elsewhere:
+        messages.warning(request, f"{elsewhere} item(s) are in the Xero organisation this organisation was linked to "
+                                  f"before. They stay there and are not re-exported: the Xero organisation linked "
+                                  f"now does not have them.")
     if not preview:
-        messages.info(request, "None of these items are in Xero yet, so there is nothing to re-export. Use Export.")
+        if not elsewhere:
+            messages.info(request, "None of these items are in Xero yet, so there is nothing to re-export. Use Export.")
         return _back(request, f)
     if request.POST.get("confirm") != "yes":
         return render(request, "xero_connect/exports/reexport_confirm.html", {

@@ -1,6 +1,8 @@
 """The control endpoint: JSON POSTs that drive services.py from another process
-(benchmarks, a demo script, a browser test). Mounted only when the sandbox is enabled;
-when XERO_SANDBOX_CONTROL_TOKEN is set, calls must send it in X-Sandbox-Control-Token."""
+(benchmarks, a demo script, a browser test). Mounted only when the sandbox is enabled; every
+call must send XERO_SANDBOX_CONTROL_TOKEN in X-Sandbox-Control-Token (scripts/setup writes one
+into .env). With no token configured the endpoint answers 403: it can archive, disconnect and
+reset a demo's Xero, so it is never open."""
 import json
 import secrets
 
@@ -45,7 +47,10 @@ ACTIONS = {
 @require_http_methods(["GET", "POST"])
 def control(request, action):
     token = getattr(settings, "XERO_SANDBOX_CONTROL_TOKEN", "")
-    if token and not secrets.compare_digest(request.headers.get("X-Sandbox-Control-Token", ""), token):
+    if not token:
+        return JsonResponse({"error": "forbidden: set XERO_SANDBOX_CONTROL_TOKEN (scripts/setup writes one into .env) "
+                                      "and send it in X-Sandbox-Control-Token"}, status=403)
+    if not secrets.compare_digest(request.headers.get("X-Sandbox-Control-Token", "").encode(), token.encode()):
         return JsonResponse({"error": "forbidden"}, status=403)
     handler = ACTIONS.get(action)
     if handler is None:

@@ -10,6 +10,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from ...models import BulkJob, ExportRecord, ExportState
+from ...selectors.exports import in_other_xero_organisation
 from ..payloads import KINDS
 from .jobs import jobs_refresh
 from .ledger import ledger_sync
@@ -54,7 +55,10 @@ def exports_enqueue(*, records, actor, update_existing: bool = False, job: BulkJ
     - not exported / failed / waiting → queued (a new attempt: its own Idempotency-Key);
     - queued / exporting → left as they are (already on their way);
     - exported → only with `update_existing`: queued to update the document in Xero for
-      types Xero lets us update, skipped for the others (payments) — never sent as new.
+      types Xero lets us update, skipped for the others (payments) — never sent as new;
+    - in a Xero organisation other than the one linked now (the organisation switched) → never
+      queued, counted as skipped: its Xero id means nothing to the current one. A failed
+      update of such a document goes back to "exported" (it is still there), saying why.
     Skipped items are counted on the job. A handful of queries, whatever the number of records.
     """
     base = _base(records)
@@ -65,7 +69,14 @@ def exports_enqueue(*, records, actor, update_existing: bool = False, job: BulkJ
     if job is not None:
         common["job"] = job
     fresh = base.filter(state__in=SENDABLE)
-    updatable = base.filter(state=ExportState.EXPORTED, doc_type__in=UPDATABLE_TYPES).exclude(xero_id="")
+    elsewhere = in_other_xero_organisation()
+    fresh.filter(elsewhere).update(
+        state=ExportState.EXPORTED, update_existing=False, in_doubt=False,
+        last_error="Not sent again: this document is in the Xero organisation this organisation was linked to "
+                   "before, and stays there. The Xero organisation linked now does not have it.")
+    fresh = base.filter(state__in=SENDABLE)
+    updatable = (base.filter(state=ExportState.EXPORTED, doc_type__in=UPDATABLE_TYPES).exclude(xero_id="")
+                 .exclude(elsewhere))
     orgs = _per_org(fresh)
     if update_existing:
         for org_id, n in _per_org(updatable).items():

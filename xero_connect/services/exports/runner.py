@@ -58,6 +58,7 @@ from ...models import (
     TaxRate,
     XeroConnection,
 )
+from ...names import contact_name_key
 from ...selectors.connections import current_connection, presentation
 from ...xero import errors
 from .. import payloads, ratelimits
@@ -89,7 +90,7 @@ class DrainResult:
     # The organisation's tax rates (tax type → effective rate) read once per drain for the
     # totals check, not once per batch.
     tax_rates: dict | None = None
-    contact_ids: dict = field(default_factory=dict)
+    contact_ids: dict = field(default_factory=dict)  # tenant id → {contact name key: ContactID or None}
 
 
 @dataclass
@@ -260,8 +261,9 @@ def _write_many(specs: list[dict]) -> int:
         for spec in specs:
             cte, update, params = _rows_update(**spec, cte="v")
             with db_connection.cursor() as cursor:
+                before = db_connection.connection.total_changes  # sqlite3 gives no rowcount for WITH … UPDATE
                 cursor.execute(f"WITH {cte} {update}", params)
-                count = cursor.rowcount
+                count = db_connection.connection.total_changes - before
         return count
     ctes, params = [], []
     for i, spec in enumerate(specs):
@@ -346,8 +348,9 @@ def _rows_update(*, per_row: dict, common: dict | None, model, key: str, open_at
             params + set_params)
 
 
-def _send_starts(record_ids: list[int], *, key: str, now) -> None:
-    """Before the call: the records carry the batch's Idempotency-Key and one more attempt
+def _send_starts(record_ids: list[int], *, key: str, tenant_id: str, now) -> None:
+    """Before the call: the records carry the batch's Idempotency-Key, the tenant the write
+    goes to (where a write in doubt may have landed) and one more attempt
     (the same for the whole batch: one UPDATE; the payload hash is stored with the outcome),
     and each gets an open attempt (no outcome yet: a call in flight) whose actor is the
     record's queued_by, read by the database, never loaded per document (INSERT … SELECT).
@@ -359,18 +362,20 @@ def _send_starts(record_ids: list[int], *, key: str, now) -> None:
     started = a.get_field("started_at").get_db_prep_save(now, db_connection)
     record_id, queued_by = qn(r.pk.column), qn(r.get_field("queued_by").column)
     if db_connection.vendor == "postgresql":
-        c = {name: qn(r.get_field(name).column) for name in ("idempotency_key", "claimed_at", "attempts_count",
-                                                             "updated_at")}
-        sql = (f"WITH u AS (UPDATE {qn(r.db_table)} SET {c['idempotency_key']} = %s, {c['claimed_at']} = %s, "
+        c = {name: qn(r.get_field(name).column) for name in ("idempotency_key", "tenant_id", "claimed_at",
+                                                             "attempts_count", "updated_at")}
+        sql = (f"WITH u AS (UPDATE {qn(r.db_table)} SET {c['idempotency_key']} = %s, {c['tenant_id']} = %s, "
+               f"{c['claimed_at']} = %s, "
                f"{c['attempts_count']} = {c['attempts_count']} + 1, {c['updated_at']} = %s "
                f"WHERE {record_id} = ANY(%s) RETURNING {record_id}, {queued_by}) "
                f"INSERT INTO {qn(a.db_table)} ({cols}) SELECT u.{record_id}, %s, '', CAST('[]' AS jsonb), %s, "
                f"u.{queued_by} FROM u")
         with db_connection.cursor() as cursor:
-            cursor.execute(sql, [key, now, now, list(record_ids), now, key])
+            cursor.execute(sql, [key, tenant_id, now, now, list(record_ids), now, key])
         return
     ExportRecord.objects.filter(pk__in=record_ids).update(
-        idempotency_key=key, claimed_at=now, attempts_count=F("attempts_count") + 1, updated_at=now)
+        idempotency_key=key, tenant_id=tenant_id, claimed_at=now, attempts_count=F("attempts_count") + 1,
+        updated_at=now)
     sql = (f"INSERT INTO {qn(a.db_table)} ({cols}) SELECT {record_id}, %s, '', '[]', %s, {queued_by} "
            f"FROM {qn(r.db_table)} WHERE {record_id} IN ({', '.join(['%s'] * len(record_ids))})")
     with db_connection.cursor() as cursor:
@@ -500,23 +505,60 @@ def _preflight(documents) -> dict[int, list[str]]:
     return {}
 
 
-def _prepare(records: list[ExportRecord], *, organisation_id: int, result: DrainResult) -> list[Item]:
-    """Pre-flight and payloads. Items that cannot go now are failed (with the reason, no call
-    spent) or put back (a payment whose invoice is still on its way)."""
+def _elsewhere(record: ExportRecord, tenant_id: str) -> bool:
+    """The record's last write went to another Xero organisation than `tenant_id`."""
+    return bool(record.tenant_id) and record.tenant_id != tenant_id
+
+
+def _tenant_name(tenant_id: str) -> str:
+    connection = XeroConnection.objects.filter(tenant_id=tenant_id).exclude(tenant_name="").order_by("-pk").first()
+    return f"the Xero organisation {connection.tenant_name}" if connection else "another Xero organisation"
+
+
+def _contact_ids(*, organisation_id: int, tenant_id: str, docs) -> dict[str, str]:
+    """{names.contact_name_key(name): ContactID} for the documents' contacts that the current
+    Xero organisation's list holds, active. A key held by two contacts is left out (sent by
+    Name; Xero decides)."""
+    keys = {contact_name_key(d.contact_name) for d in docs if contact_name_key(d.contact_name)}
+    if not keys:
+        return {}
+    found: dict[str, set] = {}
+    for key, xero_id in Contact.objects.filter(organisation_id=organisation_id, tenant_id=tenant_id,
+                                               match_key__in=keys, is_active=True).values_list("match_key", "xero_id"):
+        found.setdefault(key, set()).add(xero_id)
+    return {key: ids.pop() for key, ids in found.items() if len(ids) == 1}
+
+
+def _prepare(records: list[ExportRecord], *, organisation_id: int, tenant_id: str,
+             result: DrainResult) -> list[Item]:
+    """Pre-flight and payloads for a send to the Xero organisation `tenant_id`. Items that
+    cannot go now are failed (with the reason, no call spent) or put back (a payment whose
+    invoice is still on its way). No id learnt from another Xero organisation is ever sent:
+    a document that is in another one stays recorded as exported there."""
     docs = [r.document for r in records]
     problems = _preflight(docs)
-    failed, deferred, ready = [], [], []
-    names = {d.contact_name for d in docs if d.contact_name}
-    # Contacts' Xero ids by name, read once per drain for the names not seen yet (misses too).
-    known = result.contact_ids
-    missing = names - known.keys()
+    failed, deferred, ready, kept_elsewhere = [], [], [], []
+    # Contact ids are read once per drain (and tenant) for the names not seen yet, misses too.
+    known = result.contact_ids.setdefault(tenant_id, {})
+    keys = {contact_name_key(d.contact_name) for d in docs if contact_name_key(d.contact_name)}
+    missing = keys - known.keys()
     if missing:
-        known.update(dict.fromkeys(missing))
-        known.update(Contact.objects.filter(organisation_id=organisation_id, name__in=missing, is_active=True)
-                     .values_list("name", "xero_id"))
-    contact_ids = {name: known[name] for name in names if known[name]}
+        found = _contact_ids(organisation_id=organisation_id, tenant_id=tenant_id,
+                             docs=[d for d in docs if contact_name_key(d.contact_name) in missing])
+        known.update({key: found.get(key) for key in missing})
+    contact_ids = {key: known[key] for key in keys if known[key]}
     for r in records:
         doc = r.document
+        if r.xero_id and _elsewhere(r, tenant_id):
+            kept_elsewhere.append(Item(r))
+            continue
+        if r.in_doubt and _elsewhere(r, tenant_id):
+            r.in_doubt = False
+            failed.append((Item(r), [
+                f"This may already be in {_tenant_name(r.tenant_id)}: it was being sent there when the link to "
+                f"Xero changed. Look for {doc} there; if it is not there, press Export to send it to the Xero "
+                f"organisation linked now."]))
+            continue
         if problems.get(doc.pk):
             failed.append((Item(r), problems[doc.pk]))
             continue
@@ -526,6 +568,13 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, result: Drain
             paid_record = getattr(paid, "export_record", None) if paid else None
             if paid is None:
                 failed.append((Item(r), ["This payment does not say which invoice or bill it pays."]))
+                continue
+            if (paid_record and paid_record.state == ExportState.EXPORTED and paid_record.xero_id
+                    and _elsewhere(paid_record, tenant_id)):
+                failed.append((Item(r), [
+                    f"{paid} that this payment pays is in {_tenant_name(paid_record.tenant_id)}, not in the Xero "
+                    f"organisation linked now, so the payment cannot be recorded against it here. Record the "
+                    f"payment in that Xero organisation, or export {paid} to the one linked now first."]))
                 continue
             if paid_record and paid_record.state == ExportState.EXPORTED and paid_record.xero_id:
                 paid_xero_id = paid_record.xero_id
@@ -546,8 +595,11 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, result: Drain
             continue
         element = payloads.build_element(doc, xero_id=xero_id, paid_xero_id=paid_xero_id, contact_ids=contact_ids)
         ready.append(Item(r, element=element, payload_hash=payloads.payload_hash(element)))
+    if kept_elsewhere:
+        _keep_elsewhere(kept_elsewhere)
     if failed:
         problem_of = {id(it): msgs for it, msgs in failed}
+        _save([it.record for it, _ in failed], ["in_doubt"])
         _fail([it for it, _ in failed], lambda it: problem_of[id(it)], outcome=Outcome.PREFLIGHT_FAILED)
         result.failed += len(failed)
     if deferred:
@@ -567,6 +619,25 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, result: Drain
             it.record.claimed_by = ""
         _save([it.record for it in already], ["state", "claimed_by"])
     return [it for it in ready if it.element is not None]
+
+
+def _keep_elsewhere(items: list[Item]) -> None:
+    """Documents in another Xero organisation than the one linked now: never sent (their ids
+    mean nothing to it). They stay exported there, View links and all; the attempt says why."""
+    now = timezone.now()
+    attempts = []
+    for it in items:
+        r = it.record
+        reason = (f"Not sent: {r.document} is in {_tenant_name(r.tenant_id)}, which is no longer linked. It stays "
+                  f"there; it is not re-exported to the Xero organisation linked now.")
+        r.state = ExportState.EXPORTED
+        r.update_existing = False
+        r.claimed_by = ""
+        r.updated_at = now
+        attempts.append(_attempt(r, Outcome.PREFLIGHT_FAILED, messages=[reason], now=now))
+    with transaction.atomic():
+        _save([it.record for it in items], ["state", "update_existing", "claimed_by"])
+        ExportAttempt.objects.bulk_create(attempts)
 
 
 # --- calls -----------------------------------------------------------------------------------------
@@ -804,9 +875,10 @@ def _send(api, resource: str, items: list[Item], connection: XeroConnection, res
         for it in items:
             r = it.record
             r.idempotency_key = key
+            r.tenant_id = connection.tenant_id  # where a write in doubt may have landed
             r.claimed_at = now
             r.attempts_count += 1
-        _send_starts([it.record.pk for it in items], key=key, now=now)
+        _send_starts([it.record.pk for it in items], key=key, tenant_id=connection.tenant_id, now=now)
     records = [it.record for it in items]
     result.calls += 1
     try:
@@ -1098,7 +1170,7 @@ def _process_batch(records, resource, connection, organisation_id, deadline, res
     drain should stop (no call slot soon: a run is scheduled)."""
     items = []
     try:
-        items = _prepare(records, organisation_id=organisation_id, result=result)
+        items = _prepare(records, organisation_id=organisation_id, tenant_id=connection.tenant_id, result=result)
         if not items:
             return True
         api = api_for(connection)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('xero_connect', '0003_13b_export_fidelity'),
+        ('xero_connect', '0004_12_integrity'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
