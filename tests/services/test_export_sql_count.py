@@ -21,8 +21,8 @@ from xero_connect.services.documents import LineSpec, document_create
 # booking, token, HTTP, outcomes, attempts) — PostgreSQL writes the ledger with fewer
 # statements (data-modifying CTEs). Of these, the export ledger's own writes are
 # LEDGER_PER_BATCH; the rest are reads (the claimed batch and its lines), the pre-flight's list
-# look-ups (6) and the rate budget's booking and release (7) and the token (1).
-PER_BATCH = {"postgresql": 19, "sqlite": 22}
+# look-ups (7) and the rate budget's booking and release (7) and the token (1).
+PER_BATCH = {"postgresql": 20, "sqlite": 22}
 LEDGER_PER_BATCH = {"postgresql": 3, "sqlite": 5}
 
 
