@@ -12,16 +12,11 @@ Uses its own throw-away SQLite database unless BENCH_DATABASE_URL names an (empt
 PostgreSQL database. Run by hand; not a test.
 """
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _django import django_for_bench
 
 
 def main():
@@ -30,16 +25,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=5, help="Requests per page shape (median reported).")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="xc-bench-admin-"))
-    os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
-    os.environ.update({"DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "true", "LOG_LEVEL": "WARNING",
-                       "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost"})
-    sys.path.insert(0, str(ROOT))
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True,
-                   env=os.environ)
-    import django
-
-    django.setup()
+    workdir = django_for_bench("xc-bench-admin-", DEBUG="true")
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client

@@ -10,16 +10,11 @@ Uses its own throw-away SQLite database unless BENCH_DATABASE_URL names an (empt
 PostgreSQL database. Run by hand; not a test.
 """
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _django import django_for_bench
 
 
 def main():
@@ -29,16 +24,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="xc-bench-portal-"))
-    os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
-    os.environ.update({"DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false", "LOG_LEVEL": "WARNING",
-                       "SECRET_KEY": "bench-only-not-a-secret-" + "x" * 40, "ALLOWED_HOSTS": "127.0.0.1"})
-    sys.path.insert(0, str(ROOT))
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True,
-                   env=os.environ)
-    import django
-
-    django.setup()
+    workdir = django_for_bench("xc-bench-portal-")
     from datetime import timedelta
 
     from django.db import connection
