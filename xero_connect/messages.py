@@ -74,6 +74,7 @@ _ADMIN_ACTIONS = {
     "reconnect_allow": ("Reconnect", "press Reconnect and allow every permission"),
     "disconnect": ("Disconnect", "disconnect Xero"),
     "reexport": ("Re-export", "re-export documents already in Xero"),
+    "map": ("Account mapping", "map the categories on the Account mapping page"),
 }
 _ADMIN_STEPS = {
     "connect": "Press Connect to Xero, sign in and select your organisation.",
@@ -373,3 +374,50 @@ def job_name(kind: str, *, total: int | None = None) -> str:
 
 
 PORTAL_NAME = "Your organisations"  # the portal: navigation link, page title and heading
+
+
+# --- account mapping (#15) -----------------------------------------------------------------------
+
+NEEDS_MAPPING = "Needs mapping"  # the ledger state's name (ExportState.NEEDS_MAPPING)
+MAPPING_PAGE = "Account mapping"
+MAPPING_INTRO = ("Your own categories, tax codes, payment methods and dimensions, and the Xero account, tax rate "
+                 "or tracking option each one means in the Xero organisation linked now. Documents that name "
+                 "a category that is not mapped wait as “Needs mapping” and go out by themselves once it is.")
+MAPPING_STATES = {"unmapped": "Not mapped", "suggested": "Suggested", "flagged": "Needs a new mapping",
+                  "mapped": "Mapped"}
+MAPPING_SAVED = "Mapping saved. Documents that were waiting for it go out by themselves."
+SUGGESTIONS_ACCEPTED = "{n} suggested mapping(s) confirmed. Documents that were waiting for them go out by themselves."
+NO_SUGGESTIONS = "There are no suggestions to confirm."
+MAPPING_MEMBER_NOTE = "Only an Admin can change the mapping."
+ACCOUNT_CREATED = "Account {code} {name} was created in Xero and mapped."
+
+
+def needs_mapping_item(*, kind_label: str, code: str, why: str) -> str:
+    """One reason an item waits as "Needs mapping", naming the host category."""
+    return f"Needs mapping: {kind_label.lower()} {code} — {why}. An Admin maps it on the Account mapping page."
+
+
+def mapping_flag(*, what: str, gone: str) -> str:
+    """Why a confirmed mapping stopped working after the chart changed in Xero."""
+    return f"{what} was {gone} in Xero — choose another, or restore it in Xero and refresh lists"
+
+
+def mapping_flagged_email_subject(organisation_name: str, n: int) -> str:
+    return f"{organisation_name}: {n} account mapping{'s' if n != 1 else ''} need{'' if n != 1 else 's'} you"
+
+
+def mapping_flagged_email_body(*, organisation_name: str, flagged_lines, url: str) -> str:
+    """The one email to the Admins when the chart broke mappings; `flagged_lines` are
+    "CODE (kind): why" strings."""
+    lines = "\n".join(f"- {line}" for line in flagged_lines)
+    return (f"The chart of accounts changed in Xero for {organisation_name}. These mappings no longer work, and "
+            f"documents that use them wait as “{NEEDS_MAPPING}” until they are mapped again:\n\n{lines}\n\n"
+            f"Map them again here: {url}\n")
+
+
+def needs_mapping_step(*, is_admin: bool, admin_names=()) -> str:
+    """The next step for items waiting as "Needs mapping", worded for the reader."""
+    after = "They go out by themselves once mapped, each exactly once."
+    if is_admin:
+        return f"Map the categories they name on the Account mapping page. {after}"
+    return f"{ask_admins('map', admin_names=admin_names)} {after}"

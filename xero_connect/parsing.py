@@ -51,6 +51,11 @@ MAX_LENGTH = {
     "tax_type": 50,
     "tracking_category": 100,
     "tracking_option": 100,
+    # Host categories (#15): the host's own codes, as HostCategory.code holds them.
+    "category": 100,
+    "tax_code": 100,
+    "payment_method": 100,
+    "dimension": 100,
 }
 
 NUMBER_FORMS = "digits with a point for decimals, e.g. 1234.56 or -80 (no commas, spaces or exponents)"

@@ -17,6 +17,7 @@ class Action(models.TextChoices):
     SWITCH_TENANT = "switch_tenant", "switch the linked Xero organisation"
     IMPORT_DOCUMENTS = "import_documents", "import documents"
     REEXPORT = "reexport", "re-export documents already in Xero"
+    MAP = "map", "change the account mapping"
 
 
 _MEMBER_ACTIONS = {Action.VIEW, Action.EXPORT, Action.REFRESH_LISTS, Action.DIAGNOSE}

@@ -37,7 +37,8 @@ class Resource:
 
 RESOURCES = {r.name.lower(): r for r in [
     Resource("Organisation", "Organisations", "accounting.settings"),
-    Resource("Accounts", "Accounts", "accounting.settings", id_field="AccountID", modified_since=True),
+    Resource("Accounts", "Accounts", "accounting.settings", id_field="AccountID", modified_since=True,
+             writer=writes.write_account),
     Resource("Currencies", "Currencies", "accounting.settings"),
     Resource("TaxRates", "TaxRates", "accounting.settings"),
     Resource("TrackingCategories", "TrackingCategories", "accounting.settings", id_field="TrackingCategoryID"),
@@ -263,7 +264,8 @@ def write(resource: Resource, org: SandboxOrganisation, *, app, provider: str, b
                     results.append(echoed)
                     failed.append(echoed)
                     continue
-                out = (s.contact(saved) if resource.name == "Contacts" else s.document(saved, unit_dp=ctx.unit_dp))
+                out = (s.contact(saved) if resource.name == "Contacts" else s.account(saved)
+                       if resource.name == "Accounts" else s.document(saved, unit_dp=ctx.unit_dp))
                 out.update({"StatusAttributeString": "OK", "HasErrors": False})
                 results.append(out)
             if failed and summarize_errors:

@@ -635,3 +635,55 @@ def write_contact(ctx: Context, el: dict, path_id=None) -> Contact:
     contact.updated_at = timezone.now()
     contact.save()
     return contact
+
+
+# --- accounts (#15: "create a missing account", PUT /Accounts, one per request) --------------------
+
+# AccountType (xero_accounting.yaml `AccountType` enum) → its Class, as Xero assigns it.
+ACCOUNT_CLASS_OF_TYPE = {
+    "BANK": "ASSET", "CURRENT": "ASSET", "FIXED": "ASSET", "INVENTORY": "ASSET", "NONCURRENT": "ASSET",
+    "PREPAYMENT": "ASSET", "CURRLIAB": "LIABILITY", "LIABILITY": "LIABILITY", "TERMLIAB": "LIABILITY",
+    "PAYG": "LIABILITY", "EQUITY": "EQUITY", "DEPRECIATN": "EXPENSE", "DIRECTCOSTS": "EXPENSE",
+    "EXPENSE": "EXPENSE", "OVERHEADS": "EXPENSE", "OTHERINCOME": "REVENUE", "REVENUE": "REVENUE", "SALES": "REVENUE",
+}
+ACCOUNT_CODE_MAX = 10  # "Account Code is too long. Maximum of 10 characters allowed" (Xero-Net#285)
+
+
+def write_account(ctx: Context, el: dict, path_id=None):
+    """Create one account, with Xero's validation: a unique Code ("Please enter a unique
+    Code.") and Name ("Please enter a unique Name.", xero_accounting.yaml createAccount 400
+    example), a Code of at most 10 characters, a Type from the AccountType enum. Updates (POST
+    /Accounts/{id}) and bank accounts (which need bank details) are not taken."""
+    from . import contract
+    from .models import Account
+
+    if path_id or el.get("AccountID"):
+        raise ElementInvalid(["The sandbox creates accounts only (PUT /Accounts)."])
+    errors = []
+    code = str(el.get("Code") or "").strip()
+    name = " ".join(str(el.get("Name") or "").split())
+    type_ = str(el.get("Type") or "").strip()
+    if not code:
+        errors.append("Please enter a Code.")
+    elif len(code) > ACCOUNT_CODE_MAX:
+        errors.append(f"Account Code is too long. Maximum of {ACCOUNT_CODE_MAX} characters allowed")
+    elif Account.objects.filter(organisation=ctx.org, code__iexact=code).exists():
+        errors.append("Please enter a unique Code.")
+    if not name:
+        errors.append("Please enter a Name.")
+    elif len(name) > 150:
+        errors.append(contract.msg_too_long("Name", 150))
+    elif Account.objects.filter(organisation=ctx.org, name__iexact=name).exists():
+        errors.append("Please enter a unique Name.")
+    if type_ not in ACCOUNT_CLASS_OF_TYPE:
+        errors.append(contract.msg_enum("Type", type_))
+    elif type_ == "BANK":
+        errors.append("The sandbox does not create bank accounts (Xero needs the bank account number).")
+    tax_type = str(el.get("TaxType") or "")
+    if tax_type and tax_type.upper() not in ctx.tax_rates:
+        errors.append(msg_tax_type(tax_type))
+    if errors:
+        raise ElementInvalid(errors)
+    return Account.objects.create(organisation=ctx.org, code=code, name=name, type=type_,
+                                  account_class=ACCOUNT_CLASS_OF_TYPE[type_], tax_type=tax_type,
+                                  description=str(el.get("Description") or ""))

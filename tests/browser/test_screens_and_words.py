@@ -296,6 +296,9 @@ def test_every_page_has_no_serious_or_critical_wcag21_aa_violation(live_server, 
     factories.add_member(other, mark, Role.ADMIN)
     nz, au = xero.organisation_get(NZ), xero.organisation_get(AU)
     docs = [invoice(org, f"INV-{n:03d}", days_ago=n) for n in range(6)]
+    document_create(organisation=org, doc_type="sales_invoice", number="CAT-1", date=timezone.localdate(),
+                    contact_name="Cuba Street Café", lines=[LineSpec(description="Beans", quantity=Decimal(1),
+                                                                     unit_amount=Decimal(5), category="WHOLESALE")])
     ExportRecord.objects.filter(document=docs[0]).update(state=ExportState.FAILED,
                                                          last_error="Xero said: Account code '999' is not valid.")
     found: dict[str, list[str]] = {}
@@ -339,6 +342,7 @@ def test_every_page_has_no_serious_or_critical_wcag21_aa_violation(live_server, 
             ("/o/kowhai/lists/?list=currencies", "lists: currencies"),
             ("/o/kowhai/exports/", "export data"),
             ("/o/kowhai/exports/import/", "import documents"),
+            ("/o/kowhai/mapping/", "account mapping"),
             (f"/o/kowhai/exports/items/{docs[0].export_record.pk}/", "export item"),
             ("/portal/", "portal"),
             ("/o/nowhere/", "404"),
@@ -375,6 +379,7 @@ def test_every_page_has_no_serious_or_critical_wcag21_aa_violation(live_server, 
     page.context.clear_cookies()
     sign_in(page, "mark", PASSWORD)
     for path, name in (("/o/kowhai/", "organisation home (Member)"), ("/o/kowhai/exports/", "export data (Member)"),
+                       ("/o/kowhai/mapping/", "account mapping (Member)"),
                        ("/o/kowhai/xero/reconnect/", "403")):
         page.goto(f"{base}{path}")
         audit(page, name, found)

@@ -19,12 +19,13 @@ from .lists import (
     TrackingCategory,
     TrackingOption,
 )
+from .mapping import CategoryMapping, HostCategory
 from .organisations import ExchangeRate, Membership, Organisation, Role
 from .ratelimits import RateBudget
 from .signin import SignInGate
 
 __all__ = [
-    "Account", "BulkJob", "ConnectionEvent", "ConnectionStatus", "Contact", "Currency", "DocumentLine",
+    "Account", "BulkJob", "CategoryMapping", "HostCategory", "ConnectionEvent", "ConnectionStatus", "Contact", "Currency", "DocumentLine",
     "DocumentType", "ExchangeRate", "ExportAttempt", "ExportRecord", "ExportState", "ListName", "ListRefresh",
     "ListSyncState", "Membership", "Organisation", "PendingAuthorisation", "RateBudget", "Role", "SignInGate", "SourceDocument", "TaxRate",
     "TrackingCategory", "TrackingOption", "XeroConnection",

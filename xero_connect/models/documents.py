@@ -33,6 +33,8 @@ class SourceDocument(models.Model):
     # Payments: the exported invoice/bill it pays, the bank account code, the amount (total).
     paid_document = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="payments")
     payment_account_code = models.CharField(max_length=20, blank=True)
+    # Or the host's payment method (a HostCategory code), resolved by the mapping (#15).
+    payment_method = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -64,6 +66,10 @@ class DocumentLine(models.Model):
     tax_type = models.CharField(max_length=50, blank=True)
     # [{"category": "Region", "option": "North"}]
     tracking = models.JSONField(default=list, blank=True)
+    # Host categories instead of Xero codes (#15): resolved by the mapping before each export.
+    category = models.CharField(max_length=100, blank=True)
+    tax_code = models.CharField(max_length=100, blank=True)
+    dimension = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["position", "id"]
@@ -76,6 +82,7 @@ class ExportState(models.TextChoices):
     EXPORTED = "exported", "Exported"
     FAILED = "failed", "Failed"
     WAITING_FOR_CONNECTION = "waiting", "Waiting for connection"
+    NEEDS_MAPPING = "needs_mapping", "Needs mapping"
 
 
 class ExportRecord(models.Model):

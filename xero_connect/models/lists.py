@@ -64,6 +64,9 @@ class TaxRate(ListItem):
     tax_type = models.CharField(max_length=50)
     name = models.CharField(max_length=255)
     effective_rate = models.DecimalField(max_digits=9, decimal_places=4, null=True, blank=True)
+    # Xero's CanApplyToRevenue / CanApplyToExpenses: the account classes the rate fits (#15).
+    can_apply_to_revenue = models.BooleanField(default=True)
+    can_apply_to_expenses = models.BooleanField(default=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organisation", "tenant_id", "tax_type"], name="uniq_tenant_tax_type")]

@@ -17,9 +17,10 @@ from .connections import current_connection, presentation
 
 PAGE_SIZE = 25
 STATE_ORDER = [ExportState.NOT_EXPORTED, ExportState.QUEUED, ExportState.EXPORTING, ExportState.EXPORTED,
-               ExportState.FAILED, ExportState.WAITING_FOR_CONNECTION]
+               ExportState.FAILED, ExportState.WAITING_FOR_CONNECTION, ExportState.NEEDS_MAPPING]
 STATE_COLOUR = {ExportState.NOT_EXPORTED: "off", ExportState.QUEUED: "warn", ExportState.EXPORTING: "warn",
-                ExportState.EXPORTED: "ok", ExportState.FAILED: "bad", ExportState.WAITING_FOR_CONNECTION: "warn"}
+                ExportState.EXPORTED: "ok", ExportState.FAILED: "bad", ExportState.WAITING_FOR_CONNECTION: "warn",
+                ExportState.NEEDS_MAPPING: "warn"}
 # Xero's deep-link paths ("View in Xero"), from Xero's deep-link documentation.
 DEEP_LINK_PATHS = {
     DocumentType.SALES_INVOICE: "/AccountsReceivable/View.aspx?InvoiceID={id}",

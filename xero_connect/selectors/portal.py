@@ -21,6 +21,7 @@ from django.utils import timezone
 from .. import messages as words
 from ..connection_states import NOT_CONNECTED
 from ..models import (
+    CategoryMapping,
     ConnectionStatus, ExportAttempt, ExportRecord, ExportState, ListRefresh, ListSyncState, Membership,
     Organisation, Role, XeroConnection,
 )
@@ -137,6 +138,12 @@ def portal_organisations(*, user) -> QuerySet:
             queued_count=_count(records.filter(state__in=[ExportState.QUEUED, ExportState.EXPORTING])),
             waiting_count=_count(records.filter(state=ExportState.WAITING_FOR_CONNECTION)),
             failed_count=_count(records.filter(state=ExportState.FAILED)),
+            # Account mapping (#15): items waiting "Needs mapping" and mappings the chart broke.
+            needs_mapping_count=_count(records.filter(state=ExportState.NEEDS_MAPPING)),
+            flagged_mapping_count=_count(CategoryMapping.objects.filter(
+                organisation=org, tenant_id=Subquery(XeroConnection.objects.filter(
+                    organisation=OuterRef(OuterRef("pk")), is_current=True).values("tenant_id")[:1]))
+                .exclude(problem="")),
             lists_synced_at=_max(ListSyncState.objects.filter(organisation=org), "last_refreshed_at"),
             lists_run_at=_max(ListRefresh.objects.filter(
                 organisation=org, status__in=[ListRefresh.Status.DONE, ListRefresh.Status.PARTIAL]), "finished_at"),
@@ -146,7 +153,8 @@ def portal_organisations(*, user) -> QuerySet:
 
 
 def needs_attention_q() -> Q:
-    return Q(status_code__in=ATTENTION_STATUSES) | Q(failed_count__gt=0)
+    return (Q(status_code__in=ATTENTION_STATUSES) | Q(failed_count__gt=0) | Q(needs_mapping_count__gt=0)
+            | Q(flagged_mapping_count__gt=0))
 
 
 def filter_portal(queryset: QuerySet, filters: PortalFilters) -> QuerySet:
@@ -181,6 +189,8 @@ class PortalRow:
     failed: int
     lists_refreshed_at: datetime | None
     needs_attention: bool
+    needs_mapping: int = 0
+    flagged_mappings: int = 0
     admin_names: list[str] = field(default_factory=list)
     exports_per_day: list[int] = field(default_factory=list)
     failures_per_day: list[int] = field(default_factory=list)
@@ -215,6 +225,11 @@ def next_step_for(row: PortalRow) -> dict:
     if row.failed:
         return {"kind": "review_failed", "label": f"Review {row.failed} failed export{'s' if row.failed != 1 else ''}",
                 "why": "Xero refused these items or something in the lists is missing."}
+    if row.needs_mapping or row.flagged_mappings:
+        why = (f"{row.needs_mapping} item{'s' if row.needs_mapping != 1 else ''} wait as “{words.NEEDS_MAPPING}”"
+               if row.needs_mapping else "The chart of accounts changed in Xero under a mapping.")
+        label = words.MAPPING_PAGE if row.is_admin else words.ask_admins("map", admin_names=row.admin_names)
+        return {"kind": "mapping", "label": label, "why": why}
     return {"kind": "none", "label": "", "why": ""}
 
 
@@ -285,7 +300,10 @@ def _row(organisation, *, now, keepalive: int) -> PortalRow:
         waiting=organisation.waiting_count,
         failed=organisation.failed_count,
         lists_refreshed_at=max(lists_times) if lists_times else None,
-        needs_attention=organisation.status_code in ATTENTION_STATUSES or organisation.failed_count > 0,
+        needs_attention=(organisation.status_code in ATTENTION_STATUSES or organisation.failed_count > 0
+                         or organisation.needs_mapping_count > 0 or organisation.flagged_mapping_count > 0),
+        needs_mapping=organisation.needs_mapping_count,
+        flagged_mappings=organisation.flagged_mapping_count,
     )
 
 

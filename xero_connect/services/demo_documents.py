@@ -6,6 +6,12 @@ handful of bills coded to 455 "Old Marketing Costs", an account archived in Xero
 (with Xero's message) shows on the Export Data page. The product never imports the sandbox;
 the names are copied here.
 
+Some documents carry the host system's own categories instead of Xero codes (#15): every
+sixth sales invoice books its wholesale line to the category WHOLESALE, every fourth payment
+names the payment method CARD. After connecting, they wait as "Needs mapping" until an Admin
+confirms the suggested mapping (Sales; the bank account) on the Account mapping page, and then go
+out by themselves. Those invoices are never the ones the demo payments pay.
+
 Idempotent: numbers are fixed per organisation, existing ones are left alone.
 """
 import random
@@ -15,11 +21,14 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import DocumentType, SourceDocument
+from ..models import DocumentType, HostCategory, SourceDocument
 from .documents import LineSpec, document_create
 from .exports.ledger import ledger_sync
 
 ARCHIVED_ACCOUNT = "455"
+# The host's own categories the demo documents use, with the names its Account mapping page shows.
+DEMO_CATEGORIES = [(HostCategory.Kind.SALES, "WHOLESALE", "Wholesale coffee orders"),
+                   (HostCategory.Kind.PAYMENT_METHOD, "CARD", "Card payments (EFTPOS)")]
 
 PROFILES = {
     "NZD": {"out": "OUTPUT2", "in": "INPUT2", "none": "NONE",
@@ -72,6 +81,8 @@ def demo_seed_documents(*, organisation, count: int = 300, months: int = 3, seed
     plan = ([DocumentType.SALES_INVOICE] * 45 + [DocumentType.BILL] * 30 + [DocumentType.SALES_CREDIT_NOTE] * 4
             + [DocumentType.PURCHASE_CREDIT_NOTE] * 3 + [DocumentType.PAYMENT] * 12 + [DocumentType.MANUAL_JOURNAL] * 6)
     seq = {t: 0 for t in DocumentType.values}
+    for kind, code, name in DEMO_CATEGORIES:
+        HostCategory.objects.get_or_create(organisation=organisation, kind=kind, code=code, defaults={"name": name})
     for i in range(count):
         doc_type = plan[i % len(plan)] if i >= 10 else plan[(i * 7) % len(plan)]
         if doc_type == DocumentType.PAYMENT and not invoices:
@@ -88,15 +99,17 @@ def demo_seed_documents(*, organisation, count: int = 300, months: int = 3, seed
             DocumentType.MANUAL_JOURNAL: f"{prefix}-MJ-{n:04d}",
         }[doc_type]
         if (doc_type, number) in existing:
-            if doc_type == DocumentType.SALES_INVOICE:
+            if doc_type == DocumentType.SALES_INVOICE and n % 6 != 5:  # never pay one that waits for mapping
                 invoices.append(existing[(doc_type, number)])
             continue
         region = rng.choice(profile["regions"])
         tracking = [{"category": "Region", "option": region}]
         if doc_type in (DocumentType.SALES_INVOICE, DocumentType.SALES_CREDIT_NOTE):
+            by_category = doc_type == DocumentType.SALES_INVOICE and n % 6 == 5
             lines = [LineSpec(description=desc, quantity=Decimal(rng.randint(1, 12)),
-                              unit_amount=_money(rng, 8, 180), account_code=code, tax_type=profile["out"],
-                              tracking=tracking)
+                              unit_amount=_money(rng, 8, 180), tax_type=profile["out"], tracking=tracking,
+                              **({"category": "WHOLESALE"} if by_category and code == "200"
+                                 else {"account_code": code}))
                      for desc, code in rng.sample(SALES_LINES, rng.randint(1, 3))]
             contact = rng.choice(profile["customers"])
         elif doc_type in (DocumentType.BILL, DocumentType.PURCHASE_CREDIT_NOTE):
@@ -121,15 +134,16 @@ def demo_seed_documents(*, organisation, count: int = 300, months: int = 3, seed
             paid = rng.choice(invoices)
             amount = min(paid.total, _money(rng, 10, 200)) or paid.total
             document_create(organisation=organisation, doc_type=doc_type, number=number,
-                            date=max(when, paid.date), paid_document=paid, payment_account_code="090",
-                            amount=amount, reference=f"Payment for {paid.number}", sync_ledger=False)
+                            date=max(when, paid.date), paid_document=paid, amount=amount,
+                            reference=f"Payment for {paid.number}", sync_ledger=False,
+                            **({"payment_method": "CARD"} if n % 4 == 2 else {"payment_account_code": "090"}))
             created += 1
             continue
         doc = document_create(organisation=organisation, doc_type=doc_type, number=number, date=when,
                               due_date=when + timedelta(days=20), contact_name=contact, lines=lines,
                               reference=f"PO {rng.randint(1000, 9999)}" if doc_type == DocumentType.BILL else "",
                               sync_ledger=False)
-        if doc_type == DocumentType.SALES_INVOICE:
+        if doc_type == DocumentType.SALES_INVOICE and not any(line.category for line in lines):
             invoices.append(doc)
         created += 1
     ledger_sync(organisation=organisation)

@@ -19,13 +19,17 @@ Columns (header row required; names are case-insensitive, unknown columns are re
 | description | lines | |
 | quantity, unit_amount | lines of invoices, bills, credit notes | numbers, at most 4 decimal places |
 | line_amount | lines of manual journals | debit positive, credit negative, 2 places; must balance |
-| account_code | lines | |
+| account_code | lines | the Xero account code — or, instead, `category` |
+| category | lines of invoices, bills, credit notes | your own sales or purchase category (mapped to a Xero account on the Account mapping page) |
+| tax_code | lines | optional: your own tax code (mapped to a Xero tax rate), instead of tax_type |
+| dimension | lines | optional: your own dimension (mapped to a Xero tracking option), beside tracking |
 | tax_type | lines | optional |
 | tracking | lines | optional, `Category=Option;Category2=Option2` |
 | narration | manual journals | required for journals |
 | paid_number | payments | number of the invoice or bill it pays (in the system or earlier in the file) |
 | paid_type | payments | optional: sales_invoice or bill, when the number is ambiguous |
-| payment_account | payments | code of the bank account the money went through |
+| payment_account | payments | code of the bank account the money went through — or, instead, `payment_method` |
+| payment_method | payments | your own payment method (mapped to a Xero account that accepts payments) |
 | amount | payments | more than zero, 2 decimal places |
 
 Every value goes through `xero_connect.parsing` (the one strict parser): numbers with a point
@@ -43,15 +47,16 @@ from decimal import Decimal
 from django.db import transaction
 
 from .. import parsing
-from ..models import DocumentLine, DocumentType, SourceDocument
+from ..models import DocumentLine, DocumentType, HostCategory, SourceDocument
 from .exports.ledger import ledger_sync
 
 COLUMNS = ["type", "number", "date", "due_date", "contact", "reference", "currency", "line_amount_types",
            "description", "quantity", "unit_amount", "line_amount", "account_code", "tax_type", "tracking",
-           "narration", "paid_number", "paid_type", "payment_account", "amount"]
+           "narration", "paid_number", "paid_type", "payment_account", "amount", "category", "tax_code",
+           "payment_method", "dimension"]
 REQUIRED = {"type", "number", "date"}
 DOC_COLUMNS = ["date", "due_date", "contact", "reference", "currency", "line_amount_types", "narration",
-               "paid_number", "paid_type", "payment_account", "amount"]
+               "paid_number", "paid_type", "payment_account", "amount", "payment_method"]
 LINE_AMOUNT_TYPES = {"exclusive": "Exclusive", "inclusive": "Inclusive", "notax": "NoTax"}
 _TYPE_WORDS = {t.value: t.value for t in DocumentType}
 _TYPE_WORDS.update({t.label.lower().rstrip("s"): t.value for t in DocumentType})
@@ -95,6 +100,9 @@ class LineSpec:
     account_code: str = ""
     tax_type: str = ""
     tracking: list = field(default_factory=list)
+    category: str = ""
+    tax_code: str = ""
+    dimension: str = ""
 
 
 def _total(doc_type: str, line_amount_types: str, lines: list[LineSpec], amount=None) -> Decimal:
@@ -109,17 +117,22 @@ def _total(doc_type: str, line_amount_types: str, lines: list[LineSpec], amount=
 def document_create(*, organisation, doc_type: str, number: str, date: date, lines: list[LineSpec] = (),
                     contact_name: str = "", reference: str = "", currency_code: str = "", due_date=None,
                     line_amount_types: str = "Exclusive", narration: str = "", paid_document=None,
-                    payment_account_code: str = "", amount=None, sync_ledger: bool = True) -> SourceDocument:
-    """One document with its lines (and its ledger record)."""
+                    payment_account_code: str = "", amount=None, sync_ledger: bool = True,
+                    payment_method: str = "") -> SourceDocument:
+    """One document with its lines (and its ledger record). Host categories named on it (lines'
+    category / tax_code / dimension, a payment's payment_method) are registered for the
+    Account mapping page."""
     doc = SourceDocument.objects.create(
         organisation=organisation, doc_type=doc_type, number=number, date=date, due_date=due_date,
         contact_name=contact_name, reference=reference, currency_code=currency_code,
         line_amount_types=line_amount_types, narration=narration, paid_document=paid_document,
-        payment_account_code=payment_account_code, total=_total(doc_type, line_amount_types, list(lines), amount))
+        payment_account_code=payment_account_code, payment_method=payment_method, total=_total(doc_type, line_amount_types, list(lines), amount))
     DocumentLine.objects.bulk_create([
         DocumentLine(document=doc, position=i, description=line.description, quantity=line.quantity,
                      unit_amount=line.unit_amount, line_amount=line.line_amount, account_code=line.account_code,
-                     tax_type=line.tax_type, tracking=line.tracking) for i, line in enumerate(lines)])
+                     tax_type=line.tax_type, tracking=line.tracking, category=line.category, tax_code=line.tax_code,
+                     dimension=line.dimension) for i, line in enumerate(lines)])
+    _register_categories(organisation, doc, lines)
     if sync_ledger:
         from ..models import ExportRecord
 
@@ -196,7 +209,7 @@ def _tracking(value, errors, row):
 
 
 _TEXT_COLUMNS = ("number", "contact", "reference", "description", "narration", "account_code", "payment_account",
-                 "tax_type")
+                 "tax_type", "category", "tax_code", "payment_method", "dimension")
 
 
 def _text_problems(row: dict) -> list[parsing.ValueRefused]:
@@ -260,11 +273,20 @@ def parse_csv(*, organisation, text: str) -> tuple[list[dict], list[RowError]]:
                     spec["fields"][c] = doc_fields[c]
         if doc_type == DocumentType.PAYMENT:
             continue
-        has_line = any(row.get(c) for c in ("description", "quantity", "unit_amount", "line_amount", "account_code"))
+        has_line = any(row.get(c) for c in ("description", "quantity", "unit_amount", "line_amount", "account_code",
+                                            "category"))
         if not has_line:
             continue
         line = LineSpec(description=row.get("description", ""), account_code=row.get("account_code", ""),
-                        tax_type=row.get("tax_type", ""), tracking=_tracking(row.get("tracking"), errors, index))
+                        tax_type=row.get("tax_type", ""), tracking=_tracking(row.get("tracking"), errors, index),
+                        category=row.get("category", ""), tax_code=row.get("tax_code", ""),
+                        dimension=row.get("dimension", ""))
+        if line.category and line.account_code:
+            errors.append(RowError(index, "Give account_code or category on a line, not both."))
+        if line.tax_code and line.tax_type:
+            errors.append(RowError(index, "Give tax_type or tax_code on a line, not both."))
+        if line.category and doc_type == DocumentType.MANUAL_JOURNAL:
+            errors.append(RowError(index, "Manual journals name Xero account codes (account_code), not categories."))
         if doc_type == DocumentType.MANUAL_JOURNAL:
             line.line_amount = _decimal(row.get("line_amount"), "line_amount", errors, index,
                                         rule=parsing.LINE_AMOUNT, required=True)
@@ -274,8 +296,8 @@ def parse_csv(*, organisation, text: str) -> tuple[list[dict], list[RowError]]:
             unit = _decimal(row.get("unit_amount"), "unit_amount", errors, index, rule=parsing.UNIT_AMOUNT,
                             required=True)
             line.unit_amount = unit if unit is not None else Decimal(0)
-        if not line.account_code:
-            errors.append(RowError(index, "account_code is required on each line."))
+        if not line.account_code and not line.category:
+            errors.append(RowError(index, "account_code (or category) is required on each line."))
         spec["lines"].append(line)
 
     existing = set(SourceDocument.objects.filter(
@@ -314,8 +336,11 @@ def parse_csv(*, organisation, text: str) -> tuple[list[dict], list[RowError]]:
             spec["amount"] = _decimal(f["amount"], "amount", errors, row, rule=parsing.PAYMENT_AMOUNT, required=True)
             if spec["amount"] is not None and spec["amount"] <= 0:
                 errors.append(RowError(row, "amount must be more than zero."))
-            if not f["payment_account"]:
-                errors.append(RowError(row, "payment_account (the bank account code) is required for a payment."))
+            if not f["payment_account"] and not f["payment_method"]:
+                errors.append(RowError(row, "payment_account (the bank account code) or payment_method is required "
+                                            "for a payment."))
+            elif f["payment_account"] and f["payment_method"]:
+                errors.append(RowError(row, "Give payment_account or payment_method on a payment, not both."))
             if not f["paid_number"]:
                 errors.append(RowError(row, "paid_number (the invoice or bill it pays) is required for a payment."))
     return list(docs.values()), errors
@@ -368,9 +393,28 @@ def documents_import_csv(*, organisation, actor, text: str) -> ImportResult:
                 due_date=spec["due_date"], contact_name=f["contact"], reference=f["reference"],
                 currency_code=f["currency"].upper(), line_amount_types=spec["line_amount_types"],
                 narration=f["narration"], lines=spec["lines"], paid_document=made.get(spec.get("paid_key")),
-                payment_account_code=f["payment_account"], amount=spec.get("amount"), sync_ledger=False)
+                payment_account_code=f["payment_account"], amount=spec.get("amount"), sync_ledger=False,
+                payment_method=f["payment_method"])
             made[(doc.doc_type, doc.number)] = doc
             result.created += 1
             result.lines += len(spec["lines"])
         ledger_sync(organisation=organisation)
+    from .mapping import mapping_suggest
+
+    mapping_suggest(organisation=organisation)
     return result
+
+
+def _register_categories(organisation, doc, lines) -> None:
+    """The host categories `doc` names (its `lines` are LineSpecs), registered (#15)."""
+    from ..selectors.mapping import line_category_kind
+    from .mapping import categories_register
+
+    kind = line_category_kind(doc.doc_type)
+    found = {(HostCategory.Kind.PAYMENT_METHOD, doc.payment_method)}
+    for line in lines:
+        found |= {(kind, line.category), (HostCategory.Kind.TAX_CODE, line.tax_code),
+                  (HostCategory.Kind.DIMENSION, line.dimension)}
+    found = {(k, c) for k, c in found if k and c}
+    if found:
+        categories_register(organisation=organisation, found=found)

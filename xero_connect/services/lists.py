@@ -225,7 +225,21 @@ def lists_refresh_run(*, refresh_id: int) -> ListRefresh:
         status = ListRefresh.Status.DONE
     else:
         status = ListRefresh.Status.PARTIAL if succeeded else ListRefresh.Status.FAILED
+    if succeeded:
+        _check_mappings(organisation)
     return _finish(refresh, status)
+
+
+def _check_mappings(organisation) -> None:
+    """The chart may have changed: flag the mappings it broke (one email to the Admins) and
+    suggest for categories the Xero organisation linked now has no mapping for (#15)."""
+    from . import mapping
+
+    try:
+        mapping.mappings_check_chart(organisation=organisation)
+        mapping.mapping_suggest(organisation=organisation)
+    except Exception:  # noqa: BLE001 - the refresh itself succeeded; the check runs again next time
+        log.exception("lists.refresh.mapping_check_failed org=%s", organisation.pk)
 
 
 # --- applying a list ----------------------------------------------------------------------
@@ -359,6 +373,9 @@ def _account_fields(row: dict) -> dict:
     }
 
 
+account_fields = _account_fields  # also used when the mapping page creates an account (#15)
+
+
 def import_accounts(*, organisation, connection, api: AccountingApi) -> Tally:
     tenant_id = connection.tenant_id  # lists belong to one Xero organisation
     mark = _mark_for(organisation, ListName.ACCOUNTS, connection)
@@ -437,7 +454,11 @@ def import_tax_rates(*, organisation, connection, api: AccountingApi) -> Tally:
         status = (row.get("Status") or "ACTIVE").upper()
         incoming[tax_type] = {"name": (row.get("Name") or tax_type)[:255], "status": status[:20],
                               "is_active": _active(status),
-                              "effective_rate": _decimal(row.get("EffectiveRate", row.get("DisplayTaxRate")))}
+                              "effective_rate": _decimal(row.get("EffectiveRate", row.get("DisplayTaxRate"))),
+                              # Which account classes the rate fits (TaxRate.CanApplyTo*,
+                              # xero_accounting.yaml); unknown (absent) counts as fitting.
+                              "can_apply_to_revenue": row.get("CanApplyToRevenue") is not False,
+                              "can_apply_to_expenses": row.get("CanApplyToExpenses") is not False}
     tally = Tally(calls=api.calls - before)
     now = timezone.now()
     with transaction.atomic():

@@ -16,4 +16,5 @@ urlpatterns = [
     path("o/<slug:org_slug>/xero/", include("xero_connect.urls.connection")),
     path("o/<slug:org_slug>/lists/", include("xero_connect.urls.lists")),
     path("o/<slug:org_slug>/exports/", include("xero_connect.urls.exports")),
+    path("o/<slug:org_slug>/mapping/", include("xero_connect.urls.mapping")),
 ]

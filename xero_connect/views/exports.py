@@ -124,6 +124,10 @@ def exports_page(request):
         "fix_step": words.next_step(fix, is_admin=is_admin, admin_names=admin_names),
         "reexport_ask": words.admin_only("re-export documents already in Xero", admin_names=admin_names),
         "waiting_reason": words.waiting_reason(data["status"].code),
+        "needs_mapping": data["totals"].get(ExportState.NEEDS_MAPPING, 0),
+        "needs_mapping_step": words.needs_mapping_step(is_admin=can(request, Action.MAP),
+                                                       admin_names=roles.admin_names(organisation)
+                                                       if not can(request, Action.MAP) else ()),
     })
 
 

@@ -164,6 +164,19 @@ class AccountingApi:
                                          maybe_committed=True)
         return out
 
+    def create_account(self, account: dict, *, idempotency_key: str) -> dict:
+        """PUT /Accounts with ONE account ({"Code", "Name", "Type", optional "TaxType"}): Xero
+        creates accounts one per request and answers with {"Accounts": [the new account]}
+        (xero_accounting.yaml createAccount). A refusal raises errors.ValidationFailed with
+        Xero's messages verbatim (e.g. "Please enter a unique Code.")."""
+        resp = self.call("PUT", "Accounts", json=account, idempotency_key=idempotency_key,
+                         event="xero.accounts.create")
+        out = (resp.data or {}).get("Accounts") if isinstance(resp.data, dict) else None
+        if not isinstance(out, list) or len(out) != 1 or not isinstance(out[0], dict):
+            raise errors.XeroUnavailable("Xero's answer to creating an account could not be read.",
+                                         maybe_committed=True)
+        return out[0]
+
     def find(self, resource: str, *, where: str | None = None, params: dict | None = None, page: int = 1,
              page_size: int = 100) -> list[dict]:
         """One page of a paged resource matching `params` (Xero's documented filters such as

@@ -17,7 +17,8 @@ from .ledger import ledger_sync
 
 log = logging.getLogger("xero.exports")
 # States a person can send (again) without it being a re-export.
-SENDABLE = (ExportState.NOT_EXPORTED, ExportState.FAILED, ExportState.WAITING_FOR_CONNECTION)
+SENDABLE = (ExportState.NOT_EXPORTED, ExportState.FAILED, ExportState.WAITING_FOR_CONNECTION,
+            ExportState.NEEDS_MAPPING)
 UPDATABLE_TYPES = [doc_type for doc_type, kind in KINDS.items() if kind.can_update]
 
 
@@ -140,7 +141,7 @@ def exports_enqueue_range(*, organisation, actor, date_from, date_to, doc_types=
     job = job or _new_job(organisation=organisation, actor=actor,
                           kind=BulkJob.Kind.REEXPORT if update_existing else BulkJob.Kind.EXPORT_RANGE,
                           params=params)
-    wanted = [ExportState.NOT_EXPORTED, ExportState.WAITING_FOR_CONNECTION]
+    wanted = [ExportState.NOT_EXPORTED, ExportState.WAITING_FOR_CONNECTION, ExportState.NEEDS_MAPPING]
     if update_existing:
         wanted.append(ExportState.EXPORTED)
     records = range_records(organisation=organisation, date_from=date_from, date_to=date_to,
@@ -163,18 +164,26 @@ def exports_retry_failed(*, organisation, actor, job=None, date_from=None, date_
 
 
 @transaction.atomic
-def exports_release_waiting(*, organisation, actor=None) -> int:
+def exports_release_waiting(*, organisation, actor=None, state=ExportState.WAITING_FOR_CONNECTION) -> int:
     """After a (re)connect: items waiting for the connection go back in the queue and out, with
-    nobody pressing anything. The same intent as before, so the same generation (key)."""
+    nobody pressing anything. The same intent as before, so the same generation (key).
+    `state` names what they waited for (NEEDS_MAPPING: see exports_release_needs_mapping)."""
     now = timezone.now()
-    waiting = ExportRecord.objects.filter(organisation=organisation, state=ExportState.WAITING_FOR_CONNECTION)
+    waiting = ExportRecord.objects.filter(organisation=organisation, state=state)
     job_ids = list(waiting.exclude(job=None).values_list("job_id", flat=True).distinct())
     n = waiting.update(state=ExportState.QUEUED, next_attempt_at=now, last_error="")
     if job_ids:
         jobs_refresh(job_ids=job_ids)
-    log.info("xero.exports.released organisation=%s records=%s", organisation.pk, n)
+    log.info("xero.exports.released organisation=%s records=%s state=%s", organisation.pk, n, state)
     kick_drains(organisation_id=organisation.pk, queued=n)
     return n
+
+
+def exports_release_needs_mapping(*, organisation, actor=None) -> int:
+    """After a mapping is confirmed (or the chart refreshed): items that waited as "Needs
+    mapping" go back in the queue; pre-flight resolves them again, and those still unmapped
+    wait again without a call to Xero."""
+    return exports_release_waiting(organisation=organisation, actor=actor, state=ExportState.NEEDS_MAPPING)
 
 
 def due_filter(now) -> Q:

@@ -22,6 +22,10 @@ def job_summary(job: BulkJob) -> str:
         parts.append(f"{job.failed} failed (see the reason on each; fix and press Retry failed)")
     if job.waiting:
         parts.append(f"{job.waiting} waiting for the Xero connection (they go out by themselves after a reconnect)")
+    needs_mapping = ExportRecord.objects.filter(job=job, state=ExportState.NEEDS_MAPPING).count()
+    if needs_mapping:
+        parts.append(f"{needs_mapping} waiting as “Needs mapping” (they go out by themselves once an Admin maps "
+                     f"their categories)")
     if job.skipped:
         parts.append(f"{job.skipped} skipped")
     return ", ".join(parts) + "."

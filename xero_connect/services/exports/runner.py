@@ -64,6 +64,7 @@ from ...xero import errors
 from .. import payloads, ratelimits
 from ..xero_access import api_for, connection_usable, record_xero_failure
 from .enqueue import due_filter
+from .needs_mapping import park_needs_mapping
 from .jobs import jobs_refresh
 
 log = logging.getLogger("xero.exports")
@@ -454,9 +455,12 @@ def _mark_exported(items_and_ids, *, connection: XeroConnection, outcome=Outcome
     return attempts
 
 
-def park_waiting(*, organisation_id: int, reason: str, records=None) -> int:
+def park_waiting(*, organisation_id: int, reason: str, records=None, state=ExportState.WAITING_FOR_CONNECTION,
+                 outcome=Outcome.CONNECTION_PROBLEM) -> int:
     """Connection not usable: queued (and just-claimed) items wait for it, with the fix in
-    words. They go out by themselves after a reconnect (exports_release_waiting)."""
+    words. They go out by themselves after a reconnect (exports_release_waiting). With
+    `state=NEEDS_MAPPING` the same for items naming an unmapped host category (#15): released
+    when it is mapped (exports_release_needs_mapping)."""
     now = timezone.now()
     qs = ExportRecord.objects.filter(organisation_id=organisation_id)
     if records is not None:
@@ -469,9 +473,8 @@ def park_waiting(*, organisation_id: int, reason: str, records=None) -> int:
     ids = [pk for pk, _ in rows]
     with transaction.atomic():
         ExportAttempt.objects.filter(record_id__in=ids, outcome="").update(
-            outcome=Outcome.CONNECTION_PROBLEM, finished_at=now, messages=[reason])
-        n = ExportRecord.objects.filter(pk__in=ids).update(
-            state=ExportState.WAITING_FOR_CONNECTION, last_error=reason, claimed_by="")
+            outcome=outcome, finished_at=now, messages=[reason])
+        n = ExportRecord.objects.filter(pk__in=ids).update(state=state, last_error=reason, claimed_by="")
         jobs_refresh(job_ids={job_id for _, job_id in rows if job_id})
     log.info("xero.exports.waiting organisation=%s records=%s", organisation_id, n)
     return n
@@ -535,6 +538,7 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, tenant_id: st
     cannot go now are failed (with the reason, no call spent) or put back (a payment whose
     invoice is still on its way). No id learnt from another Xero organisation is ever sent:
     a document that is in another one stays recorded as exported there."""
+    records = park_needs_mapping(records, organisation_id=organisation_id, tenant_id=tenant_id, result=result)
     docs = [r.document for r in records]
     problems = _preflight(docs)
     failed, deferred, ready, kept_elsewhere = [], [], [], []
@@ -579,7 +583,8 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, tenant_id: st
             if paid_record and paid_record.state == ExportState.EXPORTED and paid_record.xero_id:
                 paid_xero_id = paid_record.xero_id
             elif paid_record and paid_record.state in (ExportState.QUEUED, ExportState.EXPORTING,
-                                                       ExportState.WAITING_FOR_CONNECTION):
+                                                       ExportState.WAITING_FOR_CONNECTION,
+                                                       ExportState.NEEDS_MAPPING):
                 deferred.append(Item(r))
                 continue
             else:
