@@ -38,6 +38,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_q",
     "axes",
+    "rest_framework",
+    "rest_framework_api_key",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "xero_connect",
 ]
 
@@ -232,6 +236,64 @@ XERO_SANDBOX_LIMIT_APP_MINUTE = env.int("XERO_SANDBOX_LIMIT_APP_MINUTE", default
 XERO_SANDBOX_FAULTS = env.json("XERO_SANDBOX_FAULTS", default=[])
 # When set, /xero-sandbox/control/* requires this value in X-Sandbox-Control-Token.
 XERO_SANDBOX_CONTROL_TOKEN = env.str("XERO_SANDBOX_CONTROL_TOKEN", default="")
+# --- Webhooks from Xero (#16) ---------------------------------------------------------------
+# The app's webhook key (Xero developer portal → Webhooks): x-xero-signature is
+# base64(HMAC-SHA256(raw body, key)). Empty: every delivery is refused (401). scripts/setup
+# writes a demo key into .env, which the sandbox signs with.
+XERO_WEBHOOK_KEY = env.str("XERO_WEBHOOK_KEY", default="")
+# Queue the worker as soon as a delivery is stored (on commit). Off: the every-5-minutes
+# schedule (tasks/schedules.py) or a test's explicit worker cycle picks the events up.
+XERO_WEBHOOK_WORKER_ON_RECEIPT = env.bool("XERO_WEBHOOK_WORKER_ON_RECEIPT", default=True)
+XERO_WEBHOOK_MAX_BYTES = env.int("XERO_WEBHOOK_MAX_BYTES", default=1_000_000)
+# Events of one delivery Xero sends at most (unconfirmed); more are refused as malformed.
+XERO_WEBHOOK_MAX_EVENTS = env.int("XERO_WEBHOOK_MAX_EVENTS", default=1000)
+# The sandbox delivers its webhooks here (the product's /xero/webhooks/), signed with
+# XERO_WEBHOOK_KEY unless the control endpoint configures another URL/key per sandbox app.
+XERO_SANDBOX_WEBHOOK_URL = env.str("XERO_SANDBOX_WEBHOOK_URL", default="")
+# "thread": the sandbox delivers after commit in a thread; "manual": events wait until
+# xero_sandbox.webhooks.flush() (tests say when Xero's webhook arrives).
+XERO_SANDBOX_WEBHOOK_DELIVERY = env.str("XERO_SANDBOX_WEBHOOK_DELIVERY", default="thread")
+
+# --- The host system's API (/api/v1/, xero_connect.api) -------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["xero_connect.api.auth.APIKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["xero_connect.api.auth.HasAPIKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["xero_connect.api.auth.APIKeyRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["xero_connect.api.parsers.DecimalJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "xero_connect.api.problems.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Xero Connect API",
+    "DESCRIPTION": "The host system's door: organisations, their Xero connection, lists, documents and exports.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"DocumentTypeEnum": "xero_connect.models.documents.DocumentType",
+                            "WebhookEventEnum": "xero_connect.models.webhooks.WebhookEvent"},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "xero_connect.api.schema.add_problem_answers"],
+}
+# Requests per minute an API key may make unless the key sets its own (429 + Retry-After beyond).
+API_RATE_PER_MINUTE = env.int("API_RATE_PER_MINUTE", default=600)
+# Largest request body the API reads (413 beyond).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=4 * 1024 * 1024)
+# How long an Idempotency-Key replays its first answer.
+API_IDEMPOTENCY_HOURS = env.int("API_IDEMPOTENCY_HOURS", default=24)
+# Connect links: how long they stay valid, and where they may send the Admin back to.
+API_CONNECT_LINK_TTL = env.int("API_CONNECT_LINK_TTL", default=900)
+API_CONNECT_RETURN_HOSTS = env.list("API_CONNECT_RETURN_HOSTS", default=["127.0.0.1", "localhost"])
+# Webhooks out: seconds before a delivery attempt is abandoned; hours of failures before an endpoint is disabled.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+WEBHOOK_DISABLE_AFTER_HOURS = env.int("WEBHOOK_DISABLE_AFTER_HOURS", default=24)
+# Deliver to http:// and to private, loopback and link-local addresses (the demo and tests); off in production.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 
 # --- django-q2 ---------------------------------------------------------------------------
 Q_CLUSTER = {

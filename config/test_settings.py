@@ -31,3 +31,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # No persistent connections in tests: threads of the live server and of the tests themselves
 # must not keep database sessions open after they finish.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# The sandbox's webhooks wait for xero_sandbox.webhooks.flush() in tests (#16).
+XERO_SANDBOX_WEBHOOK_DELIVERY = "manual"

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("xero_connect.api.urls")),
     path("", include("xero_connect.urls")),
 ]
 

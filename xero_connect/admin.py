@@ -113,6 +113,10 @@ class OrganisationActions:
     def retry_failed_exports(self, request, queryset):
         _start_job(self, request, self.organisations_of(queryset), K.RETRY_FAILED)
 
+    @admin.action(description="Check exported documents in Xero (voided, changed, paid)")
+    def reconcile_with_xero(self, request, queryset):
+        _start_job(self, request, self.organisations_of(queryset), K.RECONCILE)
+
     @admin.action(description="Disconnect Xero…", permissions=["change"])
     def disconnect_xero(self, request, queryset):
         return _disconnect(self, request, self.organisations_of(queryset), queryset, "disconnect_xero")
@@ -125,7 +129,7 @@ class OrganisationAdmin(OrganisationActions, admin.ModelAdmin):
     list_filter = [XeroStatusFilter, "base_currency"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline, ExchangeRateInline]
-    actions = ["refresh_lists", "health_check", "retry_failed_exports", "disconnect_xero"]
+    actions = ["refresh_lists", "health_check", "retry_failed_exports", "reconcile_with_xero", "disconnect_xero"]
 
     def get_queryset(self, request):
         current = m.XeroConnection.objects.filter(organisation=OuterRef("pk"), is_current=True)
@@ -170,7 +174,7 @@ class XeroConnectionAdmin(OrganisationActions, admin.ModelAdmin):
     search_fields = ["organisation__name", "tenant_name", "tenant_id", "short_code", "xero_user_email"]
     list_select_related = ["organisation", "connected_by"]
     date_hierarchy = "connected_at"
-    actions = ["refresh_lists", "health_check", "retry_failed_exports", "disconnect_xero"]
+    actions = ["refresh_lists", "health_check", "retry_failed_exports", "reconcile_with_xero", "disconnect_xero"]
     exclude = sorted(TOKEN_FIELDS | {"refresh_lock_until", "refresh_lock_owner"})
     readonly_fields = ["organisation", "status", "is_current", "tenant_id", "tenant_name", "xero_connection_id",
                        "auth_event_id", "short_code", "xero_base_currency", "scopes", "xero_user_name",
@@ -363,3 +367,5 @@ class BulkJobAdmin(ReadOnlyAdmin):
 class RateBudgetAdmin(ReadOnlyAdmin):
     list_display = ["scope", "minute_count", "day_count", "in_flight", "blocked_until", "last_problem", "updated_at"]
     search_fields = ["scope"]
+
+from .api import admin as _api_admin  # noqa: E402,F401  (API keys: platform keys for staff)

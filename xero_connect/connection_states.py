@@ -60,6 +60,8 @@ def _apply(connection: XeroConnection, transition: str, *, actor=None, reason: s
             connection.save(update_fields=fields)
         else:
             connection.save()
+        if current != target:
+            _status_changed(connection, current=current, target=target, reason=reason)
         return ConnectionEvent.objects.create(
             organisation_id=connection.organisation_id,
             connection=connection,
@@ -74,6 +76,19 @@ def _apply(connection: XeroConnection, transition: str, *, actor=None, reason: s
             xero_user=connection.xero_user_email or connection.xero_user_name,
             created_at=now,
         )
+
+
+def _status_changed(connection: XeroConnection, *, current: str, target: str, reason: str) -> None:
+    """`connection.status_changed` for the host system (webhooks out), in the same transaction."""
+    from .models import WebhookEvent
+    from .selectors.connections import presentation  # the status in the pages' words
+    from .services import webhooks_out  # the one upward step: webhooks are told of every transition
+
+    webhooks_out.webhooks_emit(organisation=connection.organisation, event_type=WebhookEvent.CONNECTION_STATUS_CHANGED,
+                               items=[{"connection": {"from": current, "to": target,
+                                                      "status_words": presentation(connection).words,
+                                                      "reason": reason,
+                                                      "xero_organisation_name": connection.tenant_name}}])
 
 
 def establish(connection: XeroConnection, *, actor=None, reason: str = "Connected to Xero") -> ConnectionEvent:

@@ -376,6 +376,68 @@ def job_name(kind: str, *, total: int | None = None) -> str:
 PORTAL_NAME = "Your organisations"  # the portal: navigation link, page title and heading
 
 
+# --- drift: what changed in Xero after an export (#16) ---------------------------------------
+
+# The ledger's "In Xero" column: one name per drift state (models.XeroDrift values).
+DRIFT_NAMES = {
+    "": "Not checked yet",
+    "as_sent": "As sent",
+    "paid": "Paid in Xero",
+    "changed": "Changed in Xero",
+    "voided": "Voided in Xero",
+    "deleted": "Deleted in Xero",
+}
+DRIFT_FILTER = "Changed in Xero"  # the Export Data filter: changed, voided or deleted
+DRIFT_FILTER_HINT = "Documents someone voided, deleted or changed in Xero after they were exported."
+DRIFT_RECONCILE_NOT_CONNECTED = "Not checked: the organisation is not connected to Xero."
+DRIFT_NOTHING_TO_ACCEPT = "Nothing to accept: Xero's version is what the ledger already compares with."
+DRIFT_REEXPORT_ONLY_VOIDED = ("Only a document voided or deleted in Xero can be sent again as a new document; "
+                              "a changed one can be re-exported to update it, or its change accepted.")
+DRIFT_ALREADY_REPLACED = "This document was already sent again as a new document."
+DRIFT_SUFFIX_NEEDED = ("Give the suffix for the new number (for example “-R1”); the number with it can be at most "
+                       "255 characters.")
+DRIFT_ACCEPT_BUTTON = "Accept Xero's version"
+DRIFT_REEXPORT_BUTTON = "Re-export as a new document"
+DRIFT_ACCEPTED = "Xero's version accepted: the ledger no longer flags this document."
+
+
+def drift_name(code: str) -> str:
+    """The one name of a drift state (XeroDrift value) in the ledger, portal and API."""
+    return DRIFT_NAMES.get(code or "", DRIFT_NAMES[""])
+
+
+def drift_detail(*, drift: str, before=None, after=None, paid=None, due=None) -> str:
+    """The line under the name: Xero's Total before → after for a change, paid and due for a
+    paid document (amounts as Decimals, shown as they are, never rounded)."""
+    if drift == "changed" and before is not None and after is not None:
+        return f"Total {before} when sent, {after} in Xero now"
+    if drift == "paid" and paid is not None:
+        return f"Paid {paid}, due {due if due is not None else '0.00'}"
+    return ""
+
+
+def drift_number_taken(number: str) -> str:
+    return f"The number “{number}” is already used by another document of this type: choose another suffix."
+
+
+def drift_reexported(number: str) -> str:
+    return f"Queued as a new document numbered “{number}”; the voided one stays in Xero as it is."
+
+
+def drift_accepted_note(*, drift: str, before, after, actor, at: datetime) -> str:
+    """What the ledger keeps once an Admin accepted Xero's version."""
+    who = (actor.get_full_name() or actor.get_username()) if actor is not None else "someone"
+    change = drift_name(drift)
+    if before is not None and after is not None:
+        change += f" (Total {before} → {after})"
+    return f"{change}; accepted by {who} on {at:%-d %b %Y %H:%M} UTC."
+
+
+def drift_count(n: int) -> str:
+    """The portal's per-organisation count."""
+    return "" if not n else f"{n} changed in Xero"
+
+
 # --- account mapping (#15) -----------------------------------------------------------------------
 
 NEEDS_MAPPING = "Needs mapping"  # the ledger state's name (ExportState.NEEDS_MAPPING)

@@ -1,5 +1,5 @@
 """Request checks that hold for every page, so no view has to remember them."""
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.utils.html import escape
 
 
@@ -16,6 +16,11 @@ class RefuseUnstorableParametersMiddleware:
 
     def __call__(self, request):
         bad = self._first_bad(request)
+        if bad is not None and request.path.startswith("/api/"):  # the API answers problem details
+            from .api.problems import CONTENT_TYPE, problem
+
+            return JsonResponse(problem(400, f"The parameter “{bad}” contains a NUL character (%00); remove it."),
+                                status=400, content_type=CONTENT_TYPE)
         if bad is not None:
             return HttpResponseBadRequest(
                 f"<h1>Bad request</h1><p>The parameter “{escape(bad)}” contains a NUL character (%00), which no "

@@ -17,7 +17,9 @@ class Action(models.TextChoices):
     SWITCH_TENANT = "switch_tenant", "switch the linked Xero organisation"
     IMPORT_DOCUMENTS = "import_documents", "import documents"
     REEXPORT = "reexport", "re-export documents already in Xero"
+    RESOLVE_DRIFT = "resolve_drift", "act on documents changed in Xero"
     MAP = "map", "change the account mapping"
+    MANAGE_API_KEYS = "manage_api_keys", "manage API keys"
 
 
 _MEMBER_ACTIONS = {Action.VIEW, Action.EXPORT, Action.REFRESH_LISTS, Action.DIAGNOSE}

@@ -249,7 +249,7 @@ def write(resource: Resource, org: SandboxOrganisation, *, app, provider: str, b
         return 400, bad_request(f"Exactly one element is expected when updating {resource.name}/{item_id}.")
     ctx = writes.Context.load(org, app, unit_dp=unit_dp(resource, query or {}))
     schema = contract.WRITE_ROOTS.get(resource.name)
-    results, failed = [], []
+    results, failed, saved_all = [], [], []
     try:
         with transaction.atomic():
             for element in elements:
@@ -264,6 +264,7 @@ def write(resource: Resource, org: SandboxOrganisation, *, app, provider: str, b
                     results.append(echoed)
                     failed.append(echoed)
                     continue
+                saved_all.append(saved)
                 out = (s.contact(saved) if resource.name == "Contacts" else s.account(saved)
                        if resource.name == "Accounts" else s.document(saved, unit_dp=ctx.unit_dp))
                 out.update({"StatusAttributeString": "OK", "HasErrors": False})
@@ -272,4 +273,21 @@ def write(resource: Resource, org: SandboxOrganisation, *, app, provider: str, b
                 raise _RollBack()
     except _RollBack:
         return 400, validation_error(failed)
+    _notify_saved(org, saved_all)
     return 200, envelope(provider, resource.plural, results)
+
+
+def _notify_saved(org, saved) -> None:
+    """Webhook events for what a write created or changed (contacts, invoices, credit notes)."""
+    from . import webhooks
+
+    for obj in saved:
+        if isinstance(obj, Contact):
+            # The sandbox keeps no creation time for contacts: every contact event is an UPDATE
+            # (the receiver treats both the same: it reads the contact again).
+            webhooks.notify(org, "CONTACT", obj.contact_id, event_type="UPDATE")
+        elif isinstance(obj, Document) and obj.kind in (Document.Kind.INVOICE, Document.Kind.CREDIT_NOTE):
+            created = obj.created_at and abs((obj.updated_at - obj.created_at).total_seconds()) < 1
+            category = "INVOICE" if obj.kind == Document.Kind.INVOICE else "CREDITNOTE"
+            data = {"Type": obj.doc_type, "Status": obj.status} if category == "CREDITNOTE" else None
+            webhooks.notify(org, category, obj.document_id, event_type="CREATE" if created else "UPDATE", data=data)

@@ -65,6 +65,12 @@ class SandboxApp(models.Model):
     client_id = models.CharField(max_length=200, unique=True)
     client_secret = models.CharField(max_length=200)
     redirect_uris = models.TextField(help_text="One allowed redirect URI a line.")
+    # Webhooks (Xero developer portal → Webhooks): where and with which key this app's events
+    # are delivered; `webhook_verified_url` is the URL that passed the intent-to-receive check.
+    # Empty URL on the app seeded from settings: XERO_SANDBOX_WEBHOOK_URL / XERO_WEBHOOK_KEY.
+    webhook_url = models.CharField(max_length=500, blank=True)
+    webhook_key = models.CharField(max_length=200, blank=True)
+    webhook_verified_url = models.CharField(max_length=500, blank=True)
 
     def __str__(self):
         return self.name

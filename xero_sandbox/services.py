@@ -58,6 +58,9 @@ def sandbox_reset(*, reseed: bool = True) -> dict:
     SandboxUser.objects.all().delete()
     SandboxOrganisation.objects.all().delete()
     SandboxApp.objects.all().delete()
+    from . import webhooks
+
+    webhooks.discard()  # events of the Xero just forgotten are never delivered
     return seed_sandbox() if reseed else {}
 
 
@@ -182,6 +185,9 @@ def add_contact(*, tenant, name: str, email: str = "", is_customer: bool = True,
     contact = Contact.objects.create(organisation=organisation_get(tenant), name=name, email=email,
                                      is_customer=is_customer, is_supplier=is_supplier,
                                      default_currency=default_currency, updated_at=timezone.now())
+    from . import webhooks
+
+    webhooks.notify(contact.organisation, "CONTACT", contact.contact_id, event_type="CREATE")
     return s.contact(contact)
 
 
@@ -304,3 +310,103 @@ def lists_summary(org) -> dict:
 
 def today() -> date:
     return timezone.localdate()
+
+
+# --- what a Xero user does to a document, and the webhooks it sends (#16) ---------------------
+
+class DocumentActionRefused(ValueError):
+    """Xero would not allow this on the document in its current state (the message says why)."""
+
+
+# Xero's status rules (xero_accounting.yaml Invoice Status, "Invoice status codes"): DRAFT and
+# SUBMITTED documents can be DELETED, AUTHORISED ones with nothing paid can be VOIDED.
+STATUS_ACTIONS = {"delete": ("DELETED", {"DRAFT", "SUBMITTED"}), "void": ("VOIDED", {"AUTHORISED"})}
+
+
+def document_actions(doc: Document) -> list[str]:
+    """The actions the document page offers for `doc` ("void", "delete", "amount")."""
+    if doc.kind not in (Document.Kind.INVOICE, Document.Kind.CREDIT_NOTE) or doc.amount_paid:
+        return []
+    allowed = [name for name, (_, states) in STATUS_ACTIONS.items() if doc.status in states]
+    if doc.status in {"DRAFT", "SUBMITTED", "AUTHORISED"}:
+        allowed.append("amount")
+    return allowed
+
+
+def _document(tenant, document_id) -> Document:
+    org = organisation_get(tenant)
+    return Document.objects.select_related("created_by_app").get(organisation=org, document_id=uuid.UUID(str(document_id)))
+
+
+def _notify(doc: Document) -> None:
+    from . import webhooks
+
+    category = "INVOICE" if doc.kind == Document.Kind.INVOICE else "CREDITNOTE"
+    data = {"Type": doc.doc_type, "Status": doc.status} if category == "CREDITNOTE" else None
+    webhooks.notify(doc.organisation, category, doc.document_id, event_type="UPDATE", data=data)
+
+
+@transaction.atomic
+def document_set_status(*, tenant, document_id, action: str) -> dict:
+    """Void ("void") or delete ("delete") a document as a Xero user would; refused as Xero
+    refuses it (wrong status, or a payment applied). Sends the webhook. Returns the document."""
+    doc = _document(tenant, document_id)
+    if action not in STATUS_ACTIONS or action not in document_actions(doc):
+        raise DocumentActionRefused(f"A {doc.status} document with {doc.amount_paid} paid cannot be "
+                                    f"{'voided' if action == 'void' else 'deleted'} in Xero.")
+    doc.status = STATUS_ACTIONS[action][0]
+    doc.updated_at = timezone.now()
+    doc.save(update_fields=["status", "updated_at"])
+    _notify(doc)
+    return s.document(doc, unit_dp=4)
+
+
+@transaction.atomic
+def document_set_amount(*, tenant, document_id, unit_amount) -> dict:
+    """Change the first line's UnitAmount (the simple amount edit of the document page) and
+    work the totals out again through the same writer the API uses. Sends the webhook."""
+    from . import writes
+
+    doc = _document(tenant, document_id)
+    if "amount" not in document_actions(doc):
+        raise DocumentActionRefused(f"A {doc.status} document with {doc.amount_paid} paid cannot be edited in Xero.")
+    try:
+        from decimal import Decimal, InvalidOperation
+        amount = Decimal(str(unit_amount).strip())
+        if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -4:
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        raise DocumentActionRefused(f"“{str(unit_amount)[:20]}” is not an amount (up to 4 decimals).") from None
+    source = dict(doc.data.get("Input") or {})
+    lines = [dict(line) for line in source.get("LineItems") or []]
+    if not lines:
+        raise DocumentActionRefused("This document has no lines to change.")
+    lines[0]["UnitAmount"] = str(amount)
+    lines[0].pop("LineAmount", None)
+    id_field = "InvoiceID" if doc.kind == Document.Kind.INVOICE else "CreditNoteID"
+    ctx = writes.Context.load(doc.organisation, doc.created_by_app, unit_dp=4)
+    writer = writes.write_invoice if doc.kind == Document.Kind.INVOICE else writes.write_credit_note
+    try:
+        with transaction.atomic():
+            saved = writer(ctx, {id_field: str(doc.document_id), "LineItems": lines}, str(doc.document_id))
+    except writes.ElementInvalid as exc:
+        raise DocumentActionRefused("; ".join(exc.messages)) from None
+    _notify(saved)
+    return s.document(saved, unit_dp=4)
+
+
+def webhooks_flush() -> list:
+    """Deliver the webhooks waiting in this process (XERO_SANDBOX_WEBHOOK_DELIVERY "manual")."""
+    from . import webhooks
+
+    return webhooks.flush()
+
+
+def webhook_configure(*, client_id: str | None = None, url: str = "", key: str = "") -> dict:
+    """Set the webhook URL and key of a sandbox app (default: the app seeded from settings) and
+    run Xero's intent-to-receive check. Returns {"url", "verified"}."""
+    from django.conf import settings
+
+    from . import webhooks
+
+    return webhooks.configure(client_id=client_id or settings.XERO_CLIENT_ID, url=url, key=key)

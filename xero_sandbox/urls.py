@@ -31,6 +31,8 @@ urlpatterns = [
     path("orgs/<uuid:tenant_id>/", pages.organisation, name="organisation"),
     path("orgs/<uuid:tenant_id>/connected-apps/<str:client_id>/disconnect", pages.disconnect, name="disconnect"),
     path("orgs/<uuid:tenant_id>/documents/<uuid:document_id>/", pages.document, name="document"),
+    path("orgs/<uuid:tenant_id>/documents/<uuid:document_id>/change", pages.document_change,
+         name="document_change"),
     path("orgs/<uuid:tenant_id>/contacts/<uuid:contact_id>/", pages.contact, name="contact"),
     # control endpoint for tests, benchmarks and demos
     path("control/<str:action>", control.control, name="control"),

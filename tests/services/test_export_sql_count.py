@@ -21,8 +21,9 @@ from xero_connect.services.documents import LineSpec, document_create
 # booking, token, HTTP, outcomes, attempts) — PostgreSQL writes the ledger with fewer
 # statements (data-modifying CTEs). Of these, the export ledger's own writes are
 # LEDGER_PER_BATCH; the rest are reads (the claimed batch and its lines), the pre-flight's list
-# look-ups (7) and the rate budget's booking and release (7) and the token (1).
-PER_BATCH = {"postgresql": 20, "sqlite": 22}
+# look-ups (7), the rate budget's booking and release (7), the token (1) and whether any
+# webhook endpoint wants the outcome (1).
+PER_BATCH = {"postgresql": 21, "sqlite": 23}
 LEDGER_PER_BATCH = {"postgresql": 3, "sqlite": 5}
 
 

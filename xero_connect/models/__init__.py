@@ -1,3 +1,4 @@
+from .api import APIKey, IdempotentRequest
 from .connections import ConnectionEvent, ConnectionStatus, PendingAuthorisation, XeroConnection
 from .documents import (
     BulkJob,
@@ -8,6 +9,7 @@ from .documents import (
     ExportState,
     SourceDocument,
 )
+from .drift import FLAGGED_DRIFT, ReconciliationRun, XeroDrift, XeroWebhookEvent
 from .lists import (
     Account,
     Contact,
@@ -23,10 +25,13 @@ from .mapping import CategoryMapping, HostCategory
 from .organisations import ExchangeRate, Membership, Organisation, Role
 from .ratelimits import RateBudget
 from .signin import SignInGate
+from .webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
+    "APIKey", "IdempotentRequest", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent",
     "Account", "BulkJob", "CategoryMapping", "HostCategory", "ConnectionEvent", "ConnectionStatus", "Contact", "Currency", "DocumentLine",
     "DocumentType", "ExchangeRate", "ExportAttempt", "ExportRecord", "ExportState", "ListName", "ListRefresh",
     "ListSyncState", "Membership", "Organisation", "PendingAuthorisation", "RateBudget", "Role", "SignInGate", "SourceDocument", "TaxRate",
     "TrackingCategory", "TrackingOption", "XeroConnection",
+    "FLAGGED_DRIFT", "ReconciliationRun", "XeroDrift", "XeroWebhookEvent",
 ]

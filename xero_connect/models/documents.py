@@ -132,10 +132,33 @@ class ExportRecord(models.Model):
     total_difference = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     total_note = models.CharField(max_length=300, blank=True)
     job = models.ForeignKey("BulkJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="records")
+    # Drift (#16): the document's state in Xero as last seen (models.drift.XeroDrift), Xero's
+    # Status, what Xero says is paid and due, the Total we compare against (as sent, or as
+    # accepted) and Xero's Total when it differs, Xero's UpdatedDateUTC of what we applied
+    # (an older answer never overwrites a newer one) and when we looked.
+    xero_drift = models.CharField(max_length=20, blank=True, default="")
+    xero_status = models.CharField(max_length=20, blank=True)
+    xero_amount_paid = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    xero_amount_due = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    drift_total_before = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    drift_total_after = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    xero_updated_at = models.DateTimeField(null=True, blank=True)
+    xero_seen_at = models.DateTimeField(null=True, blank=True)
+    # "Accept Xero's version": the Status and Total accepted become what is compared against
+    # (until the document is exported again: a later export is what Xero was sent).
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_status = models.CharField(max_length=20, blank=True)
+    accepted_total = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    drift_note = models.CharField(max_length=500, blank=True)
+    # "Re-export as a new document": the new record that replaced this one in Xero.
+    replaced_by = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="replaces")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         indexes = [
+            models.Index(fields=["organisation", "xero_drift"]),
+            models.Index(fields=["tenant_id", "xero_id"]),
             models.Index(fields=["organisation", "doc_type", "doc_date"]),
             models.Index(fields=["organisation", "state"]),
             models.Index(fields=["state", "next_attempt_at"]),
@@ -188,6 +211,7 @@ class BulkJob(models.Model):
         REEXPORT = "reexport", "Re-export"
         REFRESH_LISTS = "refresh_lists", "Refresh lists"
         HEALTH_CHECK = "health_check", "Health check"
+        RECONCILE = "reconcile", "Check exported documents in Xero"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

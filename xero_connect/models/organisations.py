@@ -8,6 +8,8 @@ class Organisation(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     base_currency = models.CharField(max_length=3, default="NZD")
+    # The host system's own id for this organisation (its customer id), set through the API.
+    external_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q
 
 from .. import messages as words
-from ..models import BulkJob, DocumentType, ExportRecord, ExportState, XeroConnection
+from ..models import FLAGGED_DRIFT, BulkJob, DocumentType, ExportRecord, ExportState, XeroConnection
 from ..parsing import parse_page
 from ..services.payloads import KINDS
 from .connections import current_connection, presentation
@@ -86,6 +86,21 @@ class Row:
     elsewhere: str = ""  # the other Xero organisation's name when the document is in one
 
     @property
+    def drift_words(self) -> str:
+        """The "In Xero" column (#16): the document's state in Xero as last seen."""
+        return words.drift_name(self.record.xero_drift) if self.record.state == ExportState.EXPORTED else ""
+
+    @property
+    def drift_detail(self) -> str:
+        r = self.record
+        return words.drift_detail(drift=r.xero_drift, before=r.drift_total_before, after=r.drift_total_after,
+                                  paid=r.xero_amount_paid, due=r.xero_amount_due)
+
+    @property
+    def drift_flagged(self) -> bool:
+        return self.record.xero_drift in FLAGGED_DRIFT
+
+    @property
     def state_words(self) -> str:
         """The state as shown: a queued item that Xero has not been answering for is "Waiting
         for Xero" (it goes out by itself when Xero answers)."""
@@ -130,9 +145,13 @@ def ledger_queryset(*, organisation, date_from=None, date_to=None, search: str =
 
 
 def export_page(*, organisation, date_from, date_to, state: str = "", search: str = "", doc_type: str = "",
-                pages: dict | None = None, page_size: int = PAGE_SIZE) -> dict:
+                pages: dict | None = None, page_size: int = PAGE_SIZE, drift: str = "") -> dict:
+    """`drift="changed"`: only documents voided, deleted or changed in Xero ("Changed in Xero")."""
     base = ledger_queryset(organisation=organisation, date_from=date_from, date_to=date_to, search=search,
                            doc_types=[doc_type] if doc_type else None)
+    drifted = base.filter(xero_drift__in=FLAGGED_DRIFT).count()
+    if drift == "changed":
+        base = base.filter(xero_drift__in=FLAGGED_DRIFT)
     counts: dict[str, dict[str, int]] = {}
     waiting_for_xero = totals_differ = 0
     for row in base.values("doc_type", "state").annotate(
@@ -171,6 +190,7 @@ def export_page(*, organisation, date_from, date_to, state: str = "", search: st
     totals = {s.value: sum(c.get(s.value, 0) for c in counts.values()) for s in STATE_ORDER}
     totals["waiting_for_xero"] = waiting_for_xero  # queued, Xero not answering: shown "Waiting for Xero"
     totals["totals_differ"] = totals_differ  # exported, Xero's total differs from the document's
+    totals["drifted"] = drifted  # voided, deleted or changed in Xero since it was exported
     since = None
     if waiting_for_xero:
         since = base.filter(state=ExportState.QUEUED).exclude(xero_unavailable_since=None).order_by(

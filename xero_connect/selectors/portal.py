@@ -22,7 +22,7 @@ from .. import messages as words
 from ..connection_states import NOT_CONNECTED
 from ..models import (
     CategoryMapping,
-    ConnectionStatus, ExportAttempt, ExportRecord, ExportState, ListRefresh, ListSyncState, Membership,
+    FLAGGED_DRIFT, ConnectionStatus, ExportAttempt, ExportRecord, ExportState, ListRefresh, ListSyncState, Membership,
     Organisation, Role, XeroConnection,
 )
 from ..roles import display_name
@@ -138,6 +138,7 @@ def portal_organisations(*, user) -> QuerySet:
             queued_count=_count(records.filter(state__in=[ExportState.QUEUED, ExportState.EXPORTING])),
             waiting_count=_count(records.filter(state=ExportState.WAITING_FOR_CONNECTION)),
             failed_count=_count(records.filter(state=ExportState.FAILED)),
+            drifted_count=_count(records.filter(state=ExportState.EXPORTED, xero_drift__in=FLAGGED_DRIFT)),
             # Account mapping (#15): items waiting "Needs mapping" and mappings the chart broke.
             needs_mapping_count=_count(records.filter(state=ExportState.NEEDS_MAPPING)),
             flagged_mapping_count=_count(CategoryMapping.objects.filter(
@@ -193,6 +194,7 @@ class PortalRow:
     flagged_mappings: int = 0
     admin_names: list[str] = field(default_factory=list)
     exports_per_day: list[int] = field(default_factory=list)
+    drifted: int = 0  # exported documents voided, deleted or changed in Xero (#16)
     failures_per_day: list[int] = field(default_factory=list)
 
     @property
@@ -299,6 +301,7 @@ def _row(organisation, *, now, keepalive: int) -> PortalRow:
         queued=organisation.queued_count,
         waiting=organisation.waiting_count,
         failed=organisation.failed_count,
+        drifted=organisation.drifted_count,
         lists_refreshed_at=max(lists_times) if lists_times else None,
         needs_attention=(organisation.status_code in ATTENTION_STATUSES or organisation.failed_count > 0
                          or organisation.needs_mapping_count > 0 or organisation.flagged_mapping_count > 0),

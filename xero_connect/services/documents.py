@@ -222,8 +222,10 @@ def _text_problems(row: dict) -> list[parsing.ValueRefused]:
     return problems
 
 
-def parse_csv(*, organisation, text: str) -> tuple[list[dict], list[RowError]]:
-    """Rows → document specs, checking everything that can be checked before writing."""
+def parse_csv(*, organisation, text: str, refuse_existing: bool = True) -> tuple[list[dict], list[RowError]]:
+    """Rows → document specs, checking everything that can be checked before writing.
+    `refuse_existing=False` (the API, which updates documents) leaves documents already in
+    the system to the caller."""
     errors: list[RowError] = []
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if not reader.fieldnames:
@@ -304,7 +306,7 @@ def parse_csv(*, organisation, text: str) -> tuple[list[dict], list[RowError]]:
         organisation=organisation, number__in={k[1] for k in docs}).values_list("doc_type", "number"))
     for (doc_type, number), spec in docs.items():
         row, f = spec["row"], spec["fields"]
-        if (doc_type, number) in existing:
+        if refuse_existing and (doc_type, number) in existing:
             errors.append(RowError(row, f"{DocumentType(doc_type).label[:-1]} {number} already exists."))
         spec["date"] = _date(f["date"], "date", errors, row, required=True)
         spec["due_date"] = _date(f["due_date"], "due_date", errors, row)

@@ -45,6 +45,7 @@ from ..models import (
     TaxRate,
     TrackingCategory,
     TrackingOption,
+    WebhookEvent,
     XeroConnection,
 )
 from ..names import contact_name_key
@@ -52,6 +53,7 @@ from ..observability import metrics
 from ..selectors.connections import current_connection
 from ..xero import errors
 from ..xero.accounting import AccountingApi, parse_xero_date
+from .webhooks_out import webhooks_emit
 from . import ratelimits, xero_access
 
 log = logging.getLogger("xero_connect.lists")
@@ -160,6 +162,9 @@ def _finish(refresh: ListRefresh, status: str) -> ListRefresh:
     refresh.status = status
     refresh.finished_at = timezone.now()
     refresh.save(update_fields=["status", "finished_at", "results", "steps_done", "steps_total"])
+    webhooks_emit(organisation=refresh.organisation, event_type=WebhookEvent.LISTS_REFRESHED, items=[{"refresh": {
+        "id": refresh.pk, "status": status, "lists": {name: {k: (result or {}).get(k) for k in (
+            "added", "updated", "archived", "unchanged", "error")} for name, result in (refresh.results or {}).items()}}}])
     log.info("lists.refresh.finished refresh=%s org=%s status=%s", refresh.pk, refresh.organisation_id, status)
     if refresh.started_at:
         metrics.list_refresh_observed(status=status, seconds=(refresh.finished_at - refresh.started_at).total_seconds())

@@ -47,6 +47,8 @@ BULK_ACTIONS: dict[str, BulkAction] = {
     K.EXPORT_RANGE: BulkAction(K.EXPORT_RANGE, Action.EXPORT, "Export everything not yet exported in a date range",
                                "queued exports"),
     K.HEALTH_CHECK: BulkAction(K.HEALTH_CHECK, Action.DIAGNOSE, "Run a health check", "checked the connection"),
+    K.RECONCILE: BulkAction(K.RECONCILE, Action.DIAGNOSE, "Check exported documents in Xero (voided, changed, paid)",
+                            "checked exported documents in Xero"),
 }
 
 PENDING, DONE, PROBLEM, FAILED, SKIPPED = "pending", "done", "problem", "failed", "skipped"
@@ -252,7 +254,19 @@ def _run_health_check(job: BulkJob, organisation: Organisation) -> tuple[str, st
     return (DONE if healthy else PROBLEM), detail, reverse("organisation_home", args=[organisation.slug])
 
 
+def _run_reconcile(job: BulkJob, organisation: Organisation) -> tuple[str, str, str]:
+    """One reconciliation run (#16): documents changed in Xero since the last one."""
+    from . import drift
+
+    run = drift.reconcile_organisation(organisation=organisation, trigger="portal")
+    if not run.ok:
+        return PROBLEM, run.detail or "Xero could not be asked; try again later.", _exports_link(organisation)
+    return DONE, (f"{_plural(run.seen, 'document')} changed in Xero since the last check, "
+                  f"{run.changed} newly flagged ({_plural(run.calls, 'call')})."), _exports_link(organisation)
+
+
 RUNNERS = {
+    K.RECONCILE: _run_reconcile,
     K.REFRESH_LISTS: _run_refresh_lists,
     K.RETRY_FAILED: _run_retry_failed,
     K.EXPORT_RANGE: _run_export_range,

@@ -29,3 +29,9 @@ def refresh_name(trigger: str) -> str:
 @register.filter
 def names_or(names) -> str:
     return messages.names_or(names or [])
+
+
+@register.filter
+def drift_count(n: int) -> str:
+    """The portal's count of documents changed in Xero (#16)."""
+    return messages.drift_count(n)

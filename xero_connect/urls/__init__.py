@@ -2,6 +2,7 @@
 from django.urls import include, path
 
 from ..views import auth, organisation
+from ..views.api_keys import connect_link
 
 urlpatterns = [
     path("", organisation.home, name="home"),
@@ -17,4 +18,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/lists/", include("xero_connect.urls.lists")),
     path("o/<slug:org_slug>/exports/", include("xero_connect.urls.exports")),
     path("o/<slug:org_slug>/mapping/", include("xero_connect.urls.mapping")),
+    path("o/<slug:org_slug>/api-keys/", include("xero_connect.urls.api_keys")),
+    path("o/<slug:org_slug>/webhooks/", include("xero_connect.urls.webhooks")),
+    path("connect/<str:token>/", connect_link, name="connect_link"),
 ]

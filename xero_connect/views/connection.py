@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from .. import messages as words
@@ -14,6 +15,7 @@ from ..models import ConnectionEvent, ExportRecord, ExportState, Role
 from ..roles import Action
 from ..selectors.connections import current_connection, presentation
 from ..selectors.organisations import recent_events
+from ..services import connect_links
 from ..services import connections as services
 from ..services import diagnosis as diagnosis_service
 from ..services import glance
@@ -247,7 +249,8 @@ def connection_confirm(request, pending_id):
             messages.success(request, f"Your organisation is connected: {organisation.name} is linked to "
                                       f"{connection.tenant_name} in Xero. Importing currencies and account codes "
                                       f"from Xero now.")
-            return redirect("connection_page", org_slug=organisation.slug)
+            back = connect_links.return_url_pop(request.session, organisation=organisation)
+            return redirect(back or reverse("connection_page", kwargs={"org_slug": organisation.slug}))
     return render(request, "xero_connect/connection/confirm.html", {
         "organisation": organisation, "pending": pending, "tenant": tenant, "current": current,
         "consequence": consequence, "error": error, "several": len(pending.tenants) > 1, "mismatch": mismatch,

@@ -11,11 +11,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from .. import messages as words
 from .. import roles
-from ..models import BulkJob, DocumentType, ExportRecord, ExportState
+from ..models import FLAGGED_DRIFT, BulkJob, DocumentType, ExportRecord, ExportState, XeroDrift
 from ..parsing import parse_id
 from ..roles import Action
 from ..selectors import exports as sel
 from ..selectors.access import get_scoped_or_404
+from ..services import drift
 from ..services import exports as svc
 from ..services.documents import COLUMNS, documents_import_csv
 from .base import can, organisation_view
@@ -55,6 +56,7 @@ def _filters(params, today=None) -> dict:
         "state": state if state in ExportState.values else "",
         "doc_type": doc_type if doc_type in DocumentType.values else "",
         "search": (params.get("q") or "").strip()[:100],
+        "drift": "changed" if params.get("drift") == "changed" else "",
         "notices": notices,
     }
 
@@ -66,7 +68,7 @@ def _announce(request, f) -> None:
 
 def _query(f: dict, **extra) -> str:
     params = {"from": f["date_from"].isoformat(), "to": f["date_to"].isoformat()}
-    for key, name in (("state", "state"), ("doc_type", "type"), ("search", "q")):
+    for key, name in (("state", "state"), ("doc_type", "type"), ("search", "q"), ("drift", "drift")):
         if f.get(key):
             params[name] = f[key]
     params.update({k: v for k, v in extra.items() if v})
@@ -101,7 +103,8 @@ def exports_page(request):
     _announce(request, f)
     pages = {t: request.GET.get(f"page_{t}") for t in DocumentType.values}
     data = sel.export_page(organisation=organisation, date_from=f["date_from"], date_to=f["date_to"],
-                           state=f["state"], search=f["search"], doc_type=f["doc_type"], pages=pages)
+                           state=f["state"], search=f["search"], doc_type=f["doc_type"], pages=pages,
+                           drift=f["drift"])
     job = None
     job_id = request.GET.get("job")
     if parse_id(job_id):
@@ -124,6 +127,7 @@ def exports_page(request):
         "fix_step": words.next_step(fix, is_admin=is_admin, admin_names=admin_names),
         "reexport_ask": words.admin_only("re-export documents already in Xero", admin_names=admin_names),
         "waiting_reason": words.waiting_reason(data["status"].code),
+        "drift_filter": words.DRIFT_FILTER, "drift_filter_hint": words.DRIFT_FILTER_HINT,
         "needs_mapping": data["totals"].get(ExportState.NEEDS_MAPPING, 0),
         "needs_mapping_step": words.needs_mapping_step(is_admin=can(request, Action.MAP),
                                                        admin_names=roles.admin_names(organisation)
@@ -237,7 +241,51 @@ def exports_record(request, record_id: int):
     return render(request, "xero_connect/exports/record.html", {
         "organisation": request.organisation, "record": record, "link": sel.record_link(record),
         "attempts": record.attempts.select_related("actor")[:50], "lines": record.document.lines.all(),
-        "can_export": can(request, Action.EXPORT)})
+        "can_export": can(request, Action.EXPORT), **_drift_context(request, record)})
+
+
+def _drift_context(request, record) -> dict:
+    """What the record page shows and offers about the document's state in Xero (#16)."""
+    flagged = record.xero_drift in FLAGGED_DRIFT and record.state == ExportState.EXPORTED
+    can_resolve = can(request, Action.RESOLVE_DRIFT)
+    return {
+        "drift_name": words.drift_name(record.xero_drift),
+        "drift_detail": words.drift_detail(drift=record.xero_drift, before=record.drift_total_before,
+                                           after=record.drift_total_after, paid=record.xero_amount_paid,
+                                           due=record.xero_amount_due),
+        "drift_flagged": flagged, "can_resolve_drift": can_resolve,
+        "can_reexport_new": flagged and record.xero_drift in (XeroDrift.VOIDED, XeroDrift.DELETED)
+        and not record.replaced_by_id,
+        "replaces": getattr(record, "replaces", None) if record.pk else None,
+        "drift_ask": "" if can_resolve else words.admin_only("act on documents changed in Xero",
+                                                            admin_names=roles.admin_names(request.organisation)),
+        "accept_button": words.DRIFT_ACCEPT_BUTTON, "reexport_button": words.DRIFT_REEXPORT_BUTTON,
+        "suggested_suffix": "-R1",
+    }
+
+
+@organisation_view(Action.RESOLVE_DRIFT)
+@require_POST
+def exports_drift_action(request, record_id: int):
+    """Admin only, explicit: "accept" Xero's version, or "reexport" a voided/deleted document as
+    a new one numbered with the confirmed `suffix`. Refusals come back as a message."""
+    record = get_scoped_or_404(ExportRecord.objects.select_related("document"), organisation=request.organisation,
+                               pk=record_id)
+    back = redirect(reverse("exports_record", args=[request.organisation.slug, record.pk]))
+    action = request.POST.get("action", "")
+    try:
+        if action == "accept":
+            drift.drift_accept(record=record, actor=request.user)
+            messages.success(request, words.DRIFT_ACCEPTED)
+        elif action == "reexport":
+            new = drift.drift_reexport_as_new(record=record, suffix=request.POST.get("suffix", "")[:50],
+                                              actor=request.user)
+            messages.success(request, words.drift_reexported(new.document.number))
+        else:
+            messages.error(request, "Choose one of the two actions.")
+    except drift.DriftActionRefused as exc:
+        messages.error(request, str(exc))
+    return back
 
 
 @organisation_view(Action.IMPORT_DOCUMENTS)

@@ -40,6 +40,11 @@ ACTIONS = {
     "set-lock-date": lambda **kw: services.set_period_lock_date(**kw) or {"ok": True},
     "enable-currency": lambda **kw: services.currency_enable(**kw) or {"ok": True},
     "disable-currency": lambda **kw: services.currency_disable(**kw) or {"ok": True},
+    "void-document": lambda **kw: services.document_set_status(action="void", **kw),
+    "delete-document": lambda **kw: services.document_set_status(action="delete", **kw),
+    "edit-document-amount": lambda **kw: services.document_set_amount(**kw),
+    "configure-webhook": lambda **kw: services.webhook_configure(**kw),
+    "flush-webhooks": lambda **kw: {"statuses": services.webhooks_flush()},
 }
 
 

@@ -67,8 +67,31 @@ def document(request, tenant_id, document_id):
     return render(request, "xero_sandbox/document.html", {
         "sandbox_user": user, "org": org, "doc": doc, "json": s.document(doc, unit_dp=4),
         "lines": doc.data.get("LineItems") or doc.data.get("JournalLines") or [],
-        "title": _title(doc),
+        "title": _title(doc), "actions": services.document_actions(doc),
+        "refused": request.GET.get("refused", "")[:300],
     })
+
+
+@require_http_methods(["POST"])
+def document_change(request, tenant_id, document_id):
+    """Void, Delete or a new first-line amount, as Xero allows per status (services)."""
+    user, org = _org_for(request, tenant_id)
+    if user is None:
+        return _login_redirect(request)
+    get_object_or_404(Document, organisation=org, document_id=document_id)
+    action = request.POST.get("action", "")
+    back = reverse("xero_sandbox:document", args=[org.tenant_id, document_id])
+    try:
+        if action in services.STATUS_ACTIONS:
+            services.document_set_status(tenant=org, document_id=document_id, action=action)
+        elif action == "amount":
+            services.document_set_amount(tenant=org, document_id=document_id,
+                                         unit_amount=request.POST.get("unit_amount", ""))
+        else:
+            raise services.DocumentActionRefused("Unknown action.")
+    except services.DocumentActionRefused as exc:
+        return HttpResponseRedirect(f"{back}?{urlencode({'refused': str(exc)})}")
+    return HttpResponseRedirect(back)
 
 
 def contact(request, tenant_id, contact_id):

@@ -1,7 +1,8 @@
 """Refresh lists from Xero for one organisation or all, here and now (not via the queue)."""
 from django.core.management.base import BaseCommand, CommandError
 
-from xero_connect.models import ListRefresh, Organisation
+from xero_connect.management.organisations import add_org_arguments, chosen_organisations
+from xero_connect.models import ListRefresh
 from xero_connect.services.lists import lists_refresh_now, ordered_lists
 
 
@@ -9,9 +10,7 @@ class Command(BaseCommand):
     help = "Refresh lists (accounts, contacts, tax rates, tracking categories, currencies) from Xero."
 
     def add_arguments(self, parser):
-        who = parser.add_mutually_exclusive_group(required=True)
-        who.add_argument("--org", help="Slug of one organisation.")
-        who.add_argument("--all", action="store_true", help="Every organisation.")
+        add_org_arguments(parser)
         parser.add_argument("--lists", default="", help="Comma-separated lists (default all): "
                                                         "accounts,contacts,tax_rates,tracking,currencies")
 
@@ -20,12 +19,7 @@ class Command(BaseCommand):
             names = ordered_lists([n.strip() for n in lists.split(",") if n.strip()] or None)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        if org:
-            organisations = list(Organisation.objects.filter(slug=org))
-            if not organisations:
-                raise CommandError(f"No organisation with slug {org!r}.")
-        else:
-            organisations = list(Organisation.objects.order_by("slug"))
+        organisations = chosen_organisations(org)
         failures = 0
         for organisation in organisations:
             refresh = lists_refresh_now(organisation=organisation, trigger=ListRefresh.Trigger.COMMAND, lists=names)

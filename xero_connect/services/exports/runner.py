@@ -61,7 +61,8 @@ from ...models import (
 from ...names import contact_name_key
 from ...selectors.connections import current_connection, presentation
 from ...xero import errors
-from .. import payloads, ratelimits
+from .. import payloads, ratelimits, webhooks_out
+from ...models import WebhookEvent
 from ..xero_access import api_for, connection_usable, record_xero_failure
 from .enqueue import due_filter
 from .needs_mapping import park_needs_mapping
@@ -417,6 +418,7 @@ def _fail(items, reason_for, *, outcome, status=None, key="", record_attempt=Tru
     _save([it.record for it in items], ["state", "last_error", "claimed_by", "xero_unavailable_since", *fields_extra])
     if attempts:
         ExportAttempt.objects.bulk_create(attempts)
+    webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_FAILED, record_ids=[it.record.pk for it in items])
 
 
 def _mark_exported(items_and_ids, *, connection: XeroConnection, outcome=Outcome.EXPORTED, status=200, key="",
@@ -448,10 +450,11 @@ def _mark_exported(items_and_ids, *, connection: XeroConnection, outcome=Outcome
         "state": ExportState.EXPORTED, "tenant_id": connection.tenant_id, "connection": connection,
         "exported_at": now, "exported_by": F("queued_by"), "in_doubt": False, "update_existing": False,
         "last_error": "", "claimed_by": "", "lookups_failed": 0, "xero_unavailable_since": None})
-    if defer is not None:  # the caller writes it together with its own (one statement on PostgreSQL)
+    if defer is not None:  # the caller writes it with its own (one statement on PostgreSQL), then tells webhooks
         defer.append(spec)
     else:
         _write_many([spec])
+        webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_EXPORTED, record_ids=list(per_row))
     return attempts
 
 
@@ -476,6 +479,7 @@ def park_waiting(*, organisation_id: int, reason: str, records=None, state=Expor
             outcome=outcome, finished_at=now, messages=[reason])
         n = ExportRecord.objects.filter(pk__in=ids).update(state=state, last_error=reason, claimed_by="")
         jobs_refresh(job_ids={job_id for _, job_id in rows if job_id})
+        webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_WAITING, record_ids=ids)
     log.info("xero.exports.waiting organisation=%s records=%s", organisation_id, n)
     return n
 
@@ -623,6 +627,8 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, tenant_id: st
             it.record.state = ExportState.EXPORTED
             it.record.claimed_by = ""
         _save([it.record for it in already], ["state", "claimed_by"])
+        webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_EXPORTED,
+                                     record_ids=[it.record.pk for it in already])
     return [it for it in ready if it.element is not None]
 
 
@@ -958,6 +964,9 @@ def _record_elements(items, elements, connection, key, result, started=None):
         specs.append(dict(per_row=outcomes, common={"finished_at": finished, "http_status": 200},
                           model=ExportAttempt, key="record", open_attempts=True))
         updated = _write_many(specs)
+        if ok:  # after the write: the event reads the records' state and Xero ids
+            webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_EXPORTED,
+                                         record_ids=[it.record.pk for it, _, _ in ok])
         if updated < len(outcomes):  # an open attempt was closed meanwhile (recovered as stale): keep the answer
             have = set(ExportAttempt.objects.filter(record_id__in=list(outcomes), idempotency_key=key,
                                                     finished_at=finished).values_list("record_id", flat=True))

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('xero_connect', '0005_15_account_mapping'),
+        ('xero_connect', '0007_16_drift'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
