@@ -438,6 +438,16 @@ def drift_count(n: int) -> str:
     return "" if not n else f"{n} changed in Xero"
 
 
+# --- Xero not answering (#13 item 5) -------------------------------------------------------------
+
+WAITING_FOR_XERO = "Waiting for Xero"  # a queued item Xero has not been answering for (not a stored state)
+
+
+def xero_waiting_count(n: int) -> str:
+    """The portal's per-organisation count of items waiting for Xero to answer again."""
+    return "" if not n else f"{n} waiting for Xero"
+
+
 # --- account mapping (#15) -----------------------------------------------------------------------
 
 NEEDS_MAPPING = "Needs mapping"  # the ledger state's name (ExportState.NEEDS_MAPPING)

@@ -192,3 +192,36 @@ def test_csv_upload_all_or_nothing_with_row_errors(admin_client, org):
     r = admin_client.post(url, {"file": SimpleUploadedFile("d.csv", good.encode())})
     assert r.status_code == 302
     assert ExportRecord.objects.filter(organisation=org, state=ExportState.NOT_EXPORTED).count() == 2
+
+
+def test_waiting_for_xero_is_a_state_filter_and_a_portal_count(admin_client, org, admin_user):
+    """#13 item 5: items queued while Xero is not answering are found with the "Waiting for
+    Xero" filter (with since-when), counted on the portal row, and a garbage state stays a 200."""
+    factories.make_connection(org, actor=admin_user)
+    since = timezone.now() - timedelta(hours=2)
+    for number in ("INV-OUT", "INV-Q"):
+        invoice(org, number)
+    ExportRecord.objects.filter(document__number="INV-OUT").update(state=ExportState.QUEUED,
+                                                                   xero_unavailable_since=since)
+    ExportRecord.objects.filter(document__number="INV-Q").update(state=ExportState.QUEUED)
+
+    page = admin_client.get(page_url(org)).content.decode()
+    assert '<option value="xero_waiting" >Waiting for Xero</option>' in page
+    assert page.index('value="waiting"') < page.index('value="xero_waiting"')  # beside "Waiting for connection"
+
+    shown = admin_client.get(page_url(org, state="xero_waiting")).content.decode()
+    assert 'data-number="INV-OUT"' in shown and 'data-number="INV-Q"' not in shown
+    assert "Waiting for Xero" in shown and f"since {timezone.localtime(since):%-d %b %H:%M}" in shown
+    assert '<option value="xero_waiting" selected>' in shown
+    queued = admin_client.get(page_url(org, state="queued")).content.decode()
+    assert 'data-number="INV-OUT"' in queued and 'data-number="INV-Q"' in queued  # still queued underneath
+
+    assert admin_client.get(page_url(org, state="\x00")).status_code == 400  # refused by the middleware, not a 500
+    for garbage in ("xero_waiting'", "XERO_WAITING", "x" * 500, "queued;xero_waiting"):
+        response = admin_client.get(page_url(org, state=garbage))
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert 'data-number="INV-OUT"' in html and 'data-number="INV-Q"' in html  # unfiltered
+
+    portal = admin_client.get(reverse("portal")).content.decode()
+    assert f'{reverse("exports_page", args=[org.slug])}?state=xero_waiting">1 waiting for Xero</a>' in portal

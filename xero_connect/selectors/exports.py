@@ -66,7 +66,20 @@ def record_link(record: ExportRecord) -> str:
     return deep_link(doc_type=record.doc_type, xero_id=record.xero_id, short_code=short_code)
 
 
-WAITING_FOR_XERO = "Waiting for Xero"
+WAITING_FOR_XERO = words.WAITING_FOR_XERO
+# The "Waiting for Xero" state filter: not a stored state but queued items Xero has not been
+# answering for (`xero_unavailable_since` set), offered beside the stored states.
+XERO_WAITING_FILTER = "xero_waiting"
+STATE_FILTERS = [choice for s in STATE_ORDER for choice in (
+    [(s.value, s.label), (XERO_WAITING_FILTER, WAITING_FOR_XERO)] if s == ExportState.WAITING_FOR_CONNECTION
+    else [(s.value, s.label)])]  # (value, words) for the State select, "Waiting for Xero" beside its kin
+
+
+def _state_q(state: str) -> Q:
+    """Rows for a state filter value (a stored state, or `XERO_WAITING_FILTER`)."""
+    if state == XERO_WAITING_FILTER:
+        return Q(state=ExportState.QUEUED, xero_unavailable_since__isnull=False)
+    return Q(state=state)
 
 
 def in_other_xero_organisation() -> Q:
@@ -153,6 +166,7 @@ def export_page(*, organisation, date_from, date_to, state: str = "", search: st
     if drift == "changed":
         base = base.filter(xero_drift__in=FLAGGED_DRIFT)
     counts: dict[str, dict[str, int]] = {}
+    xero_waiting_by_type: dict[str, int] = {}
     waiting_for_xero = totals_differ = 0
     for row in base.values("doc_type", "state").annotate(
             n=Count("id"), xero_waiting=Count("id", filter=Q(xero_unavailable_since__isnull=False)),
@@ -160,6 +174,7 @@ def export_page(*, organisation, date_from, date_to, state: str = "", search: st
         counts.setdefault(row["doc_type"], {})[row["state"]] = row["n"]
         if row["state"] == ExportState.QUEUED:
             waiting_for_xero += row["xero_waiting"]
+            xero_waiting_by_type[row["doc_type"]] = row["xero_waiting"]
         if row["state"] == ExportState.EXPORTED:
             totals_differ += row["differ"]
     sections = []
@@ -171,7 +186,10 @@ def export_page(*, organisation, date_from, date_to, state: str = "", search: st
             continue
         by_state = counts.get(value, {})
         total = sum(by_state.values())
-        shown_total = by_state.get(state, 0) if state else total
+        if state == XERO_WAITING_FILTER:
+            shown_total = xero_waiting_by_type.get(value, 0)
+        else:
+            shown_total = by_state.get(state, 0) if state else total
         n_pages = max(1, -(-shown_total // page_size))
         page = parse_page(pages.get(value), last=n_pages)
         section = Section(
@@ -181,7 +199,7 @@ def export_page(*, organisation, date_from, date_to, state: str = "", search: st
         if shown_total:
             rows = base.filter(doc_type=value)
             if state:
-                rows = rows.filter(state=state)
+                rows = rows.filter(_state_q(state))
             rows = (rows.select_related("document", "connection", "document__paid_document__export_record")
                     .order_by("-doc_date", "-id")[(page - 1) * page_size: page * page_size])
             section.rows = [Row(r, record_link(r), STATE_COLOUR.get(r.state, "off"),

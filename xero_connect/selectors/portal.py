@@ -137,6 +137,7 @@ def portal_organisations(*, user) -> QuerySet:
             last_export_at=_max(records.filter(state=ExportState.EXPORTED), "exported_at"),
             queued_count=_count(records.filter(state__in=[ExportState.QUEUED, ExportState.EXPORTING])),
             waiting_count=_count(records.filter(state=ExportState.WAITING_FOR_CONNECTION)),
+            xero_waiting_count=_count(records.filter(state=ExportState.QUEUED, xero_unavailable_since__isnull=False)),
             failed_count=_count(records.filter(state=ExportState.FAILED)),
             drifted_count=_count(records.filter(state=ExportState.EXPORTED, xero_drift__in=FLAGGED_DRIFT)),
             # Account mapping (#15): items waiting "Needs mapping" and mappings the chart broke.
@@ -195,6 +196,9 @@ class PortalRow:
     admin_names: list[str] = field(default_factory=list)
     exports_per_day: list[int] = field(default_factory=list)
     drifted: int = 0  # exported documents voided, deleted or changed in Xero (#16)
+    # Queued items Xero has not been answering for (#13): shown, not "needs attention" — there is
+    # nothing to do, they go out by themselves when Xero answers.
+    xero_waiting: int = 0
     failures_per_day: list[int] = field(default_factory=list)
 
     @property
@@ -302,6 +306,7 @@ def _row(organisation, *, now, keepalive: int) -> PortalRow:
         waiting=organisation.waiting_count,
         failed=organisation.failed_count,
         drifted=organisation.drifted_count,
+        xero_waiting=organisation.xero_waiting_count,
         lists_refreshed_at=max(lists_times) if lists_times else None,
         needs_attention=(organisation.status_code in ATTENTION_STATUSES or organisation.failed_count > 0
                          or organisation.needs_mapping_count > 0 or organisation.flagged_mapping_count > 0),

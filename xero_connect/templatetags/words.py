@@ -35,3 +35,9 @@ def names_or(names) -> str:
 def drift_count(n: int) -> str:
     """The portal's count of documents changed in Xero (#16)."""
     return messages.drift_count(n)
+
+
+@register.filter
+def xero_waiting_count(n: int) -> str:
+    """The portal's count of items waiting for Xero to answer again (#13)."""
+    return messages.xero_waiting_count(n)

@@ -53,7 +53,7 @@ def _filters(params, today=None) -> dict:
     return {
         "date_from": date_from,
         "date_to": date_to,
-        "state": state if state in ExportState.values else "",
+        "state": state if state in ExportState.values or state == sel.XERO_WAITING_FILTER else "",
         "doc_type": doc_type if doc_type in DocumentType.values else "",
         "search": (params.get("q") or "").strip()[:100],
         "drift": "changed" if params.get("drift") == "changed" else "",
@@ -118,7 +118,7 @@ def exports_page(request):
     fix = "connect" if data["status"].code == words.NOT_CONNECTED else "reconnect"
     return render(request, "xero_connect/exports/page.html", {
         **data, "organisation": organisation, "f": f, "query": _query(f), "job": job, "progress": progress,
-        "waiting": waiting, "states": sel.STATE_ORDER, "doc_types": DocumentType.choices,
+        "waiting": waiting, "states": sel.STATE_FILTERS, "doc_types": DocumentType.choices,
         "can_export": can(request, Action.EXPORT), "can_reexport": can_reexport,
         "can_import": can(request, Action.IMPORT_DOCUMENTS),
         # Whom to ask: shown to members where admin-only buttons would be, and when items wait.
