@@ -256,9 +256,10 @@ class TrackingCategoryAdmin(ListItemAdmin):
 
 @admin.register(m.ListRefresh)
 class ListRefreshAdmin(ReadOnlyAdmin):
-    list_display = ["organisation", "trigger", "status", "created_at", "finished_at", "actor"]
+    list_display = ["organisation", "trigger", "status", "created_at", "finished_at", "actor_name"]
     list_filter = ["status", "trigger"]
     search_fields = ["organisation__name"]
+    list_select_related = ["organisation", "actor"]
 
 
 def _export_documents(modeladmin, request, documents) -> None:
@@ -351,7 +352,7 @@ class ExportRecordAdmin(LargeTableAdmin):
 
 @admin.register(m.BulkJob)
 class BulkJobAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "kind", "scope", "actor", "status", "total", "done", "failed", "waiting",
+    list_display = ["created_at", "kind", "scope", "actor_name", "status", "total", "done", "failed", "waiting",
                     "skipped", "summary"]
     list_filter = ["kind", "status", ("organisation", admin.EmptyFieldListFilter)]
     search_fields = ["organisation__name", "actor__username", "summary"]

@@ -140,3 +140,47 @@ def test_finish_in_two_tabs_the_loser_gets_a_clear_page_and_its_tokens_are_revok
     response = client.post(reverse("connection_confirm", args=[org.slug, tab2.pk]), {"tenant_id": tenant_id})
     assert response.status_code == 409
     assert "Xero was connected from another tab" in response.content.decode()
+
+
+def test_a_deleted_users_refreshes_jobs_and_export_attempts_say_a_former_user(org, admin_user, client):
+    """#12 item 3 leftover: rows a person made keep saying so after their account is deleted;
+    automatic runs still name nobody."""
+    from tests.services.test_exports import FakeXero, make_invoice, records
+    import responses
+
+    from xero_connect.models import ExportAttempt, ListRefresh
+    from xero_connect.services import exports, lists
+
+    leaver = factories.make_user("lee", first_name="Lee", last_name="Ver")
+    factories.add_member(org, leaver, Role.ADMIN)
+    factories.make_connection(org, actor=admin_user, short_code="!abc12")
+    refresh = lists.lists_refresh_enqueue(organisation=org, actor=leaver, lists=["accounts"])
+    ListRefresh.objects.filter(pk=refresh.pk).update(status=ListRefresh.Status.DONE)  # ran: not reused below
+    automatic = lists.lists_refresh_enqueue(organisation=org, actor=None, trigger=ListRefresh.Trigger.SCHEDULE,
+                                            lists=["accounts"])
+    make_invoice(org, "INV-1")
+    job = exports.exports_enqueue_selected(organisation=org, actor=leaver,
+                                           record_ids=list(records(org).values_list("pk", flat=True)))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        FakeXero(rsps)
+        exports.exports_drain(organisation_id=org.pk, max_seconds=5)
+    attempt = ExportAttempt.objects.get()
+    leaver.delete()  # removed in the admin
+
+    for row in (refresh, automatic, job, attempt):
+        row.refresh_from_db()
+    assert (refresh.actor, job.actor, attempt.actor) == (None, None, None)
+    assert refresh.actor_name == job.actor_name == attempt.actor_name == "a former user"
+    assert automatic.actor_name == ""
+    client.force_login(admin_user)
+    lists_page = client.get(reverse("lists_index", args=[org.slug])).content.decode()
+    assert lists_page.count("a former user") == 1  # the leaver's refresh, not the scheduled one
+    detail = client.get(reverse("lists_refresh_detail", args=[org.slug, refresh.pk])).content.decode()
+    assert "by a former user" in detail
+    record = client.get(reverse("exports_record", args=[org.slug, attempt.record_id])).content.decode()
+    assert "a former user" in record
+    staff = Client()
+    staff.force_login(factories.make_user("olive", is_staff=True, is_superuser=True))
+    for model in ("listrefresh", "bulkjob"):
+        changelist = staff.get(reverse(f"admin:xero_connect_{model}_changelist"))
+        assert changelist.status_code == 200 and "a former user" in changelist.content.decode(), model

@@ -122,6 +122,24 @@ def person_name(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
+class ByPersonMixin:
+    """For rows with an `actor` user link (SET_NULL) and a `by_person` flag: whether a person
+    made the row survives their account's deletion, so history says "a former user", not
+    nothing. `by_person` is set on save when an actor is given (bulk creators set it themselves)."""
+
+    def save(self, *args, **kwargs):
+        if self.actor_id is not None:
+            self.by_person = True
+        super().save(*args, **kwargs)
+
+    @property
+    def actor_name(self) -> str:
+        """The person's name, "a former user" for a deleted account, "" when automatic."""
+        if self.actor_id is None and not self.by_person:
+            return ""
+        return person_name(self.actor)
+
+
 class ConnectionEvent(models.Model):
     """Audit row: every status transition and every check of a connection."""
 

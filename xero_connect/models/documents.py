@@ -3,7 +3,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .connections import XeroConnection
+from .connections import ByPersonMixin, XeroConnection
 from .fields import TolerantDecimalField
 from .organisations import Organisation
 
@@ -176,7 +176,7 @@ class ExportRecord(models.Model):
         return f"{self.document} — {self.get_state_display()}"
 
 
-class ExportAttempt(models.Model):
+class ExportAttempt(ByPersonMixin, models.Model):
     class Outcome(models.TextChoices):
         EXPORTED = "exported", "Exported"
         VALIDATION_FAILED = "validation_failed", "Refused by Xero"
@@ -195,12 +195,14 @@ class ExportAttempt(models.Model):
     http_status = models.PositiveIntegerField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=128, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    by_person = models.BooleanField(default=False, help_text="A person made it (their account may since be "
+                                                               "deleted); otherwise it was automatic.")
 
     class Meta:
         ordering = ["-started_at", "-id"]
 
 
-class BulkJob(models.Model):
+class BulkJob(ByPersonMixin, models.Model):
     """A background job a person started: export a selection/range, retry failed, refresh
     lists or run health checks, for one organisation or (portal) many."""
 
@@ -222,6 +224,8 @@ class BulkJob(models.Model):
     organisation = models.ForeignKey(Organisation, null=True, blank=True, on_delete=models.CASCADE,
                                      related_name="bulk_jobs", help_text="Empty for portal jobs over many organisations.")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    by_person = models.BooleanField(default=False, help_text="A person made it (their account may since be "
+                                                               "deleted); otherwise it was automatic.")
     kind = models.CharField(max_length=30, choices=Kind.choices)
     params = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)

@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from ..names import contact_name_key
+from .connections import ByPersonMixin
 from .organisations import Organisation
 
 
@@ -151,7 +152,7 @@ class ListSyncState(models.Model):
         constraints = [models.UniqueConstraint(fields=["organisation", "list_name"], name="uniq_list_sync_state")]
 
 
-class ListRefresh(models.Model):
+class ListRefresh(ByPersonMixin, models.Model):
     """One run of imports / Refresh lists, with per-list results shown to the user."""
 
     class Trigger(models.TextChoices):
@@ -170,6 +171,8 @@ class ListRefresh(models.Model):
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="list_refreshes")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    by_person = models.BooleanField(default=False, help_text="A person made it (their account may since be "
+                                                               "deleted); otherwise it was automatic.")
     trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.MANUAL)
     lists = models.JSONField(default=list, help_text="List names requested.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)

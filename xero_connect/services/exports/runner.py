@@ -228,7 +228,7 @@ def _attempt(record, outcome, *, messages=(), status=None, key="", now=None, sta
     now = now or timezone.now()
     return ExportAttempt(record=record, started_at=started or now, finished_at=now,
                          outcome=outcome, messages=list(messages), http_status=status, idempotency_key=key,
-                         actor_id=record.queued_by_id)
+                         actor_id=record.queued_by_id, by_person=record.queued_by_id is not None)
 
 
 def _finish_open_attempts(records, outcome, *, messages=(), status=None):
@@ -357,12 +357,13 @@ def _send_starts(record_ids: list[int], *, key: str, tenant_id: str, now) -> Non
     goes to (where a write in doubt may have landed) and one more attempt
     (the same for the whole batch: one UPDATE; the payload hash is stored with the outcome),
     and each gets an open attempt (no outcome yet: a call in flight) whose actor is the
-    record's queued_by, read by the database, never loaded per document (INSERT … SELECT).
+    record's queued_by (and whether there is one: `by_person`), read by the database, never loaded per document (INSERT … SELECT).
     One statement on PostgreSQL (a data-modifying CTE), two elsewhere."""
     a, r = ExportAttempt._meta, ExportRecord._meta
     qn = db_connection.ops.quote_name
     cols = ", ".join(qn(a.get_field(c).column)
-                     for c in ["record", "started_at", "outcome", "messages", "idempotency_key", "actor"])
+                     for c in ["record", "started_at", "outcome", "messages", "idempotency_key", "actor",
+                               "by_person"])
     started = a.get_field("started_at").get_db_prep_save(now, db_connection)
     record_id, queued_by = qn(r.pk.column), qn(r.get_field("queued_by").column)
     if db_connection.vendor == "postgresql":
@@ -373,14 +374,15 @@ def _send_starts(record_ids: list[int], *, key: str, tenant_id: str, now) -> Non
                f"{c['attempts_count']} = {c['attempts_count']} + 1, {c['updated_at']} = %s "
                f"WHERE {record_id} = ANY(%s) RETURNING {record_id}, {queued_by}) "
                f"INSERT INTO {qn(a.db_table)} ({cols}) SELECT u.{record_id}, %s, '', CAST('[]' AS jsonb), %s, "
-               f"u.{queued_by} FROM u")
+               f"u.{queued_by}, u.{queued_by} IS NOT NULL FROM u")
         with db_connection.cursor() as cursor:
             cursor.execute(sql, [key, tenant_id, now, now, list(record_ids), now, key])
         return
     ExportRecord.objects.filter(pk__in=record_ids).update(
         idempotency_key=key, tenant_id=tenant_id, claimed_at=now, attempts_count=F("attempts_count") + 1,
         updated_at=now)
-    sql = (f"INSERT INTO {qn(a.db_table)} ({cols}) SELECT {record_id}, %s, '', '[]', %s, {queued_by} "
+    sql = (f"INSERT INTO {qn(a.db_table)} ({cols}) SELECT {record_id}, %s, '', '[]', %s, {queued_by}, "
+           f"{queued_by} IS NOT NULL "
            f"FROM {qn(r.db_table)} WHERE {record_id} IN ({', '.join(['%s'] * len(record_ids))})")
     with db_connection.cursor() as cursor:
         cursor.execute(sql, [started, key, *record_ids])
