@@ -438,6 +438,22 @@ def drift_count(n: int) -> str:
     return "" if not n else f"{n} changed in Xero"
 
 
+# --- lists of an earlier Xero organisation (#12 item 1) ------------------------------------------
+
+EARLIER_XERO_ORGANISATION = "an earlier Xero organisation"  # when its name was never known
+
+
+def earlier_lists(names) -> str:
+    """The Lists page's one line about lists kept from Xero organisations linked before:
+    ["Demo Co (NZ)"] → "Lists from Demo Co (NZ) are kept for the documents exported there."
+    [] → ""."""
+    names = [n for n in names if n]
+    if not names:
+        return ""
+    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"Lists from {joined} are kept for the documents exported there."
+
+
 # --- Xero not answering (#13 item 5) -------------------------------------------------------------
 
 WAITING_FOR_XERO = "Waiting for Xero"  # a queued item Xero has not been answering for (not a stored state)

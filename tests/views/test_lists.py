@@ -177,3 +177,25 @@ def test_pagination(member_client, org):
 def test_another_organisations_items_never_show(member_client, org, other_org):
     Account.objects.create(organisation=other_org, xero_id="x1", code="999", name="Secret other account")
     assert "Secret other account" not in member_client.get(url("lists_index", org)).content.decode()
+
+
+def test_lists_of_an_earlier_xero_organisation_are_mentioned_not_shown_as_current(member_client, org, admin_user):
+    """#12 item 1: after a switch of Xero organisation the old one's lists stay (history for the
+    documents exported there); the Lists page says so in one line and lists only the new one's."""
+    old = factories.make_connection(org, actor=admin_user, tenant_id="tenant-old", tenant_name="Harbour Cafe Ltd")
+    Account.objects.create(organisation=org, tenant_id=old.tenant_id, xero_id="old-1", code="260",
+                           name="Old Wholesale")
+    Contact.objects.create(organisation=org, tenant_id=old.tenant_id, xero_id="old-c", name="Old Supplier")
+    page = member_client.get(url("lists_index", org)).content.decode()
+    assert 'id="earlier-lists"' not in page and "Old Wholesale" in page  # still the current one
+
+    old.is_current = False
+    old.save(update_fields=["is_current"])
+    new = factories.make_connection(org, actor=admin_user, tenant_id="tenant-new", tenant_name="Harbour Cafe NZ")
+    Account.objects.create(organisation=org, tenant_id=new.tenant_id, xero_id="new-1", code="200", name="Sales")
+    page = member_client.get(url("lists_index", org)).content.decode()
+    assert ('<p class="muted" id="earlier-lists">Lists from Harbour Cafe Ltd are kept for the documents exported '
+            'there.</p>') in page
+    assert "Sales" in page and "Old Wholesale" not in page
+    contacts = member_client.get(url("lists_index", org), {"list": ListName.CONTACTS, "status": "all"})
+    assert "Old Supplier" not in contacts.content.decode()

@@ -50,6 +50,7 @@ def lists_index(request):
         "without_rate": selectors.currencies_without_rate(organisation=organisation)
         if list_name == ListName.CURRENCIES else [],
         "list_choices": [(n, dict(ListName.choices)[n]) for n in services.ORDER],
+        "earlier_lists": words.earlier_lists(selectors.earlier_tenant_names(organisation=organisation)),
     }
     return render(request, "xero_connect/lists/index.html", context)
 
