@@ -52,6 +52,17 @@ def test_export_data_remembers_the_date_range_per_organisation(admin_client, org
     assert 'value="2025-02-01"' in admin_client.get(page).content.decode()
 
 
+def test_a_mistyped_range_is_remembered_as_shown_and_its_notice_given_once(admin_client, org):
+    page = reverse("exports_page", args=[org.slug])
+    first = admin_client.get(page, {"from": "2025-03-31", "to": "2025-01-01"}).content.decode()
+    assert "wrong way round" in first
+    again = admin_client.get(page).content.decode()
+    assert "wrong way round" not in again
+    assert 'value="2025-01-01"' in again and 'value="2025-03-31"' in again
+    admin_client.get(page, {"from": "2025-13-45", "to": "2025-03-31"})
+    assert "is not a date" not in admin_client.get(page).content.decode()
+
+
 def test_refresh_failure_gives_an_admin_the_button_and_a_member_the_names(client, admin_user, member_user, org):
     refresh = ListRefresh.objects.create(organisation=org, trigger=ListRefresh.Trigger.MANUAL, lists=["accounts"])
     lists_service.lists_refresh_run(refresh_id=refresh.pk)
