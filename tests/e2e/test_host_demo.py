@@ -69,3 +69,19 @@ def test_host_demo_admin_option_makes_the_connect_link_usable(xero, live_server,
     with pytest.raises(CommandError, match="no user “nobody”"):
         call_command("host_demo", base_url=live_server.url, external_id="cust-new", documents=1,
                      timeout=1, admin="nobody", stdout=io.StringIO())
+
+
+def test_host_demo_return_url_answers_the_admins_browser():
+    """After Finish the connect link sends the Admin's browser to host_demo's own return_url:
+    it must answer a page, not "501 Unsupported method ('GET')"."""
+    import requests
+
+    from xero_connect.management.commands.host_demo import Receiver
+    receiver = Receiver()
+    try:
+        answer = requests.get(receiver.url + "/connected",
+                              params={"organisation": "<kauri>", "status": "connected"}, timeout=10)
+    finally:
+        receiver.close()
+    assert answer.status_code == 200
+    assert "organisation <b>&lt;kauri&gt;</b> is <b>connected</b>" in answer.text

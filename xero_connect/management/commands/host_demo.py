@@ -22,7 +22,9 @@ import threading
 import time
 import uuid
 from datetime import date
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from django.conf import settings
@@ -37,7 +39,8 @@ FINAL = {"document.exported": "exported", "document.failed": "failed", "document
 
 
 class Receiver:
-    """The host's webhook receiver: verifies every request, keeps the events, answers 204."""
+    """The host's webhook receiver: verifies every request, keeps the events, answers 204. A GET
+    (the connect link's return_url, opened by the Admin's browser after Finish) gets a page."""
 
     def __init__(self):
         self.secret = None
@@ -59,6 +62,20 @@ class Receiver:
                         receiver.events.append(event)
                     self.send_response(204)
                 self.end_headers()
+
+            def do_GET(self):
+                # The connect link's return_url: the Admin's browser lands here after Finish.
+                query = parse_qs(urlsplit(self.path).query)
+                slug = escape(query.get("organisation", ["?"])[0])
+                status = escape(query.get("status", ["?"])[0])
+                body = (f"<!doctype html><title>Host demo</title><h1>Back in the host system</h1>"
+                        f"<p>Xero Connect says organisation <b>{slug}</b> is <b>{status}</b>. You can close "
+                        f"this tab: <code>manage.py host_demo</code> carries on in the terminal.</p>").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, *args):
                 pass
