@@ -176,3 +176,17 @@ def test_reconnect_link_from_the_email_opens_a_page_with_the_button(admin_client
     factories.make_connection(org, status="needs_reconnect")
     body = admin_client.get(reverse("connection_reconnect", args=[org.slug])).content.decode()
     assert "Reconnect Acme Widgets to Xero" in body and "clears the previous authorisation" in body
+
+
+def test_a_check_of_the_previous_connection_is_not_shown_after_a_reconnect(member_client, org, admin_user):
+    from xero_connect import connection_states
+    old = factories.make_connection(org, actor=admin_user, status="removed_in_xero")
+    connection_states.record_check(organisation=org, connection=old, reason="Health check: The app was disconnected "
+                                   "in Xero", outcome="problem")
+    connection_states.replace(old, actor=admin_user)
+    factories.make_connection(org, actor=admin_user, tenant_name="Acme NZ")
+    for page in ("connection_diagnose", "connection_page"):
+        body = member_client.get(reverse(page, args=[org.slug])).content.decode()
+        assert '<p class="muted">Last check' not in body, page  # (the history still lists it)
+    assert "The app was disconnected in Xero" not in member_client.get(
+        reverse("connection_diagnose", args=[org.slug])).content.decode()
