@@ -91,3 +91,16 @@ def test_sign_in_error_is_an_alert_tied_to_the_fields(client, db):
     html = client.post(reverse("login"), {"username": "nobody", "password": "wrong"}).content.decode()
     assert 'id="sign-in-error" role="alert"' in html
     assert html.count('aria-invalid="true" aria-describedby="sign-in-error"') == 2
+
+
+def test_a_form_from_a_page_out_of_date_gets_a_plain_page_not_djangos(admin_user, org):
+    """A form sent from a tab opened before the user signed in again fails Django's CSRF check:
+    the user reads what happened and the next step, not "CSRF verification failed"."""
+    from django.test import Client
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(admin_user)
+    response = browser.post(reverse("lists_refresh", args=[org.slug]), {"csrfmiddlewaretoken": "x" * 64})
+    body = response.content.decode()
+    assert response.status_code == 403
+    assert "This page was out of date" in body and "reload the page" in body
+    assert "CSRF verification failed" not in body
