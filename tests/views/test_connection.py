@@ -56,6 +56,14 @@ def test_connect_choose_confirm_finish(admin_client, org, rsps):
     # A double click on Finish: same connection, no error.
     again = admin_client.post(finish, {"tenant_id": "tenant-2"})
     assert again.status_code == 302 and XeroConnection.objects.filter(organisation=org).count() == 1
+    # Later, after a Disconnect, Back to this page and Finish again: nothing is connected, and
+    # the page must not say it is.
+    from xero_connect import connection_states
+    admin_client.get(reverse("connection_page", args=[org.slug]))  # shows (and clears) the double click's message
+    connection_states.disconnect(XeroConnection.objects.get(organisation=org))
+    late = admin_client.post(finish, {"tenant_id": "tenant-2"}, follow=True).content.decode()
+    assert "Your organisation is connected" not in late and "This sign-in was already finished." in late
+    assert not XeroConnection.objects.filter(organisation=org, is_current=True).exists()
 
 
 def test_one_organisation_still_gets_a_confirmation_naming_it(admin_client, org, rsps):

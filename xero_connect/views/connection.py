@@ -254,6 +254,10 @@ def connection_confirm(request, pending_id):
             error = f"{message.title}. {message.explanation} {message.next_step}"
             status = 502
         else:
+            if not connection.is_current:
+                # Finish pressed again on a page kept in the browser (Back) after this
+                # connection was disconnected or replaced: nothing was connected now.
+                return _pending_closed(request, pending)
             messages.success(request, f"Your organisation is connected: {organisation.name} is linked to "
                                       f"{connection.tenant_name} in Xero. Importing currencies and account codes "
                                       f"from Xero now.")
