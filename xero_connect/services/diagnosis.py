@@ -162,7 +162,7 @@ def _run_checks(connection: XeroConnection, checks: list[Check]) -> dict:
                             "Listed." if listed else f"{connection.tenant_name or connection.tenant_id} is not in "
                                                      f"this app's connections any more."))
     except errors.ReauthorisationRequired:
-        checks.append(Check("listed", label, None, "Xero refused the sign-in."))
+        checks.append(Check("listed", label, None, words.SIGN_IN_REFUSED))
         _skip_rest(checks, from_key="listed")
         return {"situation": "needs_reconnect"}
     except xero_access.NoCallSlot:
