@@ -7,19 +7,13 @@ from django.conf import settings
 from django.test import override_settings
 
 from tests import factories
-from tests.services.test_connections_fakes import (add_connections, add_organisation, add_token, calls_to, tenant,
+from tests.fakes import (add_connections, add_organisation, add_token, calls_to, tenant,
                                                     token_body)
 from xero_connect.models import RateBudget
 from xero_connect.services import ratelimits, xero_access
 from xero_connect.xero import errors
 
 ORG_URL = f"{settings.XERO_API_URL}/Organisation"
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
-        yield r
 
 
 @pytest.fixture(autouse=True)

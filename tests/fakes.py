@@ -1,4 +1,5 @@
-"""Xero at the HTTP seam, for the connection tests (`responses`). No tests in here."""
+"""Fakes shared by the test modules: Xero at the HTTP seam (`responses`: token, connections,
+Organisation, revoke, delete) and a session. The `rsps` fixture is in tests/conftest.py. No tests in here."""
 import base64
 import json
 import re
