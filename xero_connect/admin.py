@@ -164,7 +164,7 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "organisation"]
 
 
-TOKEN_FIELDS = {"access_token_encrypted", "refresh_token_encrypted", "previous_refresh_token_encrypted"}
+TOKEN_FIELDS = {"access_token_encrypted", "refresh_token_encrypted"}
 
 
 @admin.register(m.XeroConnection)
