@@ -56,6 +56,7 @@ class XeroConfig:
     export_drains_per_tenant: int
     export_payment_defer: float
     export_due_days: int | None    # due date of exported invoices/bills without one (None: Xero's rule)
+    export_periodic_seconds: float  # how often a drain re-checks claims, the connection and job counts
     metrics_budget_top_n: int      # organisations named in the budget gauge of /metrics
 
 
