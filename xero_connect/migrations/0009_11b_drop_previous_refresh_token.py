@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('xero_connect', '0007_16_drift'),
+        ('xero_connect', '0008_18_export_indexes'),
     ]
 
     operations = [
