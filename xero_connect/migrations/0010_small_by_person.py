@@ -13,7 +13,7 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('xero_connect', '0008_18_export_indexes'),
+        ('xero_connect', '0009_11b_drop_previous_refresh_token'),
     ]
 
     operations = [
