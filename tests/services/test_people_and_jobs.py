@@ -179,6 +179,10 @@ def test_a_deleted_users_refreshes_jobs_and_export_attempts_say_a_former_user(or
     assert "by a former user" in detail
     record = client.get(reverse("exports_record", args=[org.slug, attempt.record_id])).content.decode()
     assert "a former user" in record
+    exported = record[record.index("<dt>Exported</dt>"):]
+    assert "by a former user" in exported[:exported.index("</dd>")]
+    asked = record[record.index("<dt>Last asked</dt>"):]
+    assert "by a former user" in asked[:asked.index("</dd>")]
     staff = Client()
     staff.force_login(factories.make_user("olive", is_staff=True, is_superuser=True))
     for model in ("listrefresh", "bulkjob"):

@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from .. import messages as words
 from .. import roles
-from ..models import FLAGGED_DRIFT, BulkJob, DocumentType, ExportRecord, ExportState, XeroDrift
+from ..models import FLAGGED_DRIFT, BulkJob, DocumentType, ExportAttempt, ExportRecord, ExportState, XeroDrift
+from ..models.connections import person_name
 from ..parsing import parse_id
 from ..roles import Action
 from ..selectors import exports as sel
@@ -239,10 +240,24 @@ def exports_record(request, record_id: int):
         actor=request.user, organisation=request.organisation, record_id=record_id,
         queryset=ExportRecord.objects.select_related("document", "connection", "exported_by", "queued_by",
                                                      "document__paid_document__export_record"))
+    attempts = list(record.attempts.select_related("actor")[:50])
     return render(request, "xero_connect/exports/record.html", {
         "organisation": request.organisation, "record": record, "link": sel.record_link(record),
-        "attempts": record.attempts.select_related("actor")[:50], "lines": record.document.lines.all(),
+        "attempts": attempts, "lines": record.document.lines.all(),
+        "exported_by_name": _person_of(record.exported_by, [a for a in attempts if a.outcome in EXPORTED_OUTCOMES]),
+        "queued_by_name": _person_of(record.queued_by, attempts),
         "can_export": can(request, Action.EXPORT), **_drift_context(request, record)})
+
+
+EXPORTED_OUTCOMES = (ExportAttempt.Outcome.EXPORTED, ExportAttempt.Outcome.RECOVERED)
+
+
+def _person_of(user, attempts) -> str:
+    """Who did it, as history shows it: the person's name; "a former user" when the account
+    was deleted since (the newest matching attempt was made by a person); "" when automatic."""
+    if user is not None:
+        return person_name(user)
+    return attempts[0].actor_name if attempts else ""
 
 
 def _drift_context(request, record) -> dict:
