@@ -170,6 +170,7 @@ def test_a_contact_added_in_xero_arrives_in_the_lists_by_its_webhook_alone(hooke
 def test_a_void_in_xero_reaches_the_host_once_signed_and_the_api_says_voided_in_xero(hooked, client):
     """The host's side: one signed `document.changed_in_xero` per change, whatever Xero repeats."""
     import json as _json
+    from datetime import timedelta
 
     from standardwebhooks.webhooks import Webhook
 
@@ -195,7 +196,7 @@ def test_a_void_in_xero_reaches_the_host_once_signed_and_the_api_says_voided_in_
         tenant = XeroConnection.objects.get(organisation=org, is_current=True).tenant_id
         again = [{"resourceUrl": "", "resourceId": record.xero_id, "tenantId": tenant, "tenantType": "ORGANISATION",
                   "eventCategory": "INVOICE", "eventType": "UPDATE",
-                  "eventDateUtc": (timezone.now() + timezone.timedelta(seconds=n)).isoformat()[:23]}
+                  "eventDateUtc": (timezone.now() + timedelta(seconds=n)).isoformat()[:23]}
                  for n in (1, 2)]
         for event in again:
             body = _json.dumps({"events": [event], "firstEventSequence": 9, "lastEventSequence": 9,
