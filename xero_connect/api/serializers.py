@@ -260,6 +260,7 @@ class InXeroSerializer(serializers.ModelSerializer):
         fields = ["state", "state_words", "detail", "xero_status", "total_before", "total_after", "amount_paid",
                   "amount_due", "last_seen_at", "updated_in_xero_at", "accepted_at", "accepted_by",
                   "accepted_status", "accepted_total", "accepted_note"]
+        read_only_fields = fields  # an answer only: every field is always there
 
     @extend_schema_field(serializers.ChoiceField(choices=IN_XERO_STATES))
     def get_state(self, record) -> str:
