@@ -7,7 +7,7 @@ import pytest
 from django.urls import URLPattern, URLResolver
 
 from xero_connect.api import urls as api_urls
-from xero_connect.models import BulkJob, SourceDocument, WebhookDelivery, WebhookEndpoint
+from xero_connect.models import BulkJob, HostCategory, SourceDocument, WebhookDelivery, WebhookEndpoint
 
 from .conftest import make_key, client_for
 
@@ -24,18 +24,21 @@ ORG_ROUTES = [r for r in _walk(api_urls.urlpatterns) if "<slug:org>" in r]
 
 
 def test_the_router_has_all_the_organisation_endpoints():
-    assert len(ORG_ROUTES) >= 12
+    assert len(ORG_ROUTES) >= 16
 
 
 @pytest.fixture
 def objects(org, other_org):
-    """One document and one job in `org` (the victim), so ids in the URLs are real ones."""
+    """One document, job, webhook endpoint, delivery and host category in `org` (the victim), so
+    ids in the URLs are real ones."""
     doc = SourceDocument.objects.create(organisation=org, doc_type="bill", number="B-1", date="2026-11-01")
     job = BulkJob.objects.create(organisation=org, kind=BulkJob.Kind.EXPORT_SELECTED)
     endpoint = WebhookEndpoint.objects.create(organisation=org, url="http://127.0.0.1:9/", secret_encrypted="x")
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, organisation=org, message_id="msg_1",
                                               event_type="document.failed", payload={})
-    return {"documents": doc.pk, "jobs": job.pk, "webhooks": endpoint.pk, "webhook-deliveries": delivery.pk}
+    category = HostCategory.objects.create(organisation=org, kind=HostCategory.Kind.SALES, code="COFFEE")
+    return {"documents": doc.pk, "jobs": job.pk, "webhooks": endpoint.pk, "webhook-deliveries": delivery.pk,
+            "categories": category.pk}
 
 
 def _url(route, objects, org_slug):
@@ -68,9 +71,10 @@ def test_ids_of_another_organisation_are_404_inside_ones_own(route, objects, oth
     """Own organisation in the URL, the victim's document or job id: still 404."""
     client = client_for(make_key(organisation=other_org, name="Other")[1])
     url = _url(route, objects, other_org.slug)
-    response = client.get(url)
-    if response.status_code == 405:
-        response = client.post(url)
+    for method in ("get", "post", "put"):
+        response = getattr(client, method)(url, {}, format="json")
+        if response.status_code != 405:
+            break
     assert response.status_code == 404
 
 

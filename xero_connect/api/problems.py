@@ -24,6 +24,9 @@ def _flatten(detail, prefix="") -> list[dict]:
     if isinstance(detail, dict):
         out = []
         for key, value in detail.items():
+            if isinstance(key, int):  # a list's element (DRF keys a ListSerializer's errors by index)
+                out.extend(_flatten(value, f"{prefix}[{key}]"))
+                continue
             name = key if key != "non_field_errors" else ""
             out.extend(_flatten(value, f"{prefix}.{name}" if prefix and name else (name or prefix)))
         return out

@@ -15,6 +15,7 @@ from ..models import (
     ExportAttempt,
     ExportRecord,
     ExportState,
+    HostCategory,
     Organisation,
     SourceDocument,
     TaxRate,
@@ -171,6 +172,10 @@ class LineInSerializer(serializers.Serializer):
                                            help_text="Manual journals: debit positive, credit negative.")
     account_code = serializers.CharField(required=False)
     tax_type = serializers.CharField(required=False)
+    category = serializers.CharField(required=False, help_text="Your own sales or purchase category, instead of "
+                                                               "account_code (mapped at export: see categories/).")
+    tax_code = serializers.CharField(required=False, help_text="Your own tax code, instead of tax_type.")
+    dimension = serializers.CharField(required=False, help_text="Your own dimension (→ a tracking option).")
     tracking = TrackingInSerializer(many=True, required=False)
 
 
@@ -188,6 +193,8 @@ class DocumentInSerializer(serializers.Serializer):
     paid_number = serializers.CharField(required=False)
     paid_type = serializers.ChoiceField(choices=[DocumentType.SALES_INVOICE, DocumentType.BILL], required=False)
     payment_account = serializers.CharField(required=False)
+    payment_method = serializers.CharField(required=False, help_text="Payments: your own payment method, instead "
+                                                                     "of payment_account.")
     amount = serializers.DecimalField(max_digits=18, decimal_places=2, required=False, coerce_to_string=False)
     lines = LineInSerializer(many=True, required=False)
 
@@ -453,3 +460,96 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
         model = WebhookDelivery
         fields = ["id", "endpoint", "message_id", "event_type", "status", "attempts", "last_status_code",
                   "last_error", "next_attempt_at", "delivered_at", "created_at", "payload"]
+
+
+# --- account mapping (#15) -------------------------------------------------------------------
+
+MAPPING_STATES = ["unmapped", "suggested", "flagged", "mapped"]
+MAX_CATEGORIES = 500
+
+
+class MappingSerializer(serializers.Serializer):
+    """What a host category means in the Xero organisation linked now."""
+
+    account = AccountSerializer(allow_null=True, help_text="Sales / purchase category or payment method.")
+    tax_rate = TaxRateSerializer(allow_null=True, help_text="Tax code; for a sales or purchase category, the "
+                                                            "tax rate used when a line names none.")
+    tracking_option = TrackingOptionSerializer(allow_null=True, help_text="Dimension.")
+    is_suggestion = serializers.BooleanField(help_text="A suggested default: never used for an export until "
+                                                       "confirmed (PUT the same choices, or accept-suggestions).")
+    problem = serializers.CharField(allow_blank=True, help_text="Why the chart no longer fits (archived or "
+                                                                "deleted in Xero); empty when fine.")
+    confirmed_by = serializers.CharField(allow_blank=True, help_text="Who confirmed it (a key's name for a key).")
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+
+
+class HostCategorySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=HostCategory.Kind.choices)
+    code = serializers.CharField(help_text="The host system's own code, verbatim.")
+    name = serializers.CharField(allow_blank=True)
+    state = serializers.ChoiceField(choices=MAPPING_STATES, help_text=(
+        "unmapped (documents naming it wait as needs_mapping), suggested (a default waits for confirmation), "
+        "flagged (the chart changed under it), mapped."))
+    state_words = serializers.CharField(help_text="The state as the mapping page says it.")
+    documents = serializers.IntegerField(help_text="How many documents name this category.")
+    mapping = MappingSerializer(allow_null=True)
+
+
+class HostCategoryListSerializer(serializers.Serializer):
+    connected = serializers.BooleanField(help_text="False before Xero was ever connected: nothing can be mapped.")
+    results = HostCategorySerializer(many=True, help_text="Those needing a person first (flagged, unmapped, "
+                                                          "suggested), then by kind and code.")
+
+
+class ChoicesSerializer(serializers.Serializer):
+    accounts = AccountSerializer(many=True, help_text="Active accounts of a fitting class (revenue for sales, "
+                                                      "expense / direct costs for purchases, bank or payments "
+                                                      "enabled for payment methods).")
+    tax_rates = TaxRateSerializer(many=True, help_text="Active tax rates valid for that account class.")
+    tracking_options = TrackingOptionSerializer(many=True, help_text="Active options (dimensions only).")
+
+
+class HostCategoryDetailSerializer(HostCategorySerializer):
+    choices = ChoicesSerializer(help_text="What fits this category in the Xero organisation linked now.")
+
+
+class HostCategoryInSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=HostCategory.Kind.choices)
+    code = serializers.CharField(max_length=100, help_text="The host's own code (e.g. COFFEE-WHOLESALE).")
+    name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class CategoriesDeclareInSerializer(serializers.Serializer):
+    categories = HostCategoryInSerializer(many=True, allow_empty=False, max_length=MAX_CATEGORIES)
+
+    def validate_categories(self, value):
+        seen, errors = set(), []
+        for item in value:
+            key = (item["kind"], item["code"])
+            errors.append({"code": ["Declared twice in this request."]} if key in seen else {})
+            seen.add(key)
+        if any(errors):
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class CategoriesDeclaredSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    renamed = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+
+
+class MappingInSerializer(serializers.Serializer):
+    """Choices by Xero's own ids in the Xero organisation linked now (as the lists endpoints give them)."""
+
+    account_id = serializers.CharField(max_length=64, required=False, allow_null=True, allow_blank=True,
+                                       help_text="Xero's AccountID (sales / purchase category, payment method).")
+    tax_type = serializers.CharField(max_length=50, required=False, allow_null=True, allow_blank=True,
+                                     help_text="Xero's TaxType (tax code; optional for sales / purchase).")
+    tracking_option_id = serializers.CharField(max_length=64, required=False, allow_null=True, allow_blank=True,
+                                               help_text="Xero's TrackingOptionID (dimension).")
+
+
+class SuggestionsAcceptedSerializer(serializers.Serializer):
+    confirmed = serializers.IntegerField(help_text="How many suggestions were confirmed.")

@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import Http404
@@ -20,14 +21,17 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .. import messages as words
 from ..models import (
     Account,
     BulkJob,
+    CategoryMapping,
     Contact,
     Currency,
     DocumentType,
     ExportRecord,
     ExportState,
+    HostCategory,
     IdempotentRequest,
     Organisation,
     SourceDocument,
@@ -38,14 +42,17 @@ from ..models import (
     WebhookEvent,
 )
 from ..models.drift import FLAGGED_DRIFT
-from ..selectors.connections import current_connection
+from ..selectors import mapping as mapping_selectors
+from ..selectors.connections import current_connection, lists_tenant_id
 from ..selectors.exports import MAX_RANGE_DAYS, job_progress
 from ..services import connect_links, exports, webhooks_out
+from ..services import mapping as mapping_services
 from ..services.document_batches import documents_upsert
 from . import serializers as s
 from .auth import IsPlatformKey, organisation_for_key, organisations_for_key
 
 log = logging.getLogger("xero.api")
+User = get_user_model()
 ORG = OpenApiParameter("org", OpenApiTypes.STR, OpenApiParameter.PATH, description="The organisation's slug.")
 
 
@@ -504,3 +511,169 @@ class WebhookResendView(OrganisationScoped, APIView):
         webhooks_out.webhook_resend(delivery=delivery, actor=request.user, by_door=True)
         delivery.refresh_from_db()
         return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- account mapping (#15) -------------------------------------------------------------------
+# Every key (organisation or platform) is Admin-equivalent here, as for the other changes a key
+# makes; mapping is saved through services/mapping.py exactly as the mapping page saves it.
+
+
+class CategoryFilters(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=HostCategory.Kind.choices, required=False)
+    state = serializers.ChoiceField(choices=s.MAPPING_STATES, required=False)
+
+
+def _person(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user else ""
+
+
+def _category_data(row: mapping_selectors.MappingRow) -> dict:
+    m = row.mapping
+    mapping = None
+    if m is not None:
+        mapping = {
+            "account": s.AccountSerializer(m.account).data if m.account else None,
+            "tax_rate": s.TaxRateSerializer(m.tax_rate).data if m.tax_rate else None,
+            "tracking_option": s.TrackingOptionSerializer(m.tracking_option).data if m.tracking_option else None,
+            "is_suggestion": m.is_suggestion, "problem": m.problem, "confirmed_by": _person(m.confirmed_by),
+            "confirmed_at": m.confirmed_at,
+        }
+    c = row.category
+    return {"id": c.pk, "kind": c.kind, "code": c.code, "name": c.name, "state": row.state,
+            "state_words": words.MAPPING_STATES[row.state], "documents": row.documents, "mapping": mapping}
+
+
+class CategoryScoped(OrganisationScoped):
+    def get_row(self) -> mapping_selectors.MappingRow:
+        """The category `pk` of the organisation with its current mapping and count; 404 otherwise."""
+        organisation = self.get_organisation()
+        category = get_object_or_404(HostCategory, organisation=organisation, pk=_row_id(self.kwargs["pk"]))
+        tenant_id = lists_tenant_id(organisation=organisation)
+        mapping = (CategoryMapping.objects.filter(category=category, tenant_id=tenant_id)
+                   .select_related("account", "tax_rate", "tracking_option__category", "confirmed_by").first()
+                   if tenant_id else None)
+        documents = mapping_selectors.document_counts(organisation=organisation).get((category.kind, category.code), 0)
+        return mapping_selectors.MappingRow(category, mapping, documents)
+
+
+class CategoryList(OrganisationScoped, APIView):
+    @extend_schema(operation_id="organisations_categories_list", responses=s.HostCategoryListSerializer,
+                   parameters=[ORG, OpenApiParameter("kind", OpenApiTypes.STR, enum=HostCategory.Kind.values),
+                               OpenApiParameter("state", OpenApiTypes.STR, enum=s.MAPPING_STATES)])
+    def get(self, request, org):
+        """The host's categories with their mapping for the Xero organisation linked now, their
+        state and count of documents, and any suggestion (never used until confirmed). The ones
+        needing a person come first, as on the mapping page."""
+        organisation = self.get_organisation()
+        f = _query(CategoryFilters, request)
+        rows = mapping_selectors.mapping_rows(organisation=organisation)
+        rows = [r for r in rows if (not f.get("kind") or r.category.kind == f["kind"])
+                and (not f.get("state") or r.state == f["state"])]
+        people = {u.pk: u for u in User.objects.filter(pk__in={r.mapping.confirmed_by_id for r in rows
+                                                               if r.mapping and r.mapping.confirmed_by_id})}
+        for r in rows:
+            if r.mapping is not None and r.mapping.confirmed_by_id:
+                r.mapping.confirmed_by = people.get(r.mapping.confirmed_by_id)
+        return Response({"connected": bool(lists_tenant_id(organisation=organisation)),
+                         "results": [_category_data(r) for r in rows]})
+
+    @extend_schema(request=s.CategoriesDeclareInSerializer, responses=s.CategoriesDeclaredSerializer,
+                   parameters=[ORG])
+    def post(self, request, org):
+        """Declare host categories up front (up to 500; documents also declare the ones they
+        name). New ones get suggestions once Xero is connected; a given `name` replaces the old."""
+        organisation = self.get_organisation()
+        data = s.CategoriesDeclareInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        counts = mapping_services.categories_declare(organisation=organisation, declared=[
+            (c["kind"], c["code"], c["name"]) for c in data.validated_data["categories"]])
+        return Response(counts)
+
+
+class CategoryDetail(CategoryScoped, APIView):
+    @extend_schema(responses=s.HostCategoryDetailSerializer, parameters=[ORG])
+    def get(self, request, org, pk):
+        """One category, its mapping, and what fits it in the Xero organisation linked now: active
+        accounts of the right class, tax rates valid for that class, active tracking options."""
+        row = self.get_row()
+        organisation, kind = row.category.organisation, row.category.kind
+        tenant_id = lists_tenant_id(organisation=organisation) or ""
+        body = _category_data(row)
+        body["choices"] = {
+            "accounts": s.AccountSerializer(
+                mapping_selectors.account_choices(organisation=organisation, tenant_id=tenant_id, kind=kind)
+                if kind in ACCOUNT_KINDS else [], many=True).data,
+            "tax_rates": s.TaxRateSerializer(
+                mapping_selectors.tax_rate_choices(organisation=organisation, tenant_id=tenant_id, kind=kind)
+                if kind in TAX_KINDS else [], many=True).data,
+            "tracking_options": s.TrackingOptionSerializer(
+                mapping_selectors.tracking_choices(organisation=organisation, tenant_id=tenant_id)
+                if kind == HostCategory.Kind.DIMENSION else [], many=True).data,
+        }
+        return Response(body)
+
+
+Kind = HostCategory.Kind
+ACCOUNT_KINDS = {Kind.SALES, Kind.PURCHASE, Kind.PAYMENT_METHOD}
+TAX_KINDS = {Kind.SALES, Kind.PURCHASE, Kind.TAX_CODE}
+# Where a refusal of the service lands when it is about the category's main choice.
+MAIN_FIELD = {Kind.SALES: "account_id", Kind.PURCHASE: "account_id", Kind.PAYMENT_METHOD: "account_id",
+              Kind.TAX_CODE: "tax_type", Kind.DIMENSION: "tracking_option_id"}
+
+
+class CategoryMappingView(CategoryScoped, APIView):
+    @extend_schema(request=s.MappingInSerializer, responses=s.HostCategorySerializer, parameters=[ORG])
+    def put(self, request, org, pk):
+        """Set (or confirm) what the category means in the Xero organisation linked now, by Xero's
+        ids: `account_id` (AccountID) for sales / purchase categories and payment methods,
+        optionally `tax_type` for those; `tax_type` for a tax code; `tracking_option_id` for a
+        dimension. To confirm a suggestion, PUT its choices. Archived choices, ones of another
+        Xero organisation or of the wrong class are refused with field errors. Documents waiting
+        as needs_mapping go back in the queue and out by themselves."""
+        row = self.get_row()
+        category, organisation = row.category, row.category.organisation
+        data = s.MappingInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        tenant_id = lists_tenant_id(organisation=organisation)
+        if not tenant_id:
+            raise exceptions.ValidationError("Connect Xero first: the mapping is made against its chart of accounts.")
+        ours = {"organisation": organisation, "tenant_id": tenant_id}
+        errors, chosen = {}, {}
+        for field, model, lookup, offered in (
+                ("account_id", Account, "xero_id", ACCOUNT_KINDS), ("tax_type", TaxRate, "tax_type", TAX_KINDS),
+                ("tracking_option_id", TrackingOption, "xero_id", {Kind.DIMENSION})):
+            value = (d.get(field) or "").strip()
+            if not value:
+                chosen[field] = None
+                continue
+            if category.kind not in offered:
+                errors[field] = f"A {category.get_kind_display().lower()} is not mapped to this."
+                continue
+            chosen[field] = model.objects.filter(**ours, **{lookup: value}).first()
+            if chosen[field] is None:
+                errors[field] = "Not in the lists of the Xero organisation linked now (see lists/ and choices)."
+        if errors:
+            raise exceptions.ValidationError(errors)
+        try:
+            mapping_services.mapping_save(organisation=organisation, actor=request.user, category=category,
+                                          account=chosen["account_id"], tax_rate=chosen["tax_type"],
+                                          tracking_option=chosen["tracking_option_id"])
+        except mapping_services.MappingRefused as exc:
+            message = str(exc)
+            field = ("tax_type" if message.startswith("The tax rate") and category.kind != Kind.TAX_CODE
+                     else MAIN_FIELD[category.kind])
+            raise exceptions.ValidationError({field: message})
+        log.info("xero.api.mapping.saved organisation=%s category=%s key=%s", organisation.pk, category.pk,
+                 request.auth.prefix)
+        return Response(_category_data(self.get_row()))
+
+
+class SuggestionsAcceptView(OrganisationScoped, APIView):
+    @extend_schema(request=None, responses=s.SuggestionsAcceptedSerializer, parameters=[ORG])
+    def post(self, request, org):
+        """Confirm every suggestion at once (one that no longer fits stays a suggestion); the
+        documents waiting for them go out by themselves."""
+        organisation = self.get_organisation()
+        confirmed = mapping_services.mapping_accept_suggestions(organisation=organisation, actor=request.user)
+        return Response({"confirmed": confirmed})

@@ -26,7 +26,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..models import DocumentLine, DocumentType, ExportRecord, ExportState, SourceDocument
+from ..models import DocumentLine, DocumentType, ExportRecord, ExportState, HostCategory, SourceDocument
 from . import documents
 from .documents import COLUMNS, DOC_COLUMNS, _resolve_paid, _total, _TYPE_WORDS  # the import's own rules
 
@@ -34,7 +34,9 @@ log = logging.getLogger("xero.api")
 
 MAX_BATCH = 500
 MAX_LINES = 500
-LINE_FIELDS = ("description", "quantity", "unit_amount", "line_amount", "account_code", "tax_type", "tracking")
+# `category`, `tax_code` and `dimension` are the host's own categories (#15), mapped at export.
+LINE_FIELDS = ("description", "quantity", "unit_amount", "line_amount", "account_code", "tax_type", "category",
+               "tax_code", "dimension", "tracking")
 DOCUMENT_FIELDS = ("type", "number") + tuple(DOC_COLUMNS) + ("lines",)
 # Longest first so "due_date" wins over "date" and "line_amount_types" over "line_amount".
 _FIELD_WORDS = sorted(COLUMNS, key=len, reverse=True)
@@ -142,7 +144,8 @@ def _rows_of(element, index: int) -> tuple[list[dict], list[dict]]:
                 cell = ""
             row[name] = cell
         row["tracking"] = _tracking_cell(line.get("tracking"), errors, f"{where}.tracking")
-        if not any(row.get(c) for c in ("description", "quantity", "unit_amount", "line_amount", "account_code")):
+        if not any(row.get(c) for c in ("description", "quantity", "unit_amount", "line_amount", "account_code",
+                                         "category")):
             errors.append({"field": where, "message": "The line is empty."})
             continue
         rows.append(row)
@@ -161,19 +164,21 @@ def _fingerprint_spec(spec: dict, paid_id) -> tuple:
     f = spec["fields"]
     lines = tuple((line.description, Decimal(line.quantity), Decimal(line.unit_amount),
                    None if line.line_amount is None else Decimal(line.line_amount), line.account_code,
-                   line.tax_type, tuple((t["category"], t["option"]) for t in line.tracking))
+                   line.tax_type, tuple((t["category"], t["option"]) for t in line.tracking), line.category,
+                   line.tax_code, line.dimension)
                   for line in spec["lines"])
     return (spec["date"], spec["due_date"], f["contact"], f["reference"], f["currency"].upper(),
-            spec["line_amount_types"], f["narration"], paid_id, f["payment_account"],
+            spec["line_amount_types"], f["narration"], paid_id, f["payment_account"], f["payment_method"],
             _total(spec["doc_type"], spec["line_amount_types"], spec["lines"], spec.get("amount")), lines)
 
 
 def _fingerprint_doc(doc: SourceDocument) -> tuple:
     lines = tuple((line.description, line.quantity, line.unit_amount, line.line_amount, line.account_code,
-                   line.tax_type, tuple((t.get("category"), t.get("option")) for t in line.tracking or []))
+                   line.tax_type, tuple((t.get("category"), t.get("option")) for t in line.tracking or []),
+                   line.category, line.tax_code, line.dimension)
                   for line in doc.lines.all())
     return (doc.date, doc.due_date, doc.contact_name, doc.reference, doc.currency_code, doc.line_amount_types,
-            doc.narration, doc.paid_document_id, doc.payment_account_code, doc.total, lines)
+            doc.narration, doc.paid_document_id, doc.payment_account_code, doc.payment_method, doc.total, lines)
 
 
 def _apply(doc: SourceDocument, spec: dict, paid) -> list[DocumentLine]:
@@ -182,15 +187,17 @@ def _apply(doc: SourceDocument, spec: dict, paid) -> list[DocumentLine]:
     doc.contact_name, doc.reference, doc.currency_code = f["contact"], f["reference"], f["currency"].upper()
     doc.line_amount_types, doc.narration = spec["line_amount_types"], f["narration"]
     doc.paid_document, doc.payment_account_code = paid, f["payment_account"]
+    doc.payment_method = f["payment_method"]
     doc.total = _total(spec["doc_type"], spec["line_amount_types"], spec["lines"], spec.get("amount"))
     doc.updated_at = timezone.now()  # bulk_update does not touch auto_now fields
     return [DocumentLine(document=doc, position=i, description=line.description, quantity=line.quantity,
                          unit_amount=line.unit_amount, line_amount=line.line_amount, account_code=line.account_code,
-                         tax_type=line.tax_type, tracking=line.tracking) for i, line in enumerate(spec["lines"])]
+                         tax_type=line.tax_type, tracking=line.tracking, category=line.category,
+                         tax_code=line.tax_code, dimension=line.dimension) for i, line in enumerate(spec["lines"])]
 
 
 _UPDATED_FIELDS = ["date", "due_date", "contact_name", "reference", "currency_code", "line_amount_types", "narration",
-                   "paid_document", "payment_account_code", "total", "updated_at"]
+                   "paid_document", "payment_account_code", "payment_method", "total", "updated_at"]
 
 
 def _parse(*, organisation, elements: list, results: list[ElementResult]) -> list[tuple[int, dict]]:
@@ -235,7 +242,8 @@ def _parse(*, organisation, elements: list, results: list[ElementResult]) -> lis
     return [(i, s) for i, s in accepted if not results[i].errors]
 
 
-def _write(*, organisation, accepted: list[tuple[int, dict]], results: list[ElementResult]) -> None:
+def _write(*, organisation, accepted: list[tuple[int, dict]], results: list[ElementResult]) -> int:
+    """Write the accepted elements; returns how many host categories they named for the first time."""
     keys = {(s["doc_type"], s["number"]) for _, s in accepted}
     paid_numbers = {s["paid_key"][1] for _, s in accepted if s.get("paid_key")}
     existing = {(d.doc_type, d.number): d for d in SourceDocument.objects.filter(
@@ -288,6 +296,7 @@ def _write(*, organisation, accepted: list[tuple[int, dict]], results: list[Elem
     for line in new_lines:
         line.document_id = line.document.pk
     DocumentLine.objects.bulk_create(new_lines)
+    new_categories = _register_categories(organisation, new_docs + new_payments + updated, new_lines)
     ExportRecord.objects.bulk_create(
         [ExportRecord(organisation=organisation, document=d, doc_type=d.doc_type, doc_date=d.date)
          for d in new_docs + new_payments], ignore_conflicts=True)
@@ -296,6 +305,21 @@ def _write(*, organisation, accepted: list[tuple[int, dict]], results: list[Elem
         if doc is not None:
             result.id = doc.pk
             del result._doc
+    return new_categories
+
+
+def _register_categories(organisation, docs, lines) -> int:
+    """The host categories the written documents name (#15), registered in one go; how many were new."""
+    from ..selectors.mapping import line_category_kind
+    from .mapping import categories_register
+
+    Kind = HostCategory.Kind
+    found = {(Kind.PAYMENT_METHOD, d.payment_method) for d in docs}
+    doc_type_of = {d.pk: d.doc_type for d in docs}  # (line.document would be loaded again, line by line)
+    for line in lines:
+        found |= {(line_category_kind(doc_type_of.get(line.document_id)), line.category),
+                  (Kind.TAX_CODE, line.tax_code), (Kind.DIMENSION, line.dimension)}
+    return categories_register(organisation=organisation, found={(k, c) for k, c in found if k and c})
 
 
 def documents_upsert(*, organisation, actor, elements: list) -> list[ElementResult]:
@@ -310,12 +334,16 @@ def documents_upsert(*, organisation, actor, elements: list) -> list[ElementResu
         accepted = _parse(organisation=organisation, elements=elements, results=results)
         try:
             with transaction.atomic():
-                _write(organisation=organisation, accepted=accepted, results=results)
+                new_categories = _write(organisation=organisation, accepted=accepted, results=results)
         except IntegrityError:
             if attempt == 2:
                 raise
             continue
         break
+    if new_categories:
+        from .mapping import mapping_suggest
+
+        mapping_suggest(organisation=organisation)  # for the categories the batch named first
     for r in results:
         if r.errors:
             r.result, r.id = "refused", None

@@ -43,6 +43,37 @@ def categories_register(*, organisation, found) -> int:
     return len(new)
 
 
+def categories_declare(*, organisation, declared) -> dict[str, int]:
+    """Declare host categories up front (the API's POST /categories/): `declared` is an iterable
+    of (kind, code, name) — `name` "" keeps the current name (the code, for a new category).
+    New ones are created, a changed name is updated, and suggestions are made for the Xero
+    organisation linked now. Returns {"created", "renamed", "unchanged"} counts. A handful of
+    queries however many categories."""
+    wanted: dict[tuple[str, str], str] = {}
+    for kind, code, name in declared:
+        wanted[(kind, code)] = name or wanted.get((kind, code), "")
+    have = {(c.kind, c.code): c for c in HostCategory.objects.filter(
+        organisation=organisation, code__in={code for _, code in wanted})}
+    new, renamed, unchanged = [], [], 0
+    for (kind, code), name in wanted.items():
+        found = have.get((kind, code))
+        if found is None:
+            new.append(HostCategory(organisation=organisation, kind=kind, code=code, name=name or code))
+        elif name and found.name != name:
+            found.name = name
+            renamed.append(found)
+        else:
+            unchanged += 1
+    with transaction.atomic():
+        HostCategory.objects.bulk_create(new, ignore_conflicts=True)
+        HostCategory.objects.bulk_update(renamed, ["name"])
+    if new:
+        mapping_suggest(organisation=organisation)
+    log.info("xero.mapping.categories_declared organisation=%s created=%s renamed=%s", organisation.pk, len(new),
+             len(renamed))
+    return {"created": len(new), "renamed": len(renamed), "unchanged": unchanged}
+
+
 # --- suggestions -------------------------------------------------------------------------------
 
 _DEFAULT_NAMES = {
