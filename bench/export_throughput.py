@@ -10,6 +10,18 @@ sandbox (goal 0 / 0).
     .venv/bin/python bench/export_throughput.py --postgres                    # the same on PostgreSQL
     .venv/bin/python bench/export_throughput.py --documents 2000 --minute-seconds 60
     .venv/bin/python bench/export_throughput.py --faults mix                  # drops after commit, 503s, 429 storms
+    .venv/bin/python bench/export_throughput.py --stub --postgres --tenants 50 --minute-seconds 60 \
+        --documents 300000 --q-workers 100                                    # Xero's real minute, instant stub
+
+--stub replaces the validating sandbox by bench/xero_stub.py: an instant answering server that
+applies Xero's per-tenant minute and concurrency limits (429 beyond them) and counts what it
+created, but validates nothing. It measures our own capacity; the sandbox run (without --stub)
+stays the correctness run. Organisations are connected directly (tokens set, no OAuth dance,
+no list imports) and documents are written in bulk.
+
+Share of the ceiling: calls that started inside the steady-state window (from the moment every
+tenant had made its first export call to the moment the first tenant made its last one) ÷ the
+calls Xero allows in that same window (tenants × 60 × window ÷ minute). 100 % is the ceiling.
 
 Time scale: the sandbox's "minute" lasts --minute-seconds real seconds
 (XERO_SANDBOX_MINUTE_SECONDS) and the product's pacing window is set to the same length
@@ -95,6 +107,8 @@ def main():
     parser.add_argument("--faults", choices=["none", "mix"], default="none")
     parser.add_argument("--timeout", type=float, default=1200)
     parser.add_argument("--keep", action="store_true", help="Keep the work directory (database, logs).")
+    parser.add_argument("--stub", action="store_true",
+                        help="Xero replaced by bench/xero_stub.py (instant answers, real limits, no validation).")
     parser.add_argument("--postgres", action="store_true",
                         help="Use a throw-away PostgreSQL server (started here, on loopback) instead of SQLite.")
     args = parser.parse_args()
@@ -111,6 +125,10 @@ def main():
            "XERO_EXPORT_DRAINS_PER_TENANT": str(args.drains),
            "XERO_EXPORT_MAX_INLINE_WAIT": str(max(10.0, args.minute_seconds)), "PYTHONPATH": str(ROOT)}
     procs: list[subprocess.Popen] = []
+    if args.stub:
+        stub_port = free_port()
+        env.update({"XERO_API_URL": f"http://127.0.0.1:{stub_port}/api.xro/2.0", "XERO_SANDBOX_ENABLED": "false",
+                    "XERO_EXPORT_DRAIN_SECONDS": str(min(args.timeout, 3600))})
     pg = start_postgres(workdir) if args.postgres else None
     if pg:
         env["DATABASE_URL"] = pg["url"]
@@ -130,7 +148,12 @@ def main():
         import django
 
         django.setup()
-        run(args, site, start, workdir)
+        if args.stub:
+            start([PY, str(ROOT / "bench" / "xero_stub.py"), "--port", str(stub_port), "--minute-seconds",
+                   str(args.minute_seconds)], "stub")
+            run_stub(args, start, env["XERO_API_URL"])
+        else:
+            run(args, site, start, workdir)
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -158,7 +181,7 @@ def run(args, site, start, workdir):
     from xero_sandbox.models import SandboxOrganisation, SandboxUser
     from xero_connect.models import (DocumentType, ExportAttempt, ExportRecord, ExportState, ListRefresh,
                                      Membership, Organisation, Role)
-    from xero_connect.services import connections, exports
+    from xero_connect.services import connections
     from xero_connect.services.documents import LineSpec, document_create
 
     # --- the sandbox: seeded tenants (+ more if asked), the scaled minute ---------------------
@@ -244,21 +267,7 @@ def run(args, site, start, workdir):
     total = per_tenant * len(orgs)
     print(f"exporting {total:,} documents for {len(orgs)} tenants; minute = {args.minute_seconds}s; "
           f"faults = {args.faults}", flush=True)
-    t0 = time.monotonic()
-    started_at = timezone.now()
-    for org, _ in orgs:
-        t = time.monotonic()
-        exports.exports_enqueue_range(organisation=org, actor=admin, date_from=None, date_to=None)
-        print(f"  queued {org.slug} in {time.monotonic() - t:.2f}s", flush=True)
-
-    def finished():
-        done = ExportRecord.objects.filter(state__in=[ExportState.EXPORTED, ExportState.FAILED]).count()
-        print(f"\r  {done:,}/{total:,} done after {time.monotonic() - t0:5.1f}s", end="", flush=True)
-        return done >= total
-
-    wait_for(finished, timeout=args.timeout, what="the export", interval=1.0)
-    elapsed = time.monotonic() - t0
-    print()
+    started_at, elapsed = export_all([org for org, _ in orgs], admin, total, timeout=args.timeout, interval=1.0)
     sandbox.clear_faults()
     after = sandbox.counts()
 
@@ -283,6 +292,7 @@ def run(args, site, start, workdir):
         1 for org, tenant in orgs for r in ExportRecord.objects.filter(organisation=org, state=ExportState.EXPORTED)
         .only("xero_id")[:200] if not sandbox.document_find(tenant=tenant.tenant_id, document_id=r.xero_id))
     ceiling = len(orgs) * 60 / args.minute_seconds * 50  # documents per second the limits allow
+    share, window, achieved, allowed = ceiling_share(attempts, [org for org, _ in orgs], args.minute_seconds)
     timeline = []
     for org, _ in orgs:
         calls_of = list(attempts.filter(record__organisation=org, outcome=ExportAttempt.Outcome.EXPORTED)
@@ -299,7 +309,8 @@ def run(args, site, start, workdir):
 documents              {total:,} ({len(orgs)} tenants × {per_tenant:,})
 time-scaled minute     {args.minute_seconds}s (60 calls per tenant per minute, 50 documents per call)
 elapsed                {elapsed:.1f}s to all done ({busy:.1f}s first call → last answer)
-throughput             {total / busy:.1f} docs/s; ceiling {ceiling:.1f} docs/s → {100 * total / busy / ceiling:.1f}% of the ceiling
+throughput             {total / busy:.1f} docs/s over the whole run (ceiling {ceiling:.1f} docs/s)
+share of the ceiling   {share:.1f}% — {achieved} calls started in the {window:.1f}s steady-state window; Xero allows {allowed:.1f}
 API calls              {calls} ({calls / total:.4f} per document; goal ≤ 0.021)
 429s received          {c429}
 idempotent replays     {after['idempotent_replays'] - before['idempotent_replays']}
@@ -309,6 +320,143 @@ lost / duplicated      {lost} / {duplicated}   (counted in the sandbox; failed i
 ledger ↔ sandbox ids   {ledger_mismatch} mismatches in a sample of {min(200, per_tenant) * len(orgs)}
 pacing interval        {args.minute_seconds * 1.02 / 60:.2f}s per tenant (margin 2%)
 """ + "\n".join("  " + line for line in timeline))
+
+
+def export_all(organisations, admin, total: int, *, timeout: float, interval: float):
+    """Queue each organisation's whole range and wait (bounded by `timeout`) until `total`
+    records are exported or failed. Returns (when the export started, seconds it took)."""
+    from django.utils import timezone
+
+    from xero_connect.models import ExportRecord, ExportState
+    from xero_connect.services import exports
+
+    t0 = time.monotonic()
+    started_at = timezone.now()
+    for org in organisations:
+        t = time.monotonic()
+        exports.exports_enqueue_range(organisation=org, actor=admin, date_from=None, date_to=None)
+        print(f"  queued {org.slug} in {time.monotonic() - t:.2f}s", flush=True)
+
+    def finished():
+        done = ExportRecord.objects.filter(state__in=[ExportState.EXPORTED, ExportState.FAILED]).count()
+        print(f"\r  {done:,}/{total:,} done after {time.monotonic() - t0:5.1f}s", end="", flush=True)
+        return done >= total
+
+    wait_for(finished, timeout=timeout, what="the export", interval=interval)
+    print()
+    return started_at, time.monotonic() - t0
+
+
+def ceiling_share(attempts, organisations, minute_seconds: float) -> tuple[float, float, int, float]:
+    """(share %, window seconds, calls achieved, calls allowed): export calls (one per
+    Idempotency-Key) that STARTED in the steady-state window [every tenant has started,
+    the first tenant has finished) ÷ the calls Xero allows in that same window (tenants × 60
+    per minute). Half-open, so N evenly paced calls are never counted against N − 1 gaps."""
+    from django.db.models import Min
+
+    from xero_connect.models import ExportAttempt
+
+    starts = {}
+    for org in organisations:
+        starts[org.pk] = sorted(row["s"] for row in attempts.filter(
+            record__organisation=org, outcome=ExportAttempt.Outcome.EXPORTED).values("idempotency_key").annotate(
+            s=Min("started_at")).order_by())
+    starts = {k: v for k, v in starts.items() if v}
+    if not starts:
+        return 0.0, 0.0, 0, 0.0
+    begin = max(v[0] for v in starts.values())
+    end = min(v[-1] for v in starts.values())
+    window = (end - begin).total_seconds()
+    if window <= 0:
+        return 0.0, 0.0, 0, 0.0
+    achieved = sum(1 for v in starts.values() for t in v if begin <= t < end)
+    allowed = len(starts) * 60 * window / minute_seconds
+    return 100 * achieved / allowed, window, achieved, allowed
+
+
+def run_stub(args, start, api_url):
+    """50 organisations (say) at Xero's real minute against the instant stub (see the module
+    docstring): bulk-created documents, direct connections, real django-q2 workers."""
+    import json
+    import urllib.request
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from xero_connect import connection_states
+    from xero_connect.models import (DocumentLine, DocumentType, ExportAttempt, ExportRecord,
+                                     Membership, Organisation, Role, SourceDocument, XeroConnection)
+    from xero_connect.services import exports
+
+    def stats():
+        with urllib.request.urlopen(api_url.rsplit("/api.xro", 1)[0] + "/_stats", timeout=30) as resp:
+            return json.load(resp)
+
+    wait_for(lambda: _up(stats), timeout=30, what="the stub")
+    User = get_user_model()
+    admin = User.objects.create_user("bench-admin", password="x", first_name="Bea", last_name="Bench")
+    per_tenant = args.documents // args.tenants
+    today = timezone.localdate()
+    orgs = []
+    print(f"creating {per_tenant * args.tenants:,} documents for {args.tenants} organisations …", flush=True)
+    for i in range(args.tenants):
+        org = Organisation.objects.create(name=f"Bench {i}", slug=f"bench-{i}", base_currency="NZD")
+        Membership.objects.create(organisation=org, user=admin, role=Role.ADMIN)
+        conn = XeroConnection(organisation=org, tenant_id=f"bench-tenant-{i:03d}", tenant_name=f"Bench {i}",
+                              short_code=f"!b{i:04d}", xero_connection_id=f"00000000-0000-4000-9000-{i:012d}",
+                              connected_by=admin)
+        conn.set_tokens(access_token=f"bench-access-{i}", refresh_token=f"bench-refresh-{i}",
+                        expires_at=timezone.now() + timedelta(hours=12))
+        connection_states.establish(conn, actor=admin)
+        for first in range(0, per_tenant, 5000):
+            docs = SourceDocument.objects.bulk_create([SourceDocument(
+                organisation=org, doc_type=DocumentType.BILL if n % 4 == 3 else DocumentType.SALES_INVOICE,
+                number=f"B{i}-{n:06d}", date=today - timedelta(days=n % 28), due_date=today,
+                contact_name=f"Bench Customer {n % 40}") for n in range(first, min(per_tenant, first + 5000))])
+            DocumentLine.objects.bulk_create([DocumentLine(
+                document=d, description="Bench line", quantity=1, unit_amount="19.90",
+                account_code="429" if d.doc_type == DocumentType.BILL else "200",
+                tax_type="INPUT2" if d.doc_type == DocumentType.BILL else "OUTPUT2") for d in docs])
+        exports.ledger_sync(organisation=org)
+        orgs.append(org)
+
+    for i in range(args.clusters):
+        start([PY, "manage.py", "qcluster"], f"cluster{i}")
+    total = per_tenant * len(orgs)
+    print(f"exporting {total:,} documents for {len(orgs)} organisations; minute = {args.minute_seconds}s; "
+          f"Xero = bench/xero_stub.py (instant, NOT the validating sandbox)", flush=True)
+    started_at, elapsed = export_all(orgs, admin, total, timeout=args.timeout, interval=2.0)
+    got = stats()
+    lost = duplicated = 0
+    for i, org in enumerate(orgs):
+        made = got["documents"].get(f"bench-tenant-{i:03d}", {})
+        wanted = set(ExportRecord.objects.filter(organisation=org).values_list("document__number", flat=True))
+        duplicated += sum(copies - 1 for number, copies in made.items() if number in wanted and copies > 1)
+        lost += len(wanted - set(made))
+    attempts = ExportAttempt.objects.filter(started_at__gte=started_at)
+    share, window, achieved, allowed = ceiling_share(attempts, orgs, args.minute_seconds)
+    outcomes = dict(attempts.values_list("outcome").annotate(n=Count("id")).order_by())
+    print(f"""
+Xero                   bench/xero_stub.py: instant answers, Xero's limits applied, NOTHING validated
+organisations          {len(orgs)} × {per_tenant:,} documents = {total:,}
+minute                 {args.minute_seconds}s (60 calls per organisation per minute, 50 documents per call)
+elapsed                {elapsed:.1f}s to all done
+share of the ceiling   {share:.1f}% — {achieved} calls started in the {window:.1f}s steady-state window; Xero allows {allowed:.1f} (goal ≥ 90%)
+429s received          {got['api_429']} (goal 0)
+calls at the stub      {got['calls']}; idempotent replays {got['replays']}
+attempt outcomes       {outcomes}
+lost / duplicated      {lost} / {duplicated} (counted at the stub; goal 0 / 0)
+""")
+
+
+def _up(stats) -> bool:
+    try:
+        stats()
+        return True
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":

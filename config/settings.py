@@ -206,6 +206,9 @@ XERO_EXPORT_MAX_INLINE_WAIT = env.float("XERO_EXPORT_MAX_INLINE_WAIT", default=1
 XERO_EXPORT_DRAIN_SECONDS = env.float("XERO_EXPORT_DRAIN_SECONDS", default=240.0)
 XERO_EXPORT_DRAINS_PER_TENANT = env.int("XERO_EXPORT_DRAINS_PER_TENANT", default=2)
 XERO_EXPORT_PAYMENT_DEFER = env.float("XERO_EXPORT_PAYMENT_DEFER", default=2.0)
+# A drain recovers dead workers' claims and stores its jobs' counts at most this often (seconds),
+# not after every batch: both read a whole job or the organisation's claims (issue #18).
+XERO_EXPORT_PERIODIC_SECONDS = env.float("XERO_EXPORT_PERIODIC_SECONDS", default=2.0)
 # Xero requires a DueDate on approved invoices and bills: one missing is the document's date plus
 # this many days ("due on receipt" at 0). Empty: no due date is derived, pre-flight asks for one.
 _due_days = env("XERO_EXPORT_DUE_DAYS", default="0").strip()

@@ -10,3 +10,9 @@ class XeroConnectConfig(AppConfig):
         from .observability import signals
 
         signals.install()
+
+        from . import connection_states
+        from .services import webhooks_out
+
+        if webhooks_out.connection_status_changed not in connection_states.TRANSITION_LISTENERS:
+            connection_states.TRANSITION_LISTENERS.append(webhooks_out.connection_status_changed)

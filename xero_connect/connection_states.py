@@ -78,17 +78,14 @@ def _apply(connection: XeroConnection, transition: str, *, actor=None, reason: s
         )
 
 
-def _status_changed(connection: XeroConnection, *, current: str, target: str, reason: str) -> None:
-    """`connection.status_changed` for the host system (webhooks out), in the same transaction."""
-    from .models import WebhookEvent
-    from .selectors.connections import presentation  # the status in the pages' words
-    from .services import webhooks_out  # the one upward step: webhooks are told of every transition
+# Told of every transition, in the same transaction: listener(connection, current=, target=, reason=).
+# The webhooks service registers itself at start-up (apps.py), so this floor imports nothing above it.
+TRANSITION_LISTENERS: list = []
 
-    webhooks_out.webhooks_emit(organisation=connection.organisation, event_type=WebhookEvent.CONNECTION_STATUS_CHANGED,
-                               items=[{"connection": {"from": current, "to": target,
-                                                      "status_words": presentation(connection).words,
-                                                      "reason": reason,
-                                                      "xero_organisation_name": connection.tenant_name}}])
+
+def _status_changed(connection: XeroConnection, *, current: str, target: str, reason: str) -> None:
+    for listener in TRANSITION_LISTENERS:
+        listener(connection, current=current, target=target, reason=reason)
 
 
 def establish(connection: XeroConnection, *, actor=None, reason: str = "Connected to Xero") -> ConnectionEvent:

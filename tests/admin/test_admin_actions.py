@@ -113,7 +113,7 @@ def test_retry_failed_action_calls_the_export_service(staff_client, staff, org, 
     calls = []
     monkeypatch.setattr(export_service, "exports_retry_failed",
                         lambda *, organisation, actor, job=None: calls.append((organisation, actor)) or
-                        BulkJob(total=3), raising=False)
+                        BulkJob(total=3))
     with django_capture_on_commit_callbacks(execute=True):
         _act(staff_client, "organisation", "retry_failed_exports", [org.pk])
     assert calls == [(org, staff)]
@@ -136,8 +136,8 @@ def test_export_selected_documents_action(staff_client, staff, org, monkeypatch)
         return ExportRecord.objects.filter(pk__in=ids).exclude(state=ExportState.EXPORTED).update(
             state=ExportState.QUEUED, queued_by=actor, job=job)
 
-    monkeypatch.setattr(export_service, "ledger_sync", ledger_sync, raising=False)
-    monkeypatch.setattr(export_service, "exports_enqueue", exports_enqueue, raising=False)
+    monkeypatch.setattr(export_service, "ledger_sync", ledger_sync)
+    monkeypatch.setattr(export_service, "exports_enqueue", exports_enqueue)
     ledger_sync(organisation=org)
     ExportRecord.objects.filter(document=docs[0]).update(state=ExportState.EXPORTED)
     response = _act(staff_client, "sourcedocument", "export_selected_documents", [d.pk for d in docs])
@@ -158,12 +158,12 @@ def test_disconnect_confirms_first(staff_client, org, admin_user):
 
 
 def test_disconnect_after_confirmation_is_audited(staff_client, staff, org, other_org, admin_user, monkeypatch):
-    from xero_connect.services import connections as connection_service
+    from xero_connect.xero import oauth
 
     connection = factories.make_connection(org, actor=admin_user)
     # No network: Xero's side of the disconnect is best effort and recorded by the service.
-    monkeypatch.setattr(connection_service.oauth, "delete_connection", lambda **kw: None)
-    monkeypatch.setattr(connection_service.oauth, "revoke", lambda **kw: None)
+    monkeypatch.setattr(oauth, "delete_connection", lambda **kw: None)
+    monkeypatch.setattr(oauth, "revoke", lambda **kw: None)
     response = _act(staff_client, "organisation", "disconnect_xero", [org.pk, other_org.pk], confirm="yes")
     connection.refresh_from_db()
     assert not connection.is_current and connection.status == "disconnected"

@@ -12,7 +12,7 @@ from xero_connect.models import DocumentType, ExportAttempt, ExportRecord, Expor
 from xero_connect.services import exports
 from xero_connect.services.documents import LineSpec, document_create
 
-sandbox = pytest.importorskip("xero_sandbox.services")
+from xero_sandbox import services as sandbox
 KOWHAI = "!kWh4R"
 
 

@@ -18,7 +18,7 @@ from tests import factories, xero_live
 from xero_connect.models import ConnectionStatus, DocumentType, ExportRecord, ExportState, Role, XeroConnection
 from xero_connect.services.documents import LineSpec, document_create
 
-sandbox = pytest.importorskip("xero_sandbox.services")
+from xero_sandbox import services as sandbox
 KOWHAI = "!kWh4R"
 FAST = dict(XERO_LIMIT_MINUTE_SECONDS=1.0, XERO_EXPORT_MAX_INLINE_WAIT=2.0, XERO_EXPORT_BACKOFF_BASE=0.2)
 

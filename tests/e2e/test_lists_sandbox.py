@@ -25,7 +25,7 @@ from xero_connect.models import (
     XeroConnection,
 )
 
-sandbox = pytest.importorskip("xero_sandbox.services")
+from xero_sandbox import services as sandbox
 
 KOWHAI = "!kWh4R"  # Kōwhai Coffee Roasters: NZD base; NZD, AUD, USD, GBP, FJD enabled in Xero
 

@@ -6,7 +6,9 @@ import time
 import pytest
 import requests
 
+from tests.workers import wait_for
 from xero_sandbox import services
+from xero_sandbox.models import InFlightCall
 
 from .conftest import NZ, AU
 from .test_accounting import invoice
@@ -69,7 +71,9 @@ def test_a_sixth_concurrent_call_is_refused(connected, nz):
     slow = [threading.Thread(target=call) for _ in range(5)]
     for t in slow:
         t.start()
-    time.sleep(0.7)  # the five are inside the sandbox, sleeping
+    organisation = services.organisation_get(NZ)
+    wait_for(lambda: InFlightCall.objects.filter(organisation=organisation).count() == 5, timeout=10,
+             what="the five slow calls to hold their slots")
     sixth = requests.get(f"{connected.base}/xero-sandbox/api.xro/2.0/Currencies", timeout=10, headers={
         "Authorization": f"Bearer {connected.tokens['access_token']}", "xero-tenant-id": nz})
     for t in slow:

@@ -9,7 +9,7 @@ from django.utils import timezone
 from tests import factories
 from tests.services.test_connections_fakes import add_connections, add_organisation, add_token, tenant
 from xero_connect.models import ConnectionEvent, ConnectionStatus, ExportRecord, XeroConnection
-from xero_connect.services.connections import connection_health_check
+from xero_connect.services.diagnosis import connection_health_check
 
 REVOKED = {"Title": "Forbidden", "Status": 403, "Detail": "AuthenticationUnsuccessful"}
 

@@ -13,6 +13,7 @@ from tests import factories, xero_live
 from tests.security.test_url_rules import ORG_URLS
 from xero_connect.models import BulkJob, ConnectionEvent, Membership, PendingAuthorisation, Role, XeroConnection
 from xero_connect.services import connections
+from xero_connect.services.connections import oauth_flow
 from xero_connect.services import portal as portal_svc
 from xero_connect.xero import errors, oauth
 
@@ -115,14 +116,14 @@ def test_finish_in_two_tabs_the_loser_gets_a_clear_page_and_its_tokens_are_revok
     tab1, tab2 = _sign_in(org, admin), _sign_in(org, admin)
     tenant_id = str(xero.organisation_get(KOWHAI).tenant_id)
     loser_token = tab2.get_refresh_token()
-    real_details = connections._organisation_details
+    real_details = oauth_flow._organisation_details
 
     def stall_then_details(**kwargs):  # tab 2 stalls on its call to Xero while tab 1 finishes
-        monkeypatch.setattr(connections, "_organisation_details", real_details)
+        monkeypatch.setattr(oauth_flow, "_organisation_details", real_details)
         connections.connection_complete(pending=tab1, actor=admin, tenant_id=tenant_id)
         return real_details(**kwargs)
 
-    monkeypatch.setattr(connections, "_organisation_details", stall_then_details)
+    monkeypatch.setattr(oauth_flow, "_organisation_details", stall_then_details)
     with pytest.raises(connections.FinishedElsewhere):
         connections.connection_complete(pending=tab2, actor=admin, tenant_id=tenant_id)
 

@@ -96,9 +96,7 @@ def _ids(orgs):
 
 def test_bulk_health_check_runs_per_organisation(bea_client, bea, hamish, monkeypatch,
                                                  django_capture_on_commit_callbacks):
-    from types import SimpleNamespace
-
-    from xero_connect.services import portal as portal_service
+    from xero_connect.services import diagnosis
 
     orgs = bulk_organisations(bea, 3, admin=hamish)
     seen = []
@@ -106,12 +104,12 @@ def test_bulk_health_check_runs_per_organisation(bea_client, bea, hamish, monkey
     def fake_check(*, organisation, actor=None):
         seen.append((organisation.slug, actor))
         working = organisation.slug != "client-0002"
-        return SimpleNamespace(situation="working" if working else "needs_reconnect", working=working,
-                               title="Xero answers" if working else "Xero refuses the sign-in",
-                               words="All checks passed." if working else "The sign-in expired.",
-                               next_step="Reconnect.")
+        return diagnosis.Diagnosis(
+            "working" if working else "needs_reconnect", title="Xero answers" if working else "Xero refuses the sign-in",
+            words="All checks passed." if working else "The sign-in expired.", next_step="Reconnect.",
+            action="none" if working else "reconnect", severity="ok" if working else "bad")
 
-    monkeypatch.setattr(portal_service, "_health_check_service", lambda: fake_check)
+    monkeypatch.setattr(diagnosis, "connection_health_check", fake_check)
     with django_capture_on_commit_callbacks(execute=True):
         response = bea_client.post(reverse("portal_bulk"), {"kind": "health_check", "organisations": _ids(orgs)})
     job = BulkJob.objects.get()
@@ -171,7 +169,7 @@ def test_member_may_run_member_actions_everywhere(bea_client, bea, hamish, monke
 
     calls = []
     monkeypatch.setattr(export_service, "exports_retry_failed",
-                        lambda *, organisation, actor, job=None: calls.append(organisation.slug) or 1, raising=False)
+                        lambda *, organisation, actor, job=None: calls.append(organisation.slug) or BulkJob(total=1))
     orgs = bulk_organisations(bea, 2, admin=hamish)
     with django_capture_on_commit_callbacks(execute=True):
         bea_client.post(reverse("portal_bulk"), {"kind": "retry_failed", "organisations": _ids(orgs)})
@@ -192,7 +190,7 @@ def test_bulk_export_range_passes_dates_and_needs_them(bea_client, bea, hamish, 
         calls.append((organisation.slug, date_from, date_to, doc_types))
         return BulkJob(total=4)
 
-    monkeypatch.setattr(export_service, "exports_enqueue_range", fake_range, raising=False)
+    monkeypatch.setattr(export_service, "exports_enqueue_range", fake_range)
     orgs = bulk_organisations(bea, 1, admin=hamish)
     response = bea_client.post(reverse("portal_bulk"), {"kind": "export_range", "organisations": _ids(orgs)},
                                follow=True)

@@ -42,7 +42,12 @@ class SourceDocument(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organisation", "doc_type", "number"], name="uniq_document_number"),
         ]
-        indexes = [models.Index(fields=["organisation", "doc_type", "date"])]
+        indexes = [
+            models.Index(fields=["organisation", "doc_type", "date"]),
+            # Issue #18: the admin's changelist (newest first) and its search by exact number.
+            models.Index(fields=["date", "id"], name="sourcedocument_date_idx"),
+            models.Index(fields=["number"], name="sourcedocument_number_idx"),
+        ]
         ordering = ["-date", "number"]
 
     def __str__(self):
@@ -159,6 +164,13 @@ class ExportRecord(models.Model):
             models.Index(fields=["organisation", "doc_type", "doc_date"]),
             models.Index(fields=["organisation", "state"]),
             models.Index(fields=["state", "next_attempt_at"]),
+            # Issue #18: a claim reads its batch in this order and stops after 50 rows, whatever
+            # the queue's length; a job's counts by state are read from the index.
+            models.Index(fields=["organisation", "state", "next_attempt_at", "id"], name="exportrecord_claim_idx"),
+            models.Index(fields=["job", "state"], name="exportrecord_job_state_idx"),
+            # The admin's ledger changelist (newest first) and its search by exact Xero id.
+            models.Index(fields=["doc_date", "id"], name="exportrecord_date_idx"),
+            models.Index(fields=["xero_id"], name="exportrecord_xero_id_idx"),
         ]
         ordering = ["-doc_date", "id"]
 

@@ -14,10 +14,11 @@ number of organisations or ledger rows:
 import logging
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import Count, Min
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
+
+from ..config import xero_config
 
 log = logging.getLogger("xero_connect.metrics")
 
@@ -32,8 +33,8 @@ def budget_top(*, now, limit: int) -> list[tuple[str, float]]:
     """
     from ..models import RateBudget, XeroConnection
 
-    minute = timedelta(seconds=settings.XERO_LIMIT_MINUTE_SECONDS)
-    per_minute = max(settings.XERO_LIMIT_TENANT_MINUTE, 1)
+    minute = timedelta(seconds=xero_config().limit_minute_seconds)
+    per_minute = max(xero_config().limit_tenant_minute, 1)
     shares: dict[str, float] = {}
     rows = RateBudget.objects.filter(scope__startswith="tenant:", updated_at__gte=now - minute).values_list(
         "scope", "minute_window_start", "minute_count", "reported_minute_remaining")
@@ -100,7 +101,7 @@ class DatabaseCollector:
             "xero_minute_budget_used_ratio",
             "Share of Xero's per-organisation minute limit used in the last minute (1 = the whole limit), "
             "for the busiest organisations only.", labels=["organisation"])
-        for slug, share in budget_top(now=now, limit=settings.XERO_METRICS_BUDGET_TOP_N):
+        for slug, share in budget_top(now=now, limit=xero_config().metrics_budget_top_n):
             budget.add_metric([slug], round(share, 4))
         yield budget
 

@@ -1,7 +1,7 @@
 """Counters and histograms of what matters to an operator, recorded where it happens.
 
 Every Xero call passes `xero_connect.xero.http._request`, which calls `xero_call_observed`
-once per call with the outcome; token refreshes and list refreshes are recorded by their
+once per call with the outcome (`xero_connect.xero.observed`); token refreshes and list refreshes are recorded by their
 services. Label values come from code (event names, a fixed outcome set), never from data, so
 cardinality stays bounded: no per-organisation or per-tenant label here (see `collectors` for
 the bounded top-N budget gauge).
@@ -13,9 +13,6 @@ every django-q2 worker it shares the directory with (see `exposition`).
 
 This module never imports the ORM: the HTTP seam imports it.
 """
-import functools
-
-import requests
 from prometheus_client import Counter, Histogram
 
 # The outcomes of one HTTP call to Xero (label `outcome` of xero_api_calls_total).
@@ -56,43 +53,6 @@ def resource_for_event(event: str) -> str:
     if len(parts) >= 2 and parts[0] == "xero" and parts[1].isidentifier():
         return parts[1][:40]
     return "other"
-
-
-def outcome_for_error(exc: Exception) -> str:
-    """The outcome label for the typed error the seam raised (see xero_connect.xero.errors)."""
-    from ..xero import errors  # no ORM there either
-
-    if isinstance(exc, errors.XeroUnavailable):
-        if isinstance(exc.__cause__, requests.Timeout):
-            return TIMEOUT
-        if exc.status is None:
-            return NETWORK
-        return UNREADABLE if 200 <= exc.status < 300 else SERVER_ERROR
-    by_type = ((errors.RateLimited, RATE_LIMITED), (errors.ReauthorisationRequired, INVALID_GRANT),
-               (errors.OAuthError, OAUTH_ERROR), (errors.TokenExpired, UNAUTHORIZED),
-               (errors.ConnectionRevoked, FORBIDDEN), (errors.AccessDenied, FORBIDDEN),
-               (errors.NotFound, NOT_FOUND), (errors.ValidationFailed, VALIDATION))
-    return next((outcome for kind, outcome in by_type if isinstance(exc, kind)), ERROR)
-
-
-def observe_xero_calls(request_fn):
-    """Decorate the seam's `_request(method, url, *, event=…, …)`: count every call once, by
-    resource (from `event`), method and outcome, and every 429 with its Retry-After."""
-
-    @functools.wraps(request_fn)
-    def observed(method, url, *args, **kwargs):
-        event = kwargs.get("event", "xero.api")
-        try:
-            response = request_fn(method, url, *args, **kwargs)
-        except Exception as exc:
-            outcome = outcome_for_error(exc)
-            xero_call_observed(event=event, method=method, outcome=outcome,
-                               retry_after=getattr(exc, "retry_after", None), problem=getattr(exc, "problem", ""))
-            raise
-        xero_call_observed(event=event, method=method, outcome=OK)
-        return response
-
-    return observed
 
 
 def xero_call_observed(*, event: str, method: str, outcome: str, retry_after: float | None = None,

@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from .. import task_queue
+
 _migrations_done = False
 
 
@@ -80,9 +82,7 @@ def check_workers() -> Check:
 def check_schedules() -> Check:
     from django_q.models import Schedule
 
-    from ..tasks.schedules import SCHEDULES
-
-    wanted = {name for name, _func, _minutes in SCHEDULES}
+    wanted = {name for name, _func, _minutes in task_queue.SCHEDULES}
     present = set(Schedule.objects.filter(name__in=wanted).values_list("name", flat=True))
     missing = sorted(wanted - present)
     if missing:

@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from urllib.parse import quote, urlencode
 
-from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q
 
 from .. import messages as words
+from ..config import xero_config
+from ..document_kinds import KINDS
 from ..models import FLAGGED_DRIFT, BulkJob, DocumentType, ExportRecord, ExportState, XeroConnection
 from ..parsing import parse_page
-from ..services.payloads import KINDS
 from .connections import current_connection, presentation
 
 PAGE_SIZE = 25
@@ -50,7 +50,7 @@ def deep_link(*, doc_type: str, xero_id: str, short_code: str) -> str:
     if not (path and xero_id and short_code):
         return ""
     query = urlencode({"shortcode": short_code, "redirecturl": path.format(id=xero_id)}, quote_via=quote, safe="/")
-    return f"{settings.XERO_DEEP_LINK_URL}?{query}"
+    return f"{xero_config().deep_link_url}?{query}"
 
 
 def record_link(record: ExportRecord) -> str:

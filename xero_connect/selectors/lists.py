@@ -15,7 +15,6 @@ from ..models import (
     TaxRate,
     TrackingOption,
 )
-from .access import get_scoped_or_404
 from .connections import lists_tenant_id
 
 PAGE_SIZE = 50
@@ -96,11 +95,6 @@ def latest_refresh(*, organisation) -> ListRefresh | None:
 
 def recent_refreshes(*, organisation, limit: int = 10):
     return ListRefresh.objects.filter(organisation=organisation).select_related("actor")[:limit]
-
-
-def refresh_for(*, organisation, refresh_id: int) -> ListRefresh:
-    """A refresh of this organisation, or 404."""
-    return get_scoped_or_404(ListRefresh.objects.select_related("actor"), organisation=organisation, pk=refresh_id)
 
 
 def currencies_without_rate(*, organisation) -> list[str]:

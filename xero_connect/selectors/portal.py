@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import (
     Case, CharField, Count, DateTimeField, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value, When,
@@ -19,6 +18,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from .. import messages as words
+from ..config import xero_config
 from ..connection_states import NOT_CONNECTED
 from ..models import (
     CategoryMapping,
@@ -56,7 +56,7 @@ DEFAULT_SORT = "name"
 
 def keepalive_days() -> int:
     """Refresh tokens older than this are refreshed by the keep-alive schedule."""
-    return settings.XERO_REFRESH_KEEP_ALIVE_DAYS
+    return xero_config().refresh_keep_alive_days
 
 
 @dataclass

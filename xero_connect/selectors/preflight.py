@@ -23,6 +23,7 @@ from collections import defaultdict
 from django.conf import settings
 from django.db.models.functions import Lower
 
+from .. import document_kinds, money
 from ..models import (
     Account,
     Contact,
@@ -250,11 +251,8 @@ def xero_rules_problems(doc, lines) -> list[str]:
     """What Xero would round, refuse or drop, said before any call: figures with more
     precision than Xero keeps (refused, never rounded silently), a manual journal that does not
     balance to the cent, an approved invoice or bill with no due date (and none derivable, see
-    payloads.due_date), a number longer than Xero holds. `lines` are dicts with quantity,
+    document_kinds.due_date), a number longer than Xero holds. `lines` are dicts with quantity,
     unit_amount, line_amount."""
-    from .. import money
-    from ..services import payloads
-
     problems = []
     if doc.doc_type == DocumentType.PAYMENT:
         problems += money.precision_problems(money_amounts=[doc.total])
@@ -276,10 +274,10 @@ def xero_rules_problems(doc, lines) -> list[str]:
     if (doc.line_amount_types or "Exclusive") not in money.LINE_AMOUNT_TYPES:
         problems.append(f"Line amount types “{doc.line_amount_types}” is not one Xero knows — use Exclusive, "
                         f"Inclusive or NoTax")
-    if payloads.kind_of(doc.doc_type).resource == "Invoices" and payloads.due_date(doc) is None:
+    if document_kinds.kind_of(doc.doc_type).resource == "Invoices" and document_kinds.due_date(doc) is None:
         problems.append("Due date missing — Xero requires one on an approved invoice or bill; add it to the "
                         "document (or set XERO_EXPORT_DUE_DAYS to derive it from the date)")
-    number = payloads.xero_number(doc)
+    number = document_kinds.xero_number(doc)
     if len(number) > NUMBER_MAX_LENGTH:
         problems.append(f"The number sent to Xero, “{number[:40]}…”, is {len(number)} characters — Xero holds "
                         f"{NUMBER_MAX_LENGTH}; shorten the number or the reference")

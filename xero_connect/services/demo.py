@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from ..models import ExchangeRate, Membership, Organisation, Role
+from .demo_documents import demo_seed_documents
 
 DEMO_PASSWORD = "xero-connect-demo"  # demo-only; printed by seed_demo
 
@@ -67,8 +68,6 @@ def demo_seed(*, documents_per_organisation: int = 0) -> list[DemoLogin]:
         described = ", ".join(f"{Role(r).label} of {orgs[s].name}" for s, r in roles.items()) or "platform staff (Django admin)"
         logins.append(DemoLogin(username, DEMO_PASSWORD, described))
     if documents_per_organisation:
-        from .demo_documents import demo_seed_documents
-
         for org in orgs.values():
             demo_seed_documents(organisation=org, count=documents_per_organisation)
     return logins

@@ -17,17 +17,16 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
 from django.utils import timezone
 
 from .. import connection_states, roles
 from .. import messages as words
-from ..models import ConnectionEvent, ConnectionStatus, ExportRecord, ExportState, XeroConnection
+from ..config import xero_config
+from ..models import ConnectionEvent, ConnectionStatus, ExportRecord, ExportState, Organisation, XeroConnection
 from ..roles import Action
 from ..xero import errors, oauth
-from ..xero.http import Limits
-from . import ratelimits, tokens, xero_access
-from .connections import connection_mark_problem
+from . import tokens, xero_access
+from .connection_problems import connection_mark_problem
 
 log = logging.getLogger("xero.diagnosis")
 S = ConnectionStatus
@@ -75,7 +74,7 @@ class Diagnosis:
 
 
 def required_scopes() -> set[str]:
-    return {s for s in settings.XERO_SCOPES if s not in NON_API_SCOPES}
+    return {s for s in xero_config().scopes if s not in NON_API_SCOPES}
 
 
 def missing_scopes(granted: set[str]) -> set[str]:
@@ -182,35 +181,35 @@ def _run_checks(connection: XeroConnection, checks: list[Check]) -> dict:
                             "All granted." if not missing else "Missing: " + ", ".join(sorted(missing))))
 
     # 4. The API answers for this tenant (GET /Organisation), and 5. limit headroom.
+    # The call spends the shared budget like any other; when the budget has no slot (a 429's
+    # Retry-After in force, the day spent, every slot busy) Xero is not asked at all.
     label = "Xero's Accounting API answering"
-    seen: list[Limits] = []
-    api = xero_access.api_for(connection)
-    recorder = api.on_response
-
-    def on_response(limits):
-        seen.append(limits)
-        if recorder:
-            recorder(limits)
-
-    api.on_response = on_response
+    api = xero_access.api_for(connection, max_wait=xero_access.INTERACTIVE_MAX_WAIT)
     api_error: errors.XeroError | None = None
+    blocked = None
+    paced = False
     try:
         api.organisation()
         checks.append(Check("api", label, True, "GET /Organisation answered."))
+    except xero_access.NoCallSlot as slot:
+        blocked, paced = slot.retry_at, slot.reason != "rate_limited"
+        checks.append(Check("api", label, None, "Not asked: no call to Xero may be made for this organisation yet."))
     except errors.XeroError as exc:
         api_error = exc
         checks.append(Check("api", label, False if not isinstance(exc, errors.XeroUnavailable) else None,
                             f"{exc.__class__.__name__}: {exc}"[:300]))
-    if isinstance(api_error, errors.RateLimited):
-        ratelimits.record_rate_limited(tenant_id=connection.tenant_id, retry_after=api_error.retry_after,
-                                       problem=api_error.problem)
-    blocked = ratelimits.blocked_until(tenant_id=connection.tenant_id)
+        if isinstance(exc, errors.RateLimited):
+            blocked = api.retry_at(exc)
     label = "Headroom under Xero's call limits"
-    limits = seen[-1] if seen else None
+    limits = api.last_limits
     low = limits is not None and (
         (limits.minute_remaining is not None and limits.minute_remaining < MINUTE_HEADROOM)
         or (limits.day_remaining is not None and limits.day_remaining < DAY_HEADROOM))
-    if blocked:
+    if blocked and paced:
+        checks.append(Check("headroom", label, False,
+                            f"This organisation's share of Xero's call limits is in use until "
+                            f"{timezone.localtime(blocked):%H:%M:%S}."))
+    elif blocked:
         checks.append(Check("headroom", label, False,
                             f"Xero asked us to wait until {timezone.localtime(blocked):%H:%M:%S}."))
     elif limits is None:
@@ -278,8 +277,6 @@ def connections_health_check_all() -> dict[str, int]:
     count per situation."""
     counts: dict[str, int] = {}
     org_ids = XeroConnection.objects.filter(is_current=True).values_list("organisation_id", flat=True)
-    from ..models import Organisation
-
     for organisation in Organisation.objects.filter(pk__in=list(org_ids)):
         try:
             situation = connection_health_check(organisation=organisation).situation

@@ -27,7 +27,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import DocumentLine, DocumentType, ExportRecord, ExportState, HostCategory, SourceDocument
+from ..selectors.mapping import line_category_kind
 from . import documents
+from .mapping import categories_register, mapping_suggest
 from .documents import COLUMNS, DOC_COLUMNS, _resolve_paid, _total, _TYPE_WORDS  # the import's own rules
 
 log = logging.getLogger("xero.api")
@@ -310,9 +312,6 @@ def _write(*, organisation, accepted: list[tuple[int, dict]], results: list[Elem
 
 def _register_categories(organisation, docs, lines) -> int:
     """The host categories the written documents name (#15), registered in one go; how many were new."""
-    from ..selectors.mapping import line_category_kind
-    from .mapping import categories_register
-
     Kind = HostCategory.Kind
     found = {(Kind.PAYMENT_METHOD, d.payment_method) for d in docs}
     doc_type_of = {d.pk: d.doc_type for d in docs}  # (line.document would be loaded again, line by line)
@@ -341,7 +340,6 @@ def documents_upsert(*, organisation, actor, elements: list) -> list[ElementResu
             continue
         break
     if new_categories:
-        from .mapping import mapping_suggest
 
         mapping_suggest(organisation=organisation)  # for the categories the batch named first
     for r in results:

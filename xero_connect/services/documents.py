@@ -47,8 +47,10 @@ from decimal import Decimal
 from django.db import transaction
 
 from .. import parsing
-from ..models import DocumentLine, DocumentType, HostCategory, SourceDocument
+from ..models import DocumentLine, DocumentType, ExportRecord, HostCategory, SourceDocument
+from ..selectors.mapping import line_category_kind
 from .exports.ledger import ledger_sync
+from .mapping import categories_register, mapping_suggest
 
 COLUMNS = ["type", "number", "date", "due_date", "contact", "reference", "currency", "line_amount_types",
            "description", "quantity", "unit_amount", "line_amount", "account_code", "tax_type", "tracking",
@@ -134,8 +136,6 @@ def document_create(*, organisation, doc_type: str, number: str, date: date, lin
                      dimension=line.dimension) for i, line in enumerate(lines)])
     _register_categories(organisation, doc, lines)
     if sync_ledger:
-        from ..models import ExportRecord
-
         ExportRecord.objects.get_or_create(document=doc, defaults={
             "organisation": organisation, "doc_type": doc_type, "doc_date": date})
     return doc
@@ -401,17 +401,12 @@ def documents_import_csv(*, organisation, actor, text: str) -> ImportResult:
             result.created += 1
             result.lines += len(spec["lines"])
         ledger_sync(organisation=organisation)
-    from .mapping import mapping_suggest
-
     mapping_suggest(organisation=organisation)
     return result
 
 
 def _register_categories(organisation, doc, lines) -> None:
     """The host categories `doc` names (its `lines` are LineSpecs), registered (#15)."""
-    from ..selectors.mapping import line_category_kind
-    from .mapping import categories_register
-
     kind = line_category_kind(doc.doc_type)
     found = {(HostCategory.Kind.PAYMENT_METHOD, doc.payment_method)}
     for line in lines:

@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone as dt_timezone
 from decimal import Decimal, InvalidOperation
@@ -49,8 +48,9 @@ from ..models import (
 )
 from ..xero import errors
 from ..xero.accounting import AccountingApi, parse_xero_date
-from . import ratelimits
-from .xero_access import api_for, connection_usable, record_xero_failure
+from .exports import exports_enqueue
+from .lists import _contact_fields  # one mapping of Xero's Contact to our row
+from .xero_access import NoCallSlot, api_for, connection_usable, record_xero_failure
 
 log = logging.getLogger("xero.drift")
 
@@ -178,27 +178,13 @@ class NoSlot(Exception):
 
 
 def _budgeted(api: AccountingApi, fn):
-    """Make the one call `fn(api)` inside the tenant's shared rate budget
-    (services.ratelimits), waiting at most BUDGET_MAX_WAIT seconds for a slot."""
-    deadline = time.monotonic() + BUDGET_MAX_WAIT
-    while True:
-        reservation = ratelimits.reserve_call(tenant_id=api.tenant_id, max_wait=BUDGET_MAX_WAIT)
-        wait = reservation.wait_seconds()
-        if reservation.ok:
-            if wait:
-                time.sleep(wait)
-            break
-        if time.monotonic() + wait > deadline:
-            raise NoSlot(str(reservation.retry_at))
-        time.sleep(max(wait, 0.01))
+    """Make the call `fn(api)`. The client from xero_access.api_for spends the tenant's shared
+    rate budget around it (and books a 429), waiting at most BUDGET_MAX_WAIT seconds for a slot;
+    no slot by then → NoSlot (the work stays for the next cycle)."""
     try:
         return fn(api)
-    except errors.RateLimited as exc:
-        ratelimits.record_rate_limited(tenant_id=api.tenant_id, retry_after=exc.retry_after,
-                                       problem=getattr(exc, "problem", ""))
-        raise
-    finally:
-        ratelimits.release_call(reservation)
+    except NoCallSlot as slot:
+        raise NoSlot(str(slot.retry_at)) from slot
 
 
 # --- the drift rule ---------------------------------------------------------------------------------
@@ -360,7 +346,6 @@ def contacts_refresh_by_id(*, organisation: Organisation, connection: XeroConnec
                            contact_ids: list[str]) -> int:
     """Refresh just these contacts (IDs= on /Contacts, includeArchived so an archived one is
     seen) in the organisation's lists for the connection's tenant. Returns rows written."""
-    from .lists import _contact_fields  # one mapping of Xero's Contact to our row
 
     tenant_id = connection.tenant_id
     written = 0
@@ -451,7 +436,7 @@ def _process_tenant(tenant_id: str, events: list[XeroWebhookEvent], result: Proc
     contact_ids = {e.resource_id for e in events if e.event_category == "CONTACT"}
     doc_ids = {e.resource_id for e in events if e.event_category in ("INVOICE", "CREDITNOTE")}
     for connection in connections:
-        api = api_for(connection)
+        api = api_for(connection, max_wait=BUDGET_MAX_WAIT)
         try:
             if contact_ids:
                 result.contacts += contacts_refresh_by_id(organisation=connection.organisation, connection=connection,
@@ -507,7 +492,7 @@ def reconcile_organisation(*, organisation: Organisation, trigger: str = "schedu
                  .order_by("exported_at").values_list("exported_at", flat=True).first())
         since = first or run.started_at
     run.modified_since = since - timedelta(seconds=1)  # Xero compares to the second
-    api = api_for(connection)
+    api = api_for(connection, max_wait=BUDGET_MAX_WAIT)
     try:
         for resource, types, id_field in (("Invoices", INVOICE_TYPES, "InvoiceID"),
                                           ("CreditNotes", CREDIT_NOTE_TYPES, "CreditNoteID")):
@@ -576,7 +561,6 @@ def drift_reexport_as_new(*, record: ExportRecord, suffix: str, actor) -> Export
     linked from the old one (`replaced_by`), queued for export. The old record keeps its Xero
     id and its drift. Raises DriftActionRefused (not voided/deleted, already replaced, empty
     suffix, number taken or longer than Xero's 255 characters)."""
-    from .exports import exports_enqueue
 
     suffix = (suffix or "").strip()
     with transaction.atomic():

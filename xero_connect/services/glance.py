@@ -10,14 +10,14 @@ when no slot is free at once, the card shows what it last knew instead of waitin
 import logging
 import time
 
-from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from ..config import xero_config
 from ..models import ConnectionStatus, XeroConnection
 from ..xero import errors, oauth
 from . import ratelimits, tokens
-from .connections import connection_mark_problem
+from .connection_problems import connection_mark_problem
 
 log = logging.getLogger("xero.glance")
 
@@ -32,13 +32,13 @@ def _slot_wait() -> float:
 
 def connection_glance(connection: XeroConnection | None, *, actor=None) -> str:
     """Check a current, connected connection against GET /connections, at most once per
-    `settings.XERO_GLANCE_SECONDS` per connection. Returns what happened: "listed", "removed"
+    XERO_GLANCE_SECONDS (xero_config().glance_seconds) per connection. Returns what happened: "listed", "removed"
     (the connection moved to REMOVED_IN_XERO), "skipped" (not due, not connected, or no
     budget slot), or "unknown" (Xero did not answer; nothing changes). Never raises a Xero error.
     Updates `last_health_check_at` when Xero answered."""
     if connection is None or not connection.is_current or connection.status != ConnectionStatus.CONNECTED:
         return "skipped"
-    ttl = settings.XERO_GLANCE_SECONDS
+    ttl = xero_config().glance_seconds
     now = timezone.now()
     if connection.last_health_check_at and (now - connection.last_health_check_at).total_seconds() < ttl:
         return "skipped"

@@ -29,9 +29,9 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from .. import messages as words
+from .. import task_queue
 from ..messages import UserMessage, message_for
 from ..models import (
     Account,
@@ -53,8 +53,9 @@ from ..observability import metrics
 from ..selectors.connections import current_connection
 from ..xero import errors
 from ..xero.accounting import AccountingApi, parse_xero_date
+from . import mapping, xero_access
+from .list_rows import account_fields, is_active
 from .webhooks_out import webhooks_emit
-from . import ratelimits, xero_access
 
 log = logging.getLogger("xero_connect.lists")
 
@@ -108,9 +109,8 @@ def lists_refresh_enqueue(*, organisation: Organisation, actor=None, trigger: st
         if set(names) <= set(refresh.lists):
             return refresh
     refresh = _create_refresh(organisation=organisation, actor=actor, trigger=trigger, lists=names)
-    refresh_id = refresh.pk
-    transaction.on_commit(lambda: async_task("xero_connect.tasks.lists.run_refresh", refresh_id))
-    log.info("lists.refresh.queued refresh=%s org=%s trigger=%s lists=%s", refresh_id, organisation.pk, trigger,
+    task_queue.enqueue_on_commit(task_queue.LISTS_REFRESH_RUN, refresh.pk)
+    log.info("lists.refresh.queued refresh=%s org=%s trigger=%s lists=%s", refresh.pk, organisation.pk, trigger,
              ",".join(names))
     return refresh
 
@@ -208,13 +208,15 @@ def lists_refresh_run(*, refresh_id: int) -> ListRefresh:
             refresh.results["_failure"] = _words(message)
             refresh.steps_done = len(names)
             return _finish(refresh, ListRefresh.Status.PARTIAL if succeeded else ListRefresh.Status.FAILED)
-        except errors.XeroError as exc:
+        except errors.XeroError as exc:  # a 429 is already booked in the shared budget by the client
             log.warning("lists.refresh.list_failed refresh=%s org=%s list=%s error=%s", refresh.pk,
                         organisation.pk, name, exc.__class__.__name__)
-            if isinstance(exc, errors.RateLimited):
-                ratelimits.record_rate_limited(tenant_id=connection.tenant_id, retry_after=exc.retry_after,
-                                               problem=exc.problem)
             result = _error_result(message_for(exc))
+            failed += 1
+        except xero_access.NoCallSlot as slot:
+            log.warning("lists.refresh.no_call_slot refresh=%s org=%s list=%s reason=%s", refresh.pk,
+                        organisation.pk, name, slot.reason)
+            result = _error_result(message_for(slot.as_rate_limited(), retry_at=slot.retry_at))
             failed += 1
         except Exception:  # a bug must not leave the refresh "running" forever, nor stop the other lists
             log.exception("lists.refresh.list_crashed refresh=%s org=%s list=%s", refresh.pk, organisation.pk, name)
@@ -238,8 +240,6 @@ def lists_refresh_run(*, refresh_id: int) -> ListRefresh:
 def _check_mappings(organisation) -> None:
     """The chart may have changed: flag the mappings it broke (one email to the Admins) and
     suggest for categories the Xero organisation linked now has no mapping for (#15)."""
-    from . import mapping
-
     try:
         mapping.mappings_check_chart(organisation=organisation)
         mapping.mapping_suggest(organisation=organisation)
@@ -352,8 +352,7 @@ def _decimal(value) -> Decimal | None:
         return None
 
 
-def _active(status: str | None) -> bool:
-    return (status or "ACTIVE").upper() == "ACTIVE"
+_active = is_active
 
 
 def _max_updated(items, current):
@@ -367,18 +366,7 @@ def _max_updated(items, current):
 
 # Accounts ---------------------------------------------------------------------------------
 
-def _account_fields(row: dict) -> dict:
-    status = (row.get("Status") or "ACTIVE").upper()
-    return {
-        "code": (row.get("Code") or "")[:20], "name": (row.get("Name") or "")[:255], "type": (row.get("Type") or "")[:40],
-        "account_class": (row.get("Class") or "")[:20], "tax_type": (row.get("TaxType") or "")[:50],
-        "currency_code": (row.get("CurrencyCode") or "")[:3],
-        "enable_payments": bool(row.get("EnablePaymentsToAccount")), "status": status, "is_active": _active(status),
-        "updated_in_xero_at": parse_xero_date(row.get("UpdatedDateUTC")),
-    }
-
-
-account_fields = _account_fields  # also used when the mapping page creates an account (#15)
+_account_fields = account_fields
 
 
 def import_accounts(*, organisation, connection, api: AccountingApi) -> Tally:

@@ -6,6 +6,7 @@ runner before any call to Xero — and are put back in the queue by `exports_rel
 whenever a mapping is confirmed or the chart is refreshed, exactly as items waiting for the
 connection are released after a reconnect.
 """
+import hashlib
 import logging
 import re
 
@@ -19,7 +20,11 @@ from .. import messages as words
 from .. import roles
 from ..models import Account, CategoryMapping, HostCategory, TaxRate, TrackingOption
 from ..selectors import mapping as selectors
-from ..selectors.connections import lists_tenant_id
+from ..selectors.connections import current_connection, lists_tenant_id
+from ..xero import errors
+from .exports import exports_release_needs_mapping
+from .list_rows import account_fields
+from .xero_access import NoCallSlot, api_for, connection_usable, record_xero_failure
 
 log = logging.getLogger("xero.mapping")
 Kind = HostCategory.Kind
@@ -219,8 +224,6 @@ def mapping_accept_suggestions(*, organisation, actor) -> int:
 
 
 def _release(organisation, actor) -> int:
-    from .exports import exports_release_needs_mapping
-
     return exports_release_needs_mapping(organisation=organisation, actor=actor)
 
 
@@ -291,6 +294,7 @@ def _email_admins(organisation, flagged) -> int:
 # details Xero asks for in its own screens, so payment methods are mapped to existing ones).
 CREATABLE_TYPES = {Kind.SALES: ("REVENUE", "SALES", "OTHERINCOME"),
                    Kind.PURCHASE: ("EXPENSE", "DIRECTCOSTS", "OVERHEADS")}
+CREATE_ACCOUNT_MAX_WAIT = 10.0  # seconds the mapping page waits for a call slot to create an account
 ACCOUNT_CODE_MAX = 10  # Xero: "Account Code is too long. Maximum of 10 characters allowed"
 
 
@@ -300,16 +304,8 @@ def mapping_create_account(*, organisation, actor, category: HostCategory, code:
     rate budget) after the person confirmed its code, name and type, keep it in the chart here,
     and map `category` to it. Refused before any call (MappingRefused) when the type does not
     fit the category or the code or name is already in the chart; Xero's own refusal comes back
-    as MappingRefused with Xero's message verbatim. Other Xero failures (connection, limits,
-    outage) raise the seam's errors."""
-    import hashlib
-    import time
-
-    from ..selectors.connections import current_connection
-    from ..xero import errors
-    from . import ratelimits
-    from .xero_access import api_for, connection_usable, record_xero_failure
-
+    as MappingRefused with Xero's message verbatim; other Xero failures (connection, limits,
+    outage) as MappingRefused in messages.py's words."""
     code, name, account_type = (code or "").strip(), " ".join((name or "").split()), (account_type or "").strip()
     if category.organisation_id != organisation.pk:
         raise MappingRefused("That category belongs to another organisation.")
@@ -330,24 +326,18 @@ def mapping_create_account(*, organisation, actor, category: HostCategory, code:
     if taken.filter(name__iexact=name).exists():
         raise MappingRefused(f"An account named {name} is already in your Xero chart of accounts.")
     key = "xc1-acct-" + hashlib.sha256(f"{tenant_id}|{code}|{name}|{account_type}".encode()).hexdigest()
-    slot = ratelimits.reserve_call(tenant_id=tenant_id, max_wait=10.0)
-    if not slot.ok:
-        raise MappingRefused("Xero's call limit for this organisation is used up for now: try again in a minute.")
-    used = False
-    try:
-        time.sleep(slot.wait_seconds())
-        used = True
-        row = api_for(connection).create_account({"Code": code, "Name": name, "Type": account_type},
-                                                 idempotency_key=key)
+    try:  # one call, in the shared budget like every other (services.xero_access)
+        row = api_for(connection, max_wait=CREATE_ACCOUNT_MAX_WAIT).create_account(
+            {"Code": code, "Name": name, "Type": account_type}, idempotency_key=key)
+    except NoCallSlot:
+        raise MappingRefused("Xero's call limit for this organisation is used up for now: try again in a minute.") \
+            from None
     except errors.ValidationFailed as exc:
         raise MappingRefused("Xero refused the account: " + " ".join(exc.messages or [str(exc)])) from None
-    except (errors.ReauthorisationRequired, errors.ConnectionRevoked) as exc:
-        record_xero_failure(connection=connection, error=exc, actor=actor)
-        raise
-    finally:
-        ratelimits.release_call(slot, used=used)
-    from .lists import account_fields
-
+    except errors.XeroError as exc:  # connection, limits, outage: the words and next step of messages.py
+        if isinstance(exc, (errors.ReauthorisationRequired, errors.ConnectionRevoked)):
+            record_xero_failure(connection=connection, error=exc, actor=actor)
+        raise MappingRefused(str(words.message_for(exc))) from exc
     fields = account_fields(row)
     account, _ = Account.objects.update_or_create(
         organisation=organisation, tenant_id=tenant_id, xero_id=str(row.get("AccountID") or ""), defaults=fields)

@@ -6,61 +6,13 @@ is stable across retries and across processes.
 """
 import hashlib
 import json
-from dataclasses import dataclass
 from decimal import Decimal
 
+from .. import money
+from ..document_kinds import (DOC_TYPES_BY_RESOURCE, KINDS, REFERENCE_KEPT, RESOURCE_ORDER, UNITDP_RESOURCES,  # noqa: F401
+                              XeroKind, due_date, journal_narration, kind_of, xero_number)
 from ..models import DocumentType, SourceDocument
 from ..names import contact_name_key
-
-
-@dataclass(frozen=True)
-class XeroKind:
-    resource: str           # API resource and envelope key: "Invoices"
-    id_field: str           # "InvoiceID"
-    xero_type: str | None   # Type on the element: ACCREC / ACCPAY / …
-    number_field: str | None
-    can_update: bool        # does Xero let us update an existing one?
-    update_note: str        # what a re-export does, in the user's words
-
-
-KINDS: dict[str, XeroKind] = {
-    DocumentType.SALES_INVOICE: XeroKind(
-        "Invoices", "InvoiceID", "ACCREC", "InvoiceNumber", True,
-        "updates the existing invoice in Xero (Xero refuses if it has been paid or voided there)"),
-    DocumentType.BILL: XeroKind(
-        "Invoices", "InvoiceID", "ACCPAY", "InvoiceNumber", True,
-        "updates the existing bill in Xero (Xero refuses if it has been paid or voided there)"),
-    DocumentType.SALES_CREDIT_NOTE: XeroKind(
-        "CreditNotes", "CreditNoteID", "ACCRECCREDIT", "CreditNoteNumber", True,
-        "updates the existing credit note in Xero (Xero refuses if it has been allocated or voided there)"),
-    DocumentType.PURCHASE_CREDIT_NOTE: XeroKind(
-        "CreditNotes", "CreditNoteID", "ACCPAYCREDIT", "CreditNoteNumber", True,
-        "updates the existing credit note in Xero (Xero refuses if it has been allocated or voided there)"),
-    DocumentType.PAYMENT: XeroKind(
-        "Payments", "PaymentID", None, None, False,
-        "is skipped: Xero does not allow payments to be edited, so the payment already in Xero stays as it is"),
-    DocumentType.MANUAL_JOURNAL: XeroKind(
-        "ManualJournals", "ManualJournalID", None, None, True,
-        "updates the existing manual journal in Xero"),
-}
-
-# Writes and reads of these resources carry `unitdp=4`: without it Xero keeps UnitAmount to 2
-# decimals (0.1648 → 0.16). Source: xero_accounting.yaml (parameter unitdp on PUT/POST/GET
-# Invoices and CreditNotes) and Xero's guide "Rounding in Xero".
-UNITDP_RESOURCES = {"Invoices", "CreditNotes"}
-# Xero keeps `Reference` only on sales invoices and sales credit notes; on bills and supplier
-# credit notes it is dropped silently (xero_accounting.yaml, Invoice.Reference).
-REFERENCE_KEPT = {DocumentType.SALES_INVOICE, DocumentType.SALES_CREDIT_NOTE}
-
-# Invoices first, so that payments in the same run find their invoice already exported.
-RESOURCE_ORDER = ["Invoices", "CreditNotes", "ManualJournals", "Payments"]
-DOC_TYPES_BY_RESOURCE: dict[str, list[str]] = {}
-for _doc_type, _kind in KINDS.items():
-    DOC_TYPES_BY_RESOURCE.setdefault(_kind.resource, []).append(str(_doc_type))
-
-
-def kind_of(doc_type: str) -> XeroKind:
-    return KINDS[doc_type]
 
 
 def _money(value) -> float:
@@ -84,18 +36,6 @@ def _tracking(line) -> list[dict]:
     return out
 
 
-def xero_number(document: SourceDocument) -> str:
-    """The InvoiceNumber / CreditNoteNumber sent to Xero. On bills and supplier credit notes,
-    where Xero drops `Reference`, the number is where Xero keeps the supplier's reference (Xero
-    shows a bill's InvoiceNumber as its "Reference"), so a reference goes there after our
-    number: "B-1001 / SUP-889". The look-up after an interrupted send uses the same value."""
-    number = document.number
-    reference = (document.reference or "").strip()
-    if document.doc_type not in REFERENCE_KEPT and reference and reference != number:
-        return f"{number} / {reference}"
-    return number
-
-
 def reference_note(document: SourceDocument) -> str:
     """What the ledger says when Xero does not keep the document's Reference ("" otherwise)."""
     reference = (document.reference or "").strip()
@@ -104,30 +44,6 @@ def reference_note(document: SourceDocument) -> str:
     what = "bills" if document.doc_type == DocumentType.BILL else "supplier credit notes"
     return (f"Xero keeps no Reference on {what}: the reference {reference} was sent as part of the number, "
             f"“{xero_number(document)}”.")
-
-
-def due_date(document: SourceDocument):
-    """The DueDate sent for an approved invoice or bill: the document's own, or its date plus
-    XERO_EXPORT_DUE_DAYS days when it has none ("due on receipt" at 0). None when it has none
-    and the setting is empty (pre-flight then asks for one). Xero requires a DueDate on an
-    AUTHORISED invoice or bill (XERO_FACTS.md: xeroizer#395, xero-python#78)."""
-    from datetime import timedelta
-
-    from django.conf import settings
-
-    if document.due_date:
-        return document.due_date
-    days = settings.XERO_EXPORT_DUE_DAYS
-    if days is None:
-        return None
-    return document.date + timedelta(days=int(days))
-
-
-def journal_narration(document: SourceDocument) -> str:
-    """The narration sent to Xero ends with our document number, so a journal can be found
-    again in Xero (look-up after an interrupted send) without guessing."""
-    narration = (document.narration or "").strip() or f"Journal {document.number}"
-    return narration if document.number in narration else f"{narration} ({document.number})"
 
 
 def build_element(document: SourceDocument, *, xero_id: str = "", paid_xero_id: str = "",
@@ -214,8 +130,6 @@ def element_xero_id(doc_type: str, element: dict) -> str:
 def element_totals(element: dict):
     """Xero's SubTotal / TotalTax / Total of an answered element as `money.Totals`, or None
     when Xero gave none (payments, journals) or they are not numbers."""
-    from .. import money
-
     try:
         values = [money.round_money(str(element[k])) for k in ("SubTotal", "TotalTax", "Total")]
     except (KeyError, ValueError, TypeError):

@@ -19,14 +19,18 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
-from .. import roles
+from .. import roles, task_queue
 from .. import messages as words
 from ..messages import message_for
-from ..models import BulkJob, ListRefresh, Membership, Organisation
+from ..models import BulkJob, ExportRecord, ListRefresh, Membership, Organisation
 from ..roles import Action
 from ..selectors.connections import current_connection
 from ..selectors.portal import admin_names_by_organisation
 from ..xero import errors as xero_errors
+from . import connections as connection_service
+from . import diagnosis, drift
+from . import exports as exports_service
+from . import lists as lists_service
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +100,7 @@ def _create_job(*, actor, kind: str, params: dict, results: list[dict]) -> BulkJ
 
 
 def _enqueue(job: BulkJob) -> None:
-    from django_q.tasks import async_task
-
-    job_id = job.pk
-    transaction.on_commit(lambda: async_task("xero_connect.tasks.portal.bulk_job_run", job_id,
-                                             task_name=f"bulk-job-{job_id}"))
+    task_queue.enqueue_on_commit(task_queue.PORTAL_BULK_JOB_RUN, job.pk, task_name=f"bulk-job-{job.pk}")
 
 
 @transaction.atomic
@@ -151,7 +151,7 @@ def portal_bulk_start(*, actor, organisation_ids, kind: str, params: dict | None
 @transaction.atomic
 def staff_bulk_start(*, actor, organisations, kind: str, params: dict | None = None) -> BulkJob:
     """The built-in admin's door to the same jobs: platform staff act on any organisation."""
-    if not (getattr(actor, "is_active", False) and getattr(actor, "is_staff", False)):
+    if not (actor.is_active and actor.is_staff):
         raise PermissionDenied("Only platform staff can act on any organisation.")
     if kind not in BULK_ACTIONS:
         raise ValueError(f"Unknown bulk action {kind!r}.")
@@ -178,8 +178,6 @@ def _plural(n: int, word: str) -> str:
 
 
 def _run_refresh_lists(job: BulkJob, organisation: Organisation) -> tuple[str, str, str]:
-    from . import lists as lists_service
-
     refresh = lists_service.lists_refresh_enqueue(organisation=organisation, actor=job.actor,
                                                   trigger=ListRefresh.Trigger.BULK)
     refresh.refresh_from_db()
@@ -192,59 +190,25 @@ def _run_refresh_lists(job: BulkJob, organisation: Organisation) -> tuple[str, s
     return DONE, "Lists refresh started.", _lists_link(organisation)
 
 
-def _job_count(child) -> int:
-    if isinstance(child, int):
-        return child
-    return int(getattr(child, "total", 0) or 0)
-
-
 def _run_retry_failed(job: BulkJob, organisation: Organisation) -> tuple[str, str, str]:
-    from . import exports as exports_service
-
-    child = exports_service.exports_retry_failed(organisation=organisation, actor=job.actor)
-    n = _job_count(child)
+    n = exports_service.exports_retry_failed(organisation=organisation, actor=job.actor).total
     detail = f"{_plural(n, 'failed export')} queued again." if n else "No failed exports to retry."
     return DONE, detail, _exports_link(organisation)
 
 
 def _run_export_range(job: BulkJob, organisation: Organisation) -> tuple[str, str, str]:
-    from . import exports as exports_service
-
     params = job.params
-    child = exports_service.exports_enqueue_range(
+    n = exports_service.exports_enqueue_range(
         organisation=organisation, actor=job.actor, date_from=date.fromisoformat(params["date_from"]),
-        date_to=date.fromisoformat(params["date_to"]), doc_types=params.get("doc_types") or None)
-    n = _job_count(child)
+        date_to=date.fromisoformat(params["date_to"]), doc_types=params.get("doc_types") or None).total
     detail = (f"{_plural(n, 'document')} queued for export." if n
               else "Nothing to export: everything in that range is already exported.")
     return DONE, detail, _exports_link(organisation)
 
 
-HEALTHY_SITUATIONS = {"working", "ok", "healthy", "connected"}
-
-
-def _health_check_service():
-    """connection_health_check: the contract names services.connections; it landed in
-    services.diagnosis. Prefer whichever module defines it."""
-    from . import connections as connection_service
-
-    found = getattr(connection_service, "connection_health_check", None)
-    if found is None:
-        from . import diagnosis
-
-        found = diagnosis.connection_health_check
-    return found
-
-
 def _run_health_check(job: BulkJob, organisation: Organisation) -> tuple[str, str, str]:
-    diagnosis = _health_check_service()(organisation=organisation, actor=job.actor)
-    situation = str(getattr(diagnosis, "situation", "") or "")
-    words = str(getattr(diagnosis, "title", "") or getattr(diagnosis, "words", "") or situation or "Checked.")
-    explanation = str(getattr(diagnosis, "words", "") or "")
-    next_step = str(getattr(diagnosis, "next_step", "") or "")
-    healthy = getattr(diagnosis, "working", None)
-    if healthy is None:
-        healthy = situation.lower() in HEALTHY_SITUATIONS
+    found = diagnosis.connection_health_check(organisation=organisation, actor=job.actor)
+    words, explanation, next_step, healthy = found.title, found.words, found.next_step, found.working
     detail = words if words.endswith(".") else f"{words}."
     if not healthy:
         if explanation and explanation != words:
@@ -256,7 +220,6 @@ def _run_health_check(job: BulkJob, organisation: Organisation) -> tuple[str, st
 
 def _run_reconcile(job: BulkJob, organisation: Organisation) -> tuple[str, str, str]:
     """One reconciliation run (#16): documents changed in Xero since the last one."""
-    from . import drift
 
     run = drift.reconcile_organisation(organisation=organisation, trigger="portal")
     if not run.ok:
@@ -378,9 +341,7 @@ def _count(job: BulkJob) -> None:
 def organisations_disconnect(*, organisations, actor) -> list[tuple[Organisation, str, str]]:
     """Disconnect Xero for each organisation (staff, from the admin). Each disconnect is audited by
     the connection service as a ConnectionEvent with actor. Returns (organisation, outcome, words)."""
-    from . import connections as connection_service
-
-    if not (getattr(actor, "is_active", False) and getattr(actor, "is_staff", False)):
+    if not (actor.is_active and actor.is_staff):
         raise PermissionDenied("Only platform staff can disconnect any organisation.")
     out = []
     for organisation in organisations:
@@ -400,10 +361,7 @@ def organisations_disconnect(*, organisations, actor) -> list[tuple[Organisation
 def documents_export_selected(*, documents, actor) -> list[BulkJob]:
     """Queue the chosen documents for export (staff, from the admin): one BulkJob per organisation,
     with actor, so the admin action is audited like an export from the Export Data page."""
-    from . import exports as exports_service
-    from ..models import ExportRecord
-
-    if not (getattr(actor, "is_active", False) and getattr(actor, "is_staff", False)):
+    if not (actor.is_active and actor.is_staff):
         raise PermissionDenied("Only platform staff can export for any organisation.")
     by_org: dict[int, list[int]] = {}
     orgs: dict[int, Organisation] = {}

@@ -28,10 +28,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ..config import xero_config
 from ..models import RateBudget
 from ..xero.http import Limits
 
@@ -40,8 +40,6 @@ APP_SCOPE = "app"
 def tenant_scope(tenant_id: str) -> str:
     return f"tenant:{tenant_id}"
 
-
-_scope = tenant_scope
 
 
 # --- what Xero reports ---------------------------------------------------------------------
@@ -52,16 +50,16 @@ def record_limits(*, tenant_id: str, limits: Limits) -> None:
     # Called after every API answer: one UPDATE, no row lock (nothing is decided on the old value).
     values = {"reported_minute_remaining": limits.minute_remaining, "reported_day_remaining": limits.day_remaining,
               "updated_at": timezone.now()}
-    rows = RateBudget.objects.filter(scope=_scope(tenant_id))
+    rows = RateBudget.objects.filter(scope=tenant_scope(tenant_id))
     if not rows.update(**values):
-        _ensure_rows([_scope(tenant_id)])
+        _ensure_rows([tenant_scope(tenant_id)])
         rows.update(**values)
 
 
 def record_rate_limited(*, tenant_id: str, retry_after: float, problem: str) -> datetime:
     """A 429: nobody calls this tenant (or, for appminute, anybody) before Retry-After."""
     until = timezone.now() + timedelta(seconds=max(retry_after, 0))
-    scope = APP_SCOPE if problem == "appminute" else _scope(tenant_id)
+    scope = APP_SCOPE if problem == "appminute" else tenant_scope(tenant_id)
     _ensure_rows([scope])
     with transaction.atomic():
         budget = RateBudget.objects.select_for_update().get(scope=scope)
@@ -76,7 +74,7 @@ def record_rate_limited(*, tenant_id: str, retry_after: float, problem: str) -> 
 
 def blocked_until(*, tenant_id: str):
     now = timezone.now()
-    rows = RateBudget.objects.filter(scope__in=[_scope(tenant_id), APP_SCOPE], blocked_until__gt=now)
+    rows = RateBudget.objects.filter(scope__in=[tenant_scope(tenant_id), APP_SCOPE], blocked_until__gt=now)
     return max((r.blocked_until for r in rows), default=None)
 
 
@@ -103,13 +101,13 @@ class Reservation:
 
 
 def tenant_interval() -> float:
-    window = settings.XERO_LIMIT_MINUTE_SECONDS
-    return window * (1 + settings.XERO_LIMIT_MARGIN) / max(settings.XERO_LIMIT_TENANT_MINUTE, 1)
+    window = xero_config().limit_minute_seconds
+    return window * (1 + xero_config().limit_margin) / max(xero_config().limit_tenant_minute, 1)
 
 
 def app_interval() -> float:
-    window = settings.XERO_LIMIT_MINUTE_SECONDS
-    return window * (1 + settings.XERO_LIMIT_MARGIN) / max(settings.XERO_LIMIT_APP_MINUTE, 1)
+    window = xero_config().limit_minute_seconds
+    return window * (1 + xero_config().limit_margin) / max(xero_config().limit_app_minute, 1)
 
 
 def _ensure_rows(scopes) -> None:
@@ -132,9 +130,9 @@ def reserve_call(*, tenant_id: str, max_wait: float = 10.0) -> Reservation:
     On success the caller waits until `start_at`, makes exactly one call, then calls
     `release_call`. Otherwise nothing is booked and `retry_at` says when to come back.
     """
-    scope = _scope(tenant_id)
+    scope = tenant_scope(tenant_id)
     _ensure_rows([scope, APP_SCOPE])
-    lease_seconds = float(settings.XERO_HTTP_TIMEOUT) + settings.XERO_LIMIT_LEASE_SLACK + max_wait
+    lease_seconds = float(xero_config().http_timeout) + xero_config().limit_lease_slack + max_wait
     with transaction.atomic():
         rows = {b.scope: b for b in RateBudget.objects.select_for_update().filter(scope__in=[scope, APP_SCOPE])}
         tenant, app = rows[scope], rows[APP_SCOPE]
@@ -146,20 +144,20 @@ def reserve_call(*, tenant_id: str, max_wait: float = 10.0) -> Reservation:
         if blocked:
             return Reservation(False, tenant_id, retry_at=blocked, reason="rate_limited")
 
-        day = timedelta(seconds=settings.XERO_LIMIT_DAY_SECONDS)
+        day = timedelta(seconds=xero_config().limit_day_seconds)
         if tenant.day_window_start is None or now >= tenant.day_window_start + day:
             tenant.day_window_start, tenant.day_count = now, 0
             tenant.reported_day_remaining = None
-        day_spent = tenant.day_count >= settings.XERO_LIMIT_TENANT_DAY or (
+        day_spent = tenant.day_count >= xero_config().limit_tenant_day or (
             tenant.reported_day_remaining is not None and tenant.reported_day_remaining <= 0)
         if day_spent:
             tenant.save(update_fields=["day_window_start", "day_count", "reported_day_remaining", "updated_at"])
             return Reservation(False, tenant_id, retry_at=tenant.day_window_start + day, reason="day")
 
         leases = _live(tenant.leases, now_epoch)
-        if len(leases) >= settings.XERO_LIMIT_TENANT_CONCURRENT:
+        if len(leases) >= xero_config().limit_tenant_concurrent:
             return Reservation(False, tenant_id, reason="concurrent",
-                               retry_at=now + timedelta(seconds=settings.XERO_LIMIT_POLL_SECONDS))
+                               retry_at=now + timedelta(seconds=xero_config().limit_poll_seconds))
 
         start = max(now, tenant.next_call_at or now)
         app_next = max(now, app.next_call_at or now)
@@ -174,7 +172,7 @@ def reserve_call(*, tenant_id: str, max_wait: float = 10.0) -> Reservation:
         tenant.next_call_at = start + timedelta(seconds=tenant_interval())
         tenant.day_count += 1
         if tenant.minute_window_start is None or now >= tenant.minute_window_start + timedelta(
-                seconds=settings.XERO_LIMIT_MINUTE_SECONDS):
+                seconds=xero_config().limit_minute_seconds):
             tenant.minute_window_start, tenant.minute_count = now, 0
         tenant.minute_count += 1
         tenant.save(update_fields=["leases", "in_flight", "next_call_at", "day_count", "day_window_start",
@@ -190,7 +188,7 @@ def release_call(reservation: Reservation, *, used: bool = True) -> None:
     if not reservation.ok or not reservation.lease_id:
         return
     with transaction.atomic():
-        budget = RateBudget.objects.select_for_update().filter(scope=_scope(reservation.tenant_id)).first()
+        budget = RateBudget.objects.select_for_update().filter(scope=tenant_scope(reservation.tenant_id)).first()
         if budget is None:
             return
         budget.leases = [lease for lease in _live(budget.leases, time.time())
@@ -208,7 +206,7 @@ def release_call(reservation: Reservation, *, used: bool = True) -> None:
 
 def budget_snapshot(*, tenant_id: str) -> dict:
     """What the budget looks like now, for pages and benchmarks."""
-    budget = RateBudget.objects.filter(scope=_scope(tenant_id)).first()
+    budget = RateBudget.objects.filter(scope=tenant_scope(tenant_id)).first()
     if budget is None:
         return {"in_flight": 0, "day_count": 0, "blocked_until": None}
     return {"in_flight": len(_live(budget.leases, time.time())), "day_count": budget.day_count,

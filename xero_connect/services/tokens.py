@@ -16,15 +16,16 @@ import time
 import uuid
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from .. import connection_states
 from .. import messages as words
+from ..config import xero_config
 from ..models import ConnectionEvent, ConnectionStatus, XeroConnection
 from ..observability import metrics
 from ..xero import errors, oauth
+from .connection_problems import connection_mark_problem
 
 log = logging.getLogger("xero.token")
 LEASE_SECONDS = 45
@@ -34,7 +35,7 @@ POLL_SECONDS = 0.1
 def _fresh_enough(connection: XeroConnection, now) -> bool:
     expires = connection.access_token_expires_at
     return bool(expires and connection.access_token_encrypted
-                and expires > now + timedelta(seconds=settings.XERO_TOKEN_REFRESH_MARGIN))
+                and expires > now + timedelta(seconds=xero_config().token_refresh_margin))
 
 
 def _usable_token(connection: XeroConnection, stale_token: str | None, now) -> str | None:
@@ -60,7 +61,7 @@ def access_token(connection_id: int, *, stale_token: str | None = None, force: b
     `stale_token` is a token Xero just rejected with 401: it is never returned again.
     """
     owner = uuid.uuid4().hex
-    deadline = time.monotonic() + LEASE_SECONDS + settings.XERO_HTTP_TIMEOUT
+    deadline = time.monotonic() + LEASE_SECONDS + xero_config().http_timeout
     while True:
         now = timezone.now()
         with transaction.atomic():
@@ -117,8 +118,6 @@ def _refresh_holding_lease(connection_id: int, owner: str, refresh_token: str) -
                     connection.tenant_id, failure.__class__.__name__)
         if isinstance(failure, errors.ReauthorisationRequired) and connection.status in (
                 ConnectionStatus.CONNECTED, ConnectionStatus.REMOVED_IN_XERO):
-            from .connections import connection_mark_problem  # emails the admins; imports tokens
-
             connection_mark_problem(
                 connection, status=ConnectionStatus.NEEDS_RECONNECT,
                 reason=f"{words.SIGN_IN_NOT_ACCEPTED} (the refresh token expired or was revoked).",

@@ -39,6 +39,7 @@ from standardwebhooks.webhooks import Webhook
 from .. import crypto, roles
 from ..models import ExportRecord, Organisation, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from ..roles import Action
+from ..selectors.connections import presentation
 
 log = logging.getLogger("xero.webhooks")
 
@@ -329,3 +330,13 @@ def webhooks_sweep() -> int:
         status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now(), endpoint__is_active=True)
         .values_list("endpoint_id", flat=True).distinct()[:1000])
     return sum(webhook_endpoint_drain(endpoint_id=pk) for pk in endpoint_ids)
+
+
+def connection_status_changed(connection, *, current: str, target: str, reason: str) -> None:
+    """`connection.status_changed` for the host system, in the transition's transaction
+    (registered with connection_states.TRANSITION_LISTENERS by apps.py)."""
+    webhooks_emit(organisation=connection.organisation, event_type=WebhookEvent.CONNECTION_STATUS_CHANGED,
+                  items=[{"connection": {"from": current, "to": target,
+                                         "status_words": presentation(connection).words,
+                                         "reason": reason,
+                                         "xero_organisation_name": connection.tenant_name}}])

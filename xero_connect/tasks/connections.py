@@ -1,6 +1,5 @@
 """django-q2 entry points of the connection lifecycle. Thin: each calls one service."""
-from ..models import Organisation
-from ..services import connections, diagnosis
+from ..services import connection_problems, connections, diagnosis
 
 
 def connections_keep_alive() -> int:
@@ -13,12 +12,5 @@ def connections_health_check_all() -> dict:
     return diagnosis.connections_health_check_all()
 
 
-def connection_health_check(organisation_id: int) -> str:
-    organisation = Organisation.objects.filter(pk=organisation_id).first()
-    if organisation is None:
-        return "gone"
-    return diagnosis.connection_health_check(organisation=organisation).situation
-
-
 def connection_problem_notify(connection_id: int) -> int:
-    return connections.connection_problem_notify(connection_id=connection_id)
+    return connection_problems.connection_problem_notify(connection_id=connection_id)

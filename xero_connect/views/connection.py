@@ -3,7 +3,6 @@ confirm ("Finish"), disconnect, diagnose, and the connection page with its histo
 Thin doors: every decision is in services.connections / services.diagnosis."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
@@ -13,13 +12,13 @@ from .. import roles
 from ..messages import message_for
 from ..models import ConnectionEvent, ExportRecord, ExportState, Role
 from ..roles import Action
+from ..selectors.access import access_pending_authorisation
 from ..selectors.connections import current_connection, presentation
 from ..selectors.organisations import recent_events
 from ..services import connect_links
 from ..services import connections as services
 from ..services import diagnosis as diagnosis_service
 from ..services import glance
-from ..xero import errors
 from .base import can, organisation_view
 
 FLOW_PAGES = {
@@ -161,10 +160,7 @@ def oauth_callback(request):
 
 
 def _pending_or_404(request, pending_id):
-    pending = services.pending_for(organisation=request.organisation, user=request.user, pending_id=pending_id)
-    if pending is None:
-        raise Http404("No such sign-in.")
-    return pending
+    return access_pending_authorisation(actor=request.user, organisation=request.organisation, pending_id=pending_id)
 
 
 def _pending_closed(request, pending):
@@ -241,10 +237,10 @@ def connection_confirm(request, pending_id):
             status = 400
         except services.ConnectionFlowError as exc:
             return _flow_problem(request, exc)
-        except errors.XeroError as exc:
-            message = message_for(exc, is_admin=True)  # only Admins reach Finish
+        except services.FinishRefusedByXero as exc:
+            message = message_for(exc.error, is_admin=True)  # only Admins reach Finish
             error = f"{message.title}. {message.explanation} {message.next_step}"
-            status = 502
+            status = exc.status_code
         else:
             messages.success(request, f"Your organisation is connected: {organisation.name} is linked to "
                                       f"{connection.tenant_name} in Xero. Importing currencies and account codes "

@@ -3,7 +3,7 @@ from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -15,7 +15,7 @@ from ..models import FLAGGED_DRIFT, BulkJob, DocumentType, ExportRecord, ExportS
 from ..parsing import parse_id
 from ..roles import Action
 from ..selectors import exports as sel
-from ..selectors.access import get_scoped_or_404
+from ..selectors.access import access_export_job, access_export_record
 from ..services import drift
 from ..services import exports as svc
 from ..services.documents import COLUMNS, documents_import_csv
@@ -145,7 +145,7 @@ def exports_action(request):
     one = request.POST.get("export_one")
     action = request.POST.get("action", "")
     if one:
-        record = get_scoped_or_404(ExportRecord.objects.all(), organisation=organisation, pk=_int(one))
+        record = access_export_record(actor=actor, organisation=organisation, record_id=_int(one))
         if record.state == ExportState.EXPORTED:
             messages.info(request, f"{record.document} is already in Xero. Use Re-export to update it there.")
             return _back(request, f)
@@ -225,19 +225,17 @@ def exports_reexport(request):
 @organisation_view(Action.VIEW)
 @require_GET
 def exports_job_progress(request, job_id: int):
-    job = BulkJob.objects.filter(organisation=request.organisation, pk=job_id).first()
-    if job is None:
-        raise Http404("No such job in this organisation.")
+    job = access_export_job(actor=request.user, organisation=request.organisation, job_id=job_id)
     return JsonResponse(sel.job_progress(job))
 
 
 @organisation_view(Action.VIEW)
 @require_GET
 def exports_record(request, record_id: int):
-    record = get_scoped_or_404(
-        ExportRecord.objects.select_related("document", "connection", "exported_by", "queued_by",
-                                            "document__paid_document__export_record"),
-        organisation=request.organisation, pk=record_id)
+    record = access_export_record(
+        actor=request.user, organisation=request.organisation, record_id=record_id,
+        queryset=ExportRecord.objects.select_related("document", "connection", "exported_by", "queued_by",
+                                                     "document__paid_document__export_record"))
     return render(request, "xero_connect/exports/record.html", {
         "organisation": request.organisation, "record": record, "link": sel.record_link(record),
         "attempts": record.attempts.select_related("actor")[:50], "lines": record.document.lines.all(),
@@ -269,8 +267,8 @@ def _drift_context(request, record) -> dict:
 def exports_drift_action(request, record_id: int):
     """Admin only, explicit: "accept" Xero's version, or "reexport" a voided/deleted document as
     a new one numbered with the confirmed `suffix`. Refusals come back as a message."""
-    record = get_scoped_or_404(ExportRecord.objects.select_related("document"), organisation=request.organisation,
-                               pk=record_id)
+    record = access_export_record(actor=request.user, organisation=request.organisation, record_id=record_id,
+                                  queryset=ExportRecord.objects.select_related("document"))
     back = redirect(reverse("exports_record", args=[request.organisation.slug, record.pk]))
     action = request.POST.get("action", "")
     try:

@@ -9,6 +9,7 @@ from .. import roles
 from ..models import ListName, ListRefresh
 from ..roles import Action
 from ..selectors import lists as selectors
+from ..selectors.access import access_list_refresh
 from ..selectors.connections import current_connection, presentation
 from ..services import lists as services
 from .base import can, organisation_view
@@ -84,7 +85,7 @@ def _failure_for_reader(request, failure: dict | None) -> dict | None:
 @require_GET
 def lists_refresh_detail(request, refresh_id: int):
     organisation = request.organisation
-    refresh = selectors.refresh_for(organisation=organisation, refresh_id=refresh_id)
+    refresh = access_list_refresh(actor=request.user, organisation=organisation, refresh_id=refresh_id)
     context = {
         "organisation": organisation,
         "refresh": refresh,
@@ -99,7 +100,7 @@ def lists_refresh_detail(request, refresh_id: int):
 @organisation_view(Action.VIEW)
 @require_GET
 def lists_refresh_progress(request, refresh_id: int):
-    refresh = selectors.refresh_for(organisation=request.organisation, refresh_id=refresh_id)
+    refresh = access_list_refresh(actor=request.user, organisation=request.organisation, refresh_id=refresh_id)
     response = JsonResponse(selectors.refresh_progress(refresh))
     response["Cache-Control"] = "no-store"
     return response

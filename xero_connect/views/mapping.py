@@ -76,8 +76,6 @@ def mapping_save(request, category_id):
 def mapping_create_account(request, category_id):
     """Create the account in Xero with the code, name and type the Admin confirmed, and map
     the category to it."""
-    from ..xero import errors
-
     organisation = request.organisation
     category = HostCategory.objects.filter(pk=category_id, organisation=organisation).first()
     if category is None:
@@ -89,8 +87,6 @@ def mapping_create_account(request, category_id):
             account_type=request.POST.get("type", "")[:20])
     except services.MappingRefused as exc:
         messages.error(request, f"{category.code}: {exc}")
-    except errors.XeroError as exc:
-        messages.error(request, f"{category.code}: {words.message_for(exc)}")
     else:
         messages.success(request, words.ACCOUNT_CREATED.format(code=made.account.code, name=made.account.name))
     return redirect("mapping_index", org_slug=organisation.slug)

@@ -5,7 +5,7 @@ Thin: the page comes from selectors.portal, bulk actions go to services.portal.
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ..models import BulkJob, ConnectionStatus, DocumentType, Role
 from ..selectors import portal as portal_selectors
+from ..selectors.access import access_portal_job
 from ..selectors.connections import PRESENTATION
 from ..services import portal as portal_service
 
@@ -98,10 +99,7 @@ def portal_bulk(request):
 
 def _job_for(request, job_id: int) -> BulkJob:
     """A portal job is visible to the person who started it, nobody else (404)."""
-    job = BulkJob.objects.filter(pk=job_id, organisation=None, actor=request.user).first()
-    if job is None:
-        raise Http404("No such job.")
-    return job
+    return access_portal_job(actor=request.user, job_id=job_id)
 
 
 def _progress(job: BulkJob, since: int = 0) -> dict:

@@ -2,7 +2,13 @@
 
 `token_provider(stale_token)` returns a usable access token; it is called again with the
 token that got a 401, so the caller can refresh once (under its lock) and the call is retried
-once. `on_response(limits)` lets the caller book Xero's remaining-limit headers.
+once.
+
+Around every HTTP request to the Accounting API the client calls two hooks, in the spirit of
+Sentry's `BaseApiClient.finalize_request` / `track_response_data`: `finalize_request()` before
+(it may wait, or raise to refuse the call) and `track_response(ticket, limits=, error=)` after,
+whatever happened. They do nothing here; `services.xero_access` subclasses the client to spend
+and book the shared rate budget there, once for every caller. This module stays free of the ORM.
 """
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone as dt_timezone
@@ -10,8 +16,8 @@ from decimal import Decimal, InvalidOperation
 import logging
 import re
 
-from django.conf import settings
 
+from ..config import xero_config
 from . import errors
 from .http import Limits, XeroResponse, _request
 
@@ -84,13 +90,37 @@ def refuse_out_of_range(resource: str, items: list) -> list[dict]:
 
 
 class AccountingApi:
-    def __init__(self, *, tenant_id: str, token_provider: Callable[[str | None], str],
-                 on_response: Callable[[Limits], None] | None = None, base_url: str | None = None):
+    def __init__(self, *, tenant_id: str, token_provider: Callable[[str | None], str], base_url: str | None = None):
         self.tenant_id = tenant_id
         self.token_provider = token_provider
-        self.on_response = on_response
-        self.base_url = (base_url or settings.XERO_API_URL).rstrip("/")
+        self.base_url = (base_url or xero_config().api_url).rstrip("/")
         self.calls = 0
+        self.last_limits: Limits | None = None  # Xero's X-*-Remaining headers of the latest answer
+
+    # --- hooks around every request (no-ops here) ---------------------------------------
+    def finalize_request(self) -> object:
+        """Called before each HTTP request; returns a ticket handed to track_response. May
+        wait, or raise to refuse the request (then nothing is sent)."""
+        return None
+
+    def track_response(self, ticket: object, *, limits: Limits | None, error: errors.XeroError | None) -> None:
+        """Called after each request that finalize_request let through: with Xero's limit
+        headers when it answered 2xx/304, with the typed error otherwise (error=None and
+        limits=None when the request ended in something else)."""
+
+    def _tracked_request(self, method: str, url: str, **kwargs) -> XeroResponse:
+        ticket = self.finalize_request()
+        try:
+            resp = _request(method, url, **kwargs)
+        except errors.XeroError as exc:
+            self.track_response(ticket, limits=None, error=exc)
+            raise
+        except BaseException:
+            self.track_response(ticket, limits=None, error=None)
+            raise
+        self.track_response(ticket, limits=resp.limits, error=None)
+        self.last_limits = resp.limits
+        return resp
 
     def call(self, method: str, resource: str, *, params=None, json=None, idempotency_key=None,
              if_modified_since: datetime | None = None, event: str = "xero.api") -> XeroResponse:
@@ -100,15 +130,14 @@ class AccountingApi:
         for attempt in (1, 2):
             self.calls += 1
             try:
-                resp = _request(method, url, access_token=token, tenant_id=self.tenant_id, params=params, json=json,
-                                idempotency_key=idempotency_key, if_modified_since=ims, event=event)
+                resp = self._tracked_request(method, url, access_token=token, tenant_id=self.tenant_id, params=params,
+                                             json=json, idempotency_key=idempotency_key, if_modified_since=ims,
+                                             event=event)
             except errors.TokenExpired:
                 if attempt == 2:
                     raise
                 token = self.token_provider(token)
                 continue
-            if self.on_response:
-                self.on_response(resp.limits)
             return resp
         raise AssertionError("unreachable")
 

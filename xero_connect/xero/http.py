@@ -6,10 +6,10 @@ import threading
 from dataclasses import dataclass, field
 
 import requests
-from django.conf import settings
 
-from ..observability.metrics import observe_xero_calls
+from ..config import xero_config
 from . import errors
+from .observed import observe_xero_calls
 
 log = logging.getLogger("xero.http")
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -131,7 +131,7 @@ def _request(method: str, url: str, *, access_token: str | None = None, tenant_i
         hdrs["Content-Type"] = "application/json"
     try:
         resp = session().request(method, url, params=params, data=body if body is not None else data, auth=auth,
-                                 headers=hdrs, timeout=timeout or settings.XERO_HTTP_TIMEOUT)
+                                 headers=hdrs, timeout=timeout or xero_config().http_timeout)
     except requests.Timeout as exc:
         log.warning("%s.timeout method=%s tenant=%s", event, method, tenant_id)
         raise errors.XeroUnavailable("Xero did not answer in time.", maybe_committed=method in WRITE_METHODS) from exc

@@ -11,11 +11,11 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 from urllib.parse import urlparse
 
 import requests
-from django.conf import settings
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
+from ..config import xero_config
 from . import errors
 from .http import _request
 
@@ -75,21 +75,21 @@ def _allow_http_for_loopback(url: str) -> None:
 
 def _oauth_session(state: str | None = None) -> OAuth2Session:
     return OAuth2Session(
-        client_id=settings.XERO_CLIENT_ID,
-        redirect_uri=settings.XERO_REDIRECT_URI,
-        scope=list(settings.XERO_SCOPES),
+        client_id=xero_config().client_id,
+        redirect_uri=xero_config().redirect_uri,
+        scope=list(xero_config().scopes),
         state=state,
     )
 
 
 def _client_auth() -> HTTPBasicAuth:
-    return HTTPBasicAuth(settings.XERO_CLIENT_ID, settings.XERO_CLIENT_SECRET)
+    return HTTPBasicAuth(xero_config().client_id, xero_config().client_secret)
 
 
 def authorization_url(*, state: str, code_verifier: str) -> str:
-    _allow_http_for_loopback(settings.XERO_AUTHORIZE_URL)
+    _allow_http_for_loopback(xero_config().authorize_url)
     url, _ = _oauth_session(state).authorization_url(
-        settings.XERO_AUTHORIZE_URL, state=state,
+        xero_config().authorize_url, state=state,
         code_challenge=code_challenge(code_verifier), code_challenge_method="S256",
     )
     return url
@@ -142,7 +142,7 @@ def _map_oauth_failure(exc: Exception) -> errors.XeroError:
 
 
 def _token_call(fn):
-    _allow_http_for_loopback(settings.XERO_TOKEN_URL)
+    _allow_http_for_loopback(xero_config().token_url)
     try:
         return _token_set(fn())
     except errors.XeroError:
@@ -154,28 +154,28 @@ def _token_call(fn):
 def exchange_code(*, code: str, code_verifier: str) -> TokenSet:
     oauth = _oauth_session()
     return _token_call(lambda: oauth.fetch_token(
-        settings.XERO_TOKEN_URL, code=code, code_verifier=code_verifier, auth=_client_auth(),
-        include_client_id=False, timeout=settings.XERO_HTTP_TIMEOUT,
+        xero_config().token_url, code=code, code_verifier=code_verifier, auth=_client_auth(),
+        include_client_id=False, timeout=xero_config().http_timeout,
     ))
 
 
 def refresh(*, refresh_token: str) -> TokenSet:
     oauth = _oauth_session()
     return _token_call(lambda: oauth.refresh_token(
-        settings.XERO_TOKEN_URL, refresh_token=refresh_token, auth=_client_auth(),
-        timeout=settings.XERO_HTTP_TIMEOUT,
+        xero_config().token_url, refresh_token=refresh_token, auth=_client_auth(),
+        timeout=xero_config().http_timeout,
     ))
 
 
 def revoke(*, refresh_token: str) -> None:
     """Revoking the refresh token removes every connection made with it."""
-    _request("POST", settings.XERO_REVOKE_URL, data={"token": refresh_token}, auth=_client_auth(),
+    _request("POST", xero_config().revoke_url, data={"token": refresh_token}, auth=_client_auth(),
              event="xero.token.revoke")
 
 
 def list_connections(*, access_token: str, auth_event_id: str | None = None) -> list[dict]:
     params = {"authEventId": auth_event_id} if auth_event_id else None
-    resp = _request("GET", settings.XERO_CONNECTIONS_URL, access_token=access_token, params=params,
+    resp = _request("GET", xero_config().connections_url, access_token=access_token, params=params,
                     event="xero.connections.list")
     if not isinstance(resp.data, list):
         raise errors.XeroUnavailable("Xero's connections answer could not be read.")
@@ -183,5 +183,5 @@ def list_connections(*, access_token: str, auth_event_id: str | None = None) -> 
 
 
 def delete_connection(*, access_token: str, connection_id: str) -> None:
-    _request("DELETE", f"{settings.XERO_CONNECTIONS_URL.rstrip('/')}/{connection_id}", access_token=access_token,
+    _request("DELETE", f"{xero_config().connections_url.rstrip('/')}/{connection_id}", access_token=access_token,
              event="xero.connections.delete")

@@ -4,11 +4,12 @@ import logging
 import math
 from datetime import date
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
+from ... import task_queue
+from ...config import xero_config
 from ...models import BulkJob, ExportRecord, ExportState
 from ...selectors.exports import in_other_xero_organisation
 from ..payloads import KINDS
@@ -25,7 +26,7 @@ UPDATABLE_TYPES = [doc_type for doc_type, kind in KINDS.items() if kind.can_upda
 def _base(records):
     """The records as a queryset: a queryset is used as a subquery (one UPDATE however many
     rows), a list of records or ids as an id list."""
-    if hasattr(records, "values"):
+    if isinstance(records, QuerySet):
         return ExportRecord.objects.filter(pk__in=records.values("pk"))
     return ExportRecord.objects.filter(pk__in=[r if isinstance(r, int) else r.pk for r in records])
 
@@ -38,15 +39,8 @@ def kick_drains(*, organisation_id: int, queued: int) -> None:
     """After commit, start worker tasks for the organisation's tenant (as many as are useful)."""
     if queued <= 0:
         return
-    n = max(1, min(settings.XERO_EXPORT_DRAINS_PER_TENANT, math.ceil(queued / settings.XERO_EXPORT_BATCH_SIZE)))
-
-    def start():
-        from django_q.tasks import async_task
-
-        for _ in range(n):
-            async_task("xero_connect.tasks.exports.export_drain", organisation_id)
-
-    transaction.on_commit(start)
+    n = max(1, min(xero_config().export_drains_per_tenant, math.ceil(queued / xero_config().export_batch_size)))
+    task_queue.enqueue_on_commit(task_queue.EXPORT_DRAIN, organisation_id, times=n)
 
 
 @transaction.atomic

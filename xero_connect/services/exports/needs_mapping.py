@@ -6,20 +6,19 @@ from ...selectors.mapping import documents_resolve
 
 
 def park_needs_mapping(records: list[ExportRecord], *, organisation_id: int, tenant_id: str,
-                       result) -> list[ExportRecord]:
+                       result, park) -> list[ExportRecord]:
     """Host categories → Xero codes (selectors.mapping, a constant number of queries). The
     resolved codes are set on the prefetched lines in memory (never saved: the document keeps
     the host's category, and the next export resolves it again). Items naming a category that is
     not mapped for `tenant_id`, or whose mapping broke, wait as "Needs mapping" — no call to
-    Xero — and the rest are returned."""
-    from .runner import _elsewhere, park_waiting
-
+    Xero — and the rest are returned. `park` is the runner's park_waiting (passed in: the runner
+    imports this module)."""
     resolved = documents_resolve(documents=[r.document for r in records],
                                  tenant_of={organisation_id: tenant_id})
     waiting, rest = [], []
     for r in records:
         res = resolved.get(r.document.pk)
-        if res is None or (r.xero_id and _elsewhere(r, tenant_id)):
+        if res is None or (r.xero_id and r.tenant_id and r.tenant_id != tenant_id):  # written to another Xero org
             rest.append(r)
             continue
         if res.needs_mapping:
@@ -39,7 +38,7 @@ def park_needs_mapping(records: list[ExportRecord], *, organisation_id: int, ten
     for r, reasons in waiting:
         by_reason.setdefault(" ".join(reasons), []).append(r)
     for reason, group in by_reason.items():
-        result.waiting += park_waiting(organisation_id=organisation_id, reason=reason, records=group,
+        result.waiting += park(organisation_id=organisation_id, reason=reason, records=group,
                                        state=ExportState.NEEDS_MAPPING,
                                        outcome=ExportAttempt.Outcome.PREFLIGHT_FAILED)
     return rest

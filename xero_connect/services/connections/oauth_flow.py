@@ -1,5 +1,4 @@
-"""The connection lifecycle: connect, choose the Xero organisation, confirm, reconnect,
-disconnect, keep refresh tokens alive, and tell the admins when a connection breaks.
+"""The OAuth pipeline: connect and reconnect, choose the Xero organisation, confirm ("Finish").
 
 The OAuth dance is a small pipeline:
 
@@ -23,90 +22,30 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
-from django_q.tasks import async_task
 
-from .. import connection_states, crypto, roles
-from ..models import (ConnectionEvent, ConnectionStatus, ExportRecord, ExportState, Organisation,
-                      PendingAuthorisation, XeroConnection)
-from ..roles import Action
-from ..xero import errors, oauth
-from ..xero.accounting import AccountingApi
+from ... import connection_states, crypto, roles
+from ...config import xero_config
+from ...models import (ConnectionEvent, ExportRecord, ExportState, Organisation, PendingAuthorisation,
+                       XeroConnection)
+from ...roles import Action
+from ...xero import errors, oauth
+from .. import exports, lists, xero_access
+from .cleanup import _adopt_shared_connections, _clear_old_authorisations, _in_use_elsewhere, _outcome_of
+from .failures import (ConnectionFlowError, FinishedElsewhere, FinishRefusedByXero, SignInCancelled, SignInRefused,
+                       SignInTimedOut, SwitchConfirmationRequired, SwitchConsequence)
 
 log = logging.getLogger("xero.connections")
 
 SESSION_KEY = "xero_oauth_states"
 MAX_PENDING_SIGN_INS = 10
 PENDING_TTL = timedelta(minutes=30)
-S = ConnectionStatus
-
-
-# --- failures the pages turn into words ------------------------------------------------
-
-
-class ConnectionFlowError(Exception):
-    """A sign-in step that cannot go on. `kind` picks the page; `organisation` (when known)
-    gives the "Try again" / "Start again" button its target."""
-
-    status_code = 400
-
-    def __init__(self, kind: str, message: str = "", *, organisation: Organisation | None = None,
-                 detail: str = "", error: errors.XeroError | None = None):
-        super().__init__(message or kind)
-        self.kind = kind
-        self.organisation = organisation
-        self.detail = detail
-        self.error = error
-
-
-class FinishedElsewhere(ConnectionFlowError):
-    """Finish was pressed for two sign-ins at once (two tabs) and the other one linked the
-    organisation first. This sign-in's authorisation was revoked in Xero and discarded."""
-
-    status_code = 409
-
-    def __init__(self, *, organisation=None):
-        super().__init__("finished_elsewhere", organisation=organisation)
-
-
-class SignInCancelled(ConnectionFlowError):
-    status_code = 200
-
-    def __init__(self, *, organisation=None):
-        super().__init__("cancelled", "You cancelled the sign-in to Xero.", organisation=organisation)
-
-
-class SignInTimedOut(ConnectionFlowError):
-    """Unknown, expired or tampered state: the "authentication or session timeout" case."""
-
-    def __init__(self, *, organisation=None, detail=""):
-        super().__init__("timed_out", "Your sign-in session timed out.", organisation=organisation, detail=detail)
-
-
-class SignInRefused(ConnectionFlowError):
-    """The state belongs to another user (or the pending step to another organisation)."""
-
-    status_code = 403
-
-    def __init__(self, message="This sign-in was started by someone else.", *, organisation=None):
-        super().__init__("refused", message, organisation=organisation)
-
-
-class SwitchConfirmationRequired(ConnectionFlowError):
-    status_code = 409
-
-    def __init__(self, *, organisation, consequence: "SwitchConsequence"):
-        super().__init__("switch_confirmation", "Switching the Xero organisation needs your explicit confirmation.",
-                         organisation=organisation)
-        self.consequence = consequence
+# A second "Finish" waits for the first one's result: at most this many HTTP timeouts, asking every POLL.
+FINISH_WAIT_TIMEOUTS = 2
+FINISH_WAIT_POLL_SECONDS = 0.1
 
 
 # --- start ------------------------------------------------------------------------------
@@ -135,7 +74,7 @@ def oauth_start(*, organisation: Organisation, actor, session, reconnect: bool =
     entries = _prune(_sign_ins(session), now)
     entries[state] = {
         "org": organisation.pk, "user": actor.pk, "verifier": verifier,
-        "exp": now + settings.XERO_OAUTH_STATE_TTL,
+        "exp": now + xero_config().oauth_state_ttl,
         "replaces": current.pk if current else None, "reconnect": bool(reconnect),
     }
     session[SESSION_KEY] = entries
@@ -242,11 +181,6 @@ def oauth_callback(*, session, user, params) -> PendingAuthorisation:
 # --- choose and confirm ----------------------------------------------------------------
 
 
-def pending_for(*, organisation, user, pending_id) -> PendingAuthorisation | None:
-    """The pending sign-in of this user in this organisation (None elsewhere: the page 404s)."""
-    return PendingAuthorisation.objects.filter(pk=pending_id, organisation=organisation, user=user).first()
-
-
 def pending_is_open(pending: PendingAuthorisation) -> bool:
     return pending.completed_at is None and pending.expires_at > timezone.now()
 
@@ -274,14 +208,6 @@ def _check_pending(pending: PendingAuthorisation, actor) -> None:
         raise SignInTimedOut(organisation=pending.organisation, detail="pending expired")
 
 
-@dataclass(frozen=True)
-class SwitchConsequence:
-    old_tenant_id: str
-    old_tenant_name: str
-    new_tenant_name: str
-    exported_count: int
-
-
 def connection_switch_consequence(*, organisation, tenant_id: str, tenant_name: str = "") -> SwitchConsequence | None:
     """What linking `tenant_id` would leave behind: documents exported to the Xero organisation
     this organisation was linked to before. None when nothing would be left behind."""
@@ -298,7 +224,7 @@ def connection_switch_consequence(*, organisation, tenant_id: str, tenant_name: 
 
 def _wait_for_completed(pending: PendingAuthorisation) -> XeroConnection:
     """A second "Finish" while the first is still running: wait (bounded) for its result."""
-    deadline = time.monotonic() + settings.XERO_HTTP_TIMEOUT * 2
+    deadline = time.monotonic() + xero_config().http_timeout * FINISH_WAIT_TIMEOUTS
     while True:
         pending.refresh_from_db()
         connection = (XeroConnection.objects.filter(organisation=pending.organisation,
@@ -316,13 +242,16 @@ def _wait_for_completed(pending: PendingAuthorisation) -> XeroConnection:
         if time.monotonic() > deadline:
             raise ConnectionFlowError("retry", "Finishing is taking longer than expected; reload in a moment.",
                                       organisation=pending.organisation)
-        time.sleep(0.1)
+        time.sleep(FINISH_WAIT_POLL_SECONDS)
 
 
 def connection_complete(*, pending: PendingAuthorisation, actor, tenant_id: str,
                         confirm_switch: bool = False) -> XeroConnection:
     """"Finish": link the chosen Xero organisation. Idempotent: a second call for the same
-    pending sign-in returns the connection the first one made."""
+    pending sign-in returns the connection the first one made.
+
+    Raises ConnectionFlowError (and its kinds) for a sign-in that cannot go on,
+    SwitchConfirmationRequired, roles.AdminRequired, or FinishRefusedByXero when Xero fails."""
     pending.refresh_from_db()
     organisation = pending.organisation
     if pending.completed_at is not None:
@@ -354,13 +283,13 @@ def connection_complete(*, pending: PendingAuthorisation, actor, tenant_id: str,
     access_token = pending.get_access_token()
     try:
         details = _organisation_details(tenant_id=tenant_id, access_token=access_token)
-    except errors.XeroError:
+    except errors.XeroError as exc:
         PendingAuthorisation.objects.filter(pk=pending.pk).update(completed_at=None)
-        raise
+        raise FinishRefusedByXero(exc) from exc
 
     try:
         connection, old = _link(pending=pending, actor=actor, tenant=tenant, details=details,
-                                          consequence=consequence, current_before=current_before, now=now)
+                                consequence=consequence, current_before=current_before, now=now)
     except (_LostRace, IntegrityError) as exc:
         if isinstance(exc, IntegrityError) and not XeroConnection.objects.filter(
                 organisation=organisation, is_current=True).exclude(pk=current_before).exists():
@@ -441,12 +370,13 @@ def _link(*, pending, actor, tenant, details, consequence, current_before, now):
 
 
 def _organisation_details(*, tenant_id: str, access_token: str) -> dict:
-    def token_provider(stale):
-        if stale:
-            raise errors.TokenExpired("Xero refused the token it has just issued.")
-        return access_token
-
-    return AccountingApi(tenant_id=tenant_id, token_provider=token_provider).organisation()
+    """Xero's Organisation record (Name, ShortCode, BaseCurrency). Raises the seam's
+    XeroError, or errors.RateLimited when the shared budget has no call slot soon."""
+    api = xero_access.api_for_new_sign_in(tenant_id=tenant_id, access_token=access_token)
+    try:
+        return api.organisation()
+    except xero_access.NoCallSlot as slot:
+        raise slot.as_rate_limited() from slot
 
 
 def pending_currency_mismatch(*, pending, tenant_id: str, organisation) -> dict | None:
@@ -466,85 +396,8 @@ def pending_currency_mismatch(*, pending, tenant_id: str, organisation) -> dict 
     return None
 
 
-def _adopt_shared_connections(*, pending, organisation) -> None:
-    """A consent can include a Xero organisation another of our organisations is linked to
-    (a bookkeeper reaching several clients with one Xero login). Xero then moves that
-    connection to the new authorisation; record it so that revoking either authorisation
-    later is known to be unsafe (see _revoke_is_safe)."""
-    shared_tenants = {t["tenantId"] for t in pending.tenants if t["tenantId"] != pending.chosen_tenant_id}
-    if shared_tenants:
-        XeroConnection.objects.filter(is_current=True, tenant_id__in=shared_tenants,
-                                      xero_user_email=pending.xero_user_email).exclude(
-            organisation=organisation).update(auth_event_id=pending.auth_event_id)
-
-
-def _in_use_elsewhere(*, tenant_id: str = "", connection_id: str = "", exclude_pk=None) -> bool:
-    qs = XeroConnection.objects.filter(is_current=True).exclude(pk=exclude_pk)
-    if tenant_id and qs.filter(tenant_id=tenant_id).exists():
-        return True
-    return bool(connection_id) and qs.filter(xero_connection_id=connection_id).exists()
-
-
-def _revoke_is_safe(connection: XeroConnection) -> bool:
-    """Revoking a refresh token removes every connection of its authorisation in Xero; not
-    when another current connection of ours shares that authorisation."""
-    if not connection.auth_event_id:
-        return True
-    return not XeroConnection.objects.filter(is_current=True, auth_event_id=connection.auth_event_id).exclude(
-        pk=connection.pk).exists()
-
-
-def _outcome_of(fn) -> str:
-    try:
-        fn()
-    except errors.NotFound:
-        return "already gone"
-    except errors.ReauthorisationRequired:
-        return "already gone"
-    except (errors.ConnectionRevoked, errors.AccessDenied, errors.TokenExpired):
-        return "not allowed (already removed or made by another Xero user)"
-    except errors.XeroError as exc:
-        return f"failed: {exc.__class__.__name__}"
-    return "done"
-
-
-def _clear_old_authorisations(*, connection: XeroConnection, old: XeroConnection | None, pending) -> dict:
-    """Best effort, after the new connection is stored: revoke the old refresh token, delete
-    the old connection id (unless Xero reused it for the new one), and delete the
-    connections this consent made for Xero organisations the admin did not pick. Returns
-    what happened, for the event log."""
-    report: dict = {}
-    new_token = connection.get_access_token()
-    if old is not None:
-        if old.has_tokens and _revoke_is_safe(old) and old.auth_event_id != connection.auth_event_id:
-            refresh_token = old.get_refresh_token()
-            report["old_authorisation_revoked"] = _outcome_of(lambda: oauth.revoke(refresh_token=refresh_token))
-        if (old.xero_connection_id and old.xero_connection_id != connection.xero_connection_id
-                and not _in_use_elsewhere(connection_id=old.xero_connection_id, exclude_pk=connection.pk)):
-            report["old_connection_deleted"] = _outcome_of(
-                lambda: oauth.delete_connection(access_token=new_token, connection_id=old.xero_connection_id))
-        old.clear_tokens()
-        old.save(update_fields=["access_token_encrypted", "refresh_token_encrypted",
-                                "previous_refresh_token_encrypted", "access_token_expires_at"])
-    extras = []
-    for tenant in pending.tenants:
-        if tenant["tenantId"] == connection.tenant_id or not tenant.get("id"):
-            continue
-        if _in_use_elsewhere(tenant_id=tenant["tenantId"], connection_id=tenant["id"], exclude_pk=connection.pk):
-            extras.append({"tenant": tenant["tenantName"], "outcome": "kept: linked to another organisation here"})
-            continue
-        extras.append({"tenant": tenant["tenantName"], "outcome": _outcome_of(
-            lambda t=tenant: oauth.delete_connection(access_token=new_token, connection_id=t["id"]))})
-    if extras:
-        report["unpicked_connections_deleted"] = extras
-    log.info("xero.connection.cleanup connection=%s report=%s", connection.pk, report)
-    return report
-
-
 def _after_connect(*, organisation, actor) -> None:
     """The two imports of every (re)connect, and the export queue's waiting items."""
-    from . import exports, lists
-
     # The connection is already stored: a failure here must not turn "Finish" into an error
     # page, but it must be visible in the history.
     for what, step in (("queue the currency and account code imports", lists.lists_import_on_connect),
@@ -579,143 +432,3 @@ def pending_discard(*, pending: PendingAuthorisation, actor) -> None:
         organisation=pending.organisation, actor=actor, kind=ConnectionEvent.Kind.OAUTH,
         connection=XeroConnection.objects.filter(organisation=pending.organisation, is_current=True).first(),
         reason="Sign-in to Xero cancelled before choosing the organisation", outcome="cancelled")
-
-
-# --- disconnect ---------------------------------------------------------------------------
-
-
-def connection_disconnect(*, organisation, actor, as_staff: bool = False) -> XeroConnection | None:
-    """Disconnect (an Admin of the organisation, or platform staff from the Django admin with
-    as_staff=True): remove the connection at Xero (best effort, recorded), keep the history and
-    the export ledger. Returns the ended connection (None if there was none)."""
-    roles.require(user=actor, organisation=organisation, action=Action.DISCONNECT, as_staff=as_staff)
-    connection = XeroConnection.objects.filter(organisation=organisation, is_current=True).first()
-    if connection is None:
-        return None
-    report: dict = {}
-    refresh_token = connection.get_refresh_token() if connection.has_tokens else ""
-    if refresh_token and connection.status != S.NEEDS_RECONNECT and connection.xero_connection_id and not \
-            _in_use_elsewhere(connection_id=connection.xero_connection_id, exclude_pk=connection.pk):
-        # Tokens are fetched directly (not through services.tokens): a refresh failing here
-        # must not flag the connection as "needs reconnect" and email the admins.
-        def delete():
-            nonlocal refresh_token
-            expires = connection.access_token_expires_at
-            if expires and expires > timezone.now() + timedelta(seconds=30):
-                token = connection.get_access_token()
-            else:
-                fresh = oauth.refresh(refresh_token=refresh_token)
-                token, refresh_token = fresh.access_token, fresh.refresh_token or refresh_token
-            oauth.delete_connection(access_token=token, connection_id=connection.xero_connection_id)
-        report["connection_deleted"] = _outcome_of(delete)
-    if refresh_token and _revoke_is_safe(connection):
-        report["authorisation_revoked"] = _outcome_of(lambda: oauth.revoke(refresh_token=refresh_token))
-    with transaction.atomic():
-        connection = XeroConnection.objects.select_for_update().get(pk=connection.pk)
-        if not connection.is_current:
-            return connection
-        connection.clear_tokens()
-        connection.save(update_fields=["access_token_encrypted", "refresh_token_encrypted",
-                                       "previous_refresh_token_encrypted", "access_token_expires_at"])
-        who = "platform staff" if as_staff and roles.staff_may(user=actor, action=Action.DISCONNECT) else "an Admin"
-        connection_states.disconnect(connection, actor=actor, reason=f"Disconnected from Xero by {who}",
-                                     details=report)
-    log.info("xero.connection.disconnected organisation=%s connection=%s report=%s", organisation.pk,
-             connection.pk, report)
-    return connection
-
-
-# --- keep alive -------------------------------------------------------------------------
-
-
-def connections_keep_alive() -> int:
-    """Refresh every connected connection whose refresh token is older than
-    XERO_REFRESH_KEEP_ALIVE_DAYS (default 20; Xero lets an unused one die after 60).
-    Returns how many were refreshed. Also forgets expired pending sign-ins."""
-    from . import tokens
-
-    PendingAuthorisation.objects.filter(expires_at__lt=timezone.now() - timedelta(days=1)).delete()
-    PendingAuthorisation.objects.filter(expires_at__lt=timezone.now()).exclude(
-        access_token_encrypted="", refresh_token_encrypted="").update(access_token_encrypted="",
-                                                                      refresh_token_encrypted="")
-    cutoff = timezone.now() - timedelta(days=settings.XERO_REFRESH_KEEP_ALIVE_DAYS)
-    due = XeroConnection.objects.filter(is_current=True, status__in=[S.CONNECTED, S.REMOVED_IN_XERO]).exclude(
-        refresh_token_encrypted="").filter(refresh_token_issued_at__lt=cutoff).values_list("pk", flat=True)
-    refreshed = 0
-    for pk in list(due):
-        try:
-            tokens.access_token(pk, force=True)
-            refreshed += 1
-        except errors.XeroError as exc:  # tokens.py already moved the state on invalid_grant
-            log.warning("xero.token.keep_alive.failed connection=%s error=%s", pk, exc.__class__.__name__)
-    return refreshed
-
-
-# --- problems: one place that moves the state and tells the admins -----------------------
-
-
-PROBLEM_TRANSITIONS = {
-    S.NEEDS_RECONNECT: connection_states.mark_needs_reconnect,
-    S.REMOVED_IN_XERO: connection_states.mark_removed_in_xero,
-}
-
-
-def connection_mark_problem(connection: XeroConnection, *, status: str, reason: str, actor=None,
-                            details=None) -> ConnectionEvent | None:
-    """Move a connection into "needs reconnect" or "removed in Xero" (when allowed from its
-    current state) and email the organisation's admins when it was working until now.
-    Every code path that finds such a problem (token refresh, API calls, health checks)
-    comes through here."""
-    transition = PROBLEM_TRANSITIONS[status]
-    if connection.status == status or not connection.is_current:
-        return None
-    if not connection_states.allowed(transition.__name__, connection.status):
-        return None
-    was_working = connection.status == S.CONNECTED
-    event = transition(connection, actor=actor, reason=reason, details=details)
-    if was_working:
-        connection_id = connection.pk
-        transaction.on_commit(lambda: async_task("xero_connect.tasks.connections.connection_problem_notify",
-                                                 connection_id))
-    return event
-
-
-def reconnect_url(organisation: Organisation) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("connection_reconnect", args=[organisation.slug])
-
-
-def connection_problem_notify(*, connection_id: int) -> int:
-    """Email the organisation's admins that the connection needs them. Returns emails sent."""
-    connection = XeroConnection.objects.select_related("organisation").filter(pk=connection_id).first()
-    if connection is None or connection.status not in PROBLEM_TRANSITIONS:
-        return 0
-    organisation = connection.organisation
-    from ..selectors.connections import presentation
-
-    status = presentation(connection)
-    sent = 0
-    for admin in roles.admins_of(organisation):
-        if not admin.email:
-            continue
-        context = {"organisation": organisation, "connection": connection, "status": status,
-                   "admin_name": roles.display_name(admin), "reconnect_url": reconnect_url(organisation),
-                   "connection_url": settings.SITE_URL.rstrip("/") + reverse("connection_page",
-                                                                             args=[organisation.slug])}
-        subject = render_to_string("email/connection_problem_subject.txt", context).strip()
-        body = render_to_string("email/connection_problem.txt", context)
-        try:
-            sent += send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [admin.email])
-        except Exception:  # noqa: BLE001 - a mail server hiccup must not break the caller
-            log.exception("xero.connection.notify.failed connection=%s", connection.pk)
-    connection_states.record_check(
-        organisation=organisation, connection=connection, kind=ConnectionEvent.Kind.NOTE,
-        reason=f"Emailed {sent} admin{'s' if sent != 1 else ''} the reconnect link", outcome="ok" if sent else "problem")
-    log.info("xero.connection.notify organisation=%s connection=%s sent=%s", organisation.pk, connection.pk, sent)
-    return sent
-
-
-def connection_health_check(*, organisation, actor=None):
-    """The contract's name for the health check; the checks live in services.diagnosis."""
-    from .diagnosis import connection_health_check as run
-
-    return run(organisation=organisation, actor=actor)
