@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('xero_connect', '0007_16_drift'),
+        ('xero_connect', '0008_18_export_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
