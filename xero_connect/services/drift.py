@@ -50,6 +50,7 @@ from ..xero import errors
 from ..xero.accounting import AccountingApi, parse_xero_date
 from .exports import exports_enqueue
 from .lists import _contact_fields  # one mapping of Xero's Contact to our row
+from .webhooks_out import document_changed_in_xero_event
 from .xero_access import NoCallSlot, api_for, connection_usable, record_xero_failure
 
 log = logging.getLogger("xero.drift")
@@ -253,8 +254,6 @@ def document_drift_apply(record: ExportRecord, element: dict, *, now: datetime |
     state, Xero's Status, Total, amount paid) one `document.changed_in_xero` event is recorded
     for the host in the same transaction (services.webhooks_out): a duplicate or out-of-order
     Xero event, which changes nothing, emits nothing."""
-    from .webhooks_out import document_changed_in_xero_event
-
     now = now or timezone.now()
     updated = parse_xero_date(element.get("UpdatedDateUTC"))
     with transaction.atomic():
