@@ -84,3 +84,28 @@ def test_a_journal_narrated_with_quotes_whose_answer_was_lost_is_in_xero_once(ko
     journals = [d for d in sandbox.documents(tenant=KOWHAI, kind="manualjournal")
                 if "KC-MJ-9" in (d.get("Narration") or "")]
     assert len(journals) == 1 and journals[0]["ManualJournalID"] == record.xero_id
+
+
+def test_an_invoice_recovered_by_look_up_keeps_xeros_total_and_is_not_changed_in_xero(kowhai):
+    """A taxed invoice whose answer was lost is adopted by look-up: the ledger keeps Xero's
+    Total (tax included) exactly as after a normal send, so Xero reading it back unchanged is
+    "As sent" — not "Changed in Xero" against our tax-less subtotal (found trying the demo)."""
+    from xero_connect.models import XeroDrift
+    from xero_connect.services.drift import document_drift_apply
+
+    org, admin = kowhai
+    doc = sale(org, "KC-LOST", [("2", "32.50")])
+    sandbox.set_fault(kind="drop", count=1, tenant=KOWHAI, path_contains="Invoices", methods="PUT,POST")
+
+    record = export(org, admin, doc)
+
+    assert record.state == ExportState.EXPORTED
+    assert ExportAttempt.Outcome.RECOVERED in set(record.attempts.values_list("outcome", flat=True))
+    in_xero = sandbox.document_find(tenant=KOWHAI, document_id=record.xero_id)
+    assert Decimal(str(in_xero["Total"])) == Decimal("74.75")
+    assert record.xero_total == Decimal("74.75")
+
+    document_drift_apply(record, in_xero)
+    record.refresh_from_db()
+    assert record.xero_drift == XeroDrift.AS_SENT
+    assert record.drift_total_before is None and record.drift_total_after is None

@@ -56,6 +56,14 @@ def test_connect_choose_confirm_finish(admin_client, org, rsps):
     # A double click on Finish: same connection, no error.
     again = admin_client.post(finish, {"tenant_id": "tenant-2"})
     assert again.status_code == 302 and XeroConnection.objects.filter(organisation=org).count() == 1
+    # Later, after a Disconnect, Back to this page and Finish again: nothing is connected, and
+    # the page must not say it is.
+    from xero_connect import connection_states
+    admin_client.get(reverse("connection_page", args=[org.slug]))  # shows (and clears) the double click's message
+    connection_states.disconnect(XeroConnection.objects.get(organisation=org))
+    late = admin_client.post(finish, {"tenant_id": "tenant-2"}, follow=True).content.decode()
+    assert "Your organisation is connected" not in late and "This sign-in was already finished." in late
+    assert not XeroConnection.objects.filter(organisation=org, is_current=True).exists()
 
 
 def test_one_organisation_still_gets_a_confirmation_naming_it(admin_client, org, rsps):
@@ -176,3 +184,17 @@ def test_reconnect_link_from_the_email_opens_a_page_with_the_button(admin_client
     factories.make_connection(org, status="needs_reconnect")
     body = admin_client.get(reverse("connection_reconnect", args=[org.slug])).content.decode()
     assert "Reconnect Acme Widgets to Xero" in body and "clears the previous authorisation" in body
+
+
+def test_a_check_of_the_previous_connection_is_not_shown_after_a_reconnect(member_client, org, admin_user):
+    from xero_connect import connection_states
+    old = factories.make_connection(org, actor=admin_user, status="removed_in_xero")
+    connection_states.record_check(organisation=org, connection=old, reason="Health check: The app was disconnected "
+                                   "in Xero", outcome="problem")
+    connection_states.replace(old, actor=admin_user)
+    factories.make_connection(org, actor=admin_user, tenant_name="Acme NZ")
+    for page in ("connection_diagnose", "connection_page"):
+        body = member_client.get(reverse(page, args=[org.slug])).content.decode()
+        assert '<p class="muted">Last check' not in body, page  # (the history still lists it)
+    assert "The app was disconnected in Xero" not in member_client.get(
+        reverse("connection_diagnose", args=[org.slug])).content.decode()

@@ -192,3 +192,25 @@ def test_csv_upload_all_or_nothing_with_row_errors(admin_client, org):
     r = admin_client.post(url, {"file": SimpleUploadedFile("d.csv", good.encode())})
     assert r.status_code == 302
     assert ExportRecord.objects.filter(organisation=org, state=ExportState.NOT_EXPORTED).count() == 2
+
+
+def test_the_amount_says_when_it_is_before_tax_so_it_is_not_mistaken_for_xeros_total(admin_client, org):
+    """A document's own amount is the sum of its lines as entered: for amounts that exclude tax
+    the page must not call it "Total" (Xero's Total includes tax; found trying the demo)."""
+    exclusive = invoice(org, "INV-EX")
+    inclusive = document_create(organisation=org, doc_type=DocumentType.SALES_INVOICE, number="INV-IN",
+                                date=timezone.localdate(), contact_name="Ponsonby Espresso Bar",
+                                line_amount_types="Inclusive",
+                                lines=[LineSpec(quantity=Decimal(1), unit_amount=Decimal("115"), account_code="200")])
+
+    html = admin_client.get(page_url(org)).content.decode()
+    row = html[html.index('data-number="INV-EX"'):]
+    assert "excl. tax" in row[:row.index("</tr>")]
+    row = html[html.index('data-number="INV-IN"'):]
+    assert "excl. tax" not in row[:row.index("</tr>")]
+    assert '<th class="num">Total</th>' not in html
+
+    record = ExportRecord.objects.get(document=exclusive)
+    detail = admin_client.get(reverse("exports_record", args=[org.slug, record.pk])).content.decode()
+    assert "excl. tax" in detail[detail.index('id="record-amount"'):][:200]
+    assert inclusive.total == Decimal("115.00")

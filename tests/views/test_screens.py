@@ -52,6 +52,17 @@ def test_export_data_remembers_the_date_range_per_organisation(admin_client, org
     assert 'value="2025-02-01"' in admin_client.get(page).content.decode()
 
 
+def test_a_mistyped_range_is_remembered_as_shown_and_its_notice_given_once(admin_client, org):
+    page = reverse("exports_page", args=[org.slug])
+    first = admin_client.get(page, {"from": "2025-03-31", "to": "2025-01-01"}).content.decode()
+    assert "wrong way round" in first
+    again = admin_client.get(page).content.decode()
+    assert "wrong way round" not in again
+    assert 'value="2025-01-01"' in again and 'value="2025-03-31"' in again
+    admin_client.get(page, {"from": "2025-13-45", "to": "2025-03-31"})
+    assert "is not a date" not in admin_client.get(page).content.decode()
+
+
 def test_refresh_failure_gives_an_admin_the_button_and_a_member_the_names(client, admin_user, member_user, org):
     refresh = ListRefresh.objects.create(organisation=org, trigger=ListRefresh.Trigger.MANUAL, lists=["accounts"])
     lists_service.lists_refresh_run(refresh_id=refresh.pk)
@@ -80,3 +91,16 @@ def test_sign_in_error_is_an_alert_tied_to_the_fields(client, db):
     html = client.post(reverse("login"), {"username": "nobody", "password": "wrong"}).content.decode()
     assert 'id="sign-in-error" role="alert"' in html
     assert html.count('aria-invalid="true" aria-describedby="sign-in-error"') == 2
+
+
+def test_a_form_from_a_page_out_of_date_gets_a_plain_page_not_djangos(admin_user, org):
+    """A form sent from a tab opened before the user signed in again fails Django's CSRF check:
+    the user reads what happened and the next step, not "CSRF verification failed"."""
+    from django.test import Client
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(admin_user)
+    response = browser.post(reverse("lists_refresh", args=[org.slug]), {"csrfmiddlewaretoken": "x" * 64})
+    body = response.content.decode()
+    assert response.status_code == 403
+    assert "This page was out of date" in body and "reload the page" in body
+    assert "CSRF verification failed" not in body

@@ -53,6 +53,13 @@ class SourceDocument(models.Model):
     def __str__(self):
         return f"{self.get_doc_type_display()[:-1]} {self.number}"
 
+    @property
+    def total_excludes_tax(self) -> bool:
+        """`total` is the sum of the lines as entered: for an invoice, bill or credit note whose
+        amounts exclude tax (LineAmountTypes Exclusive) that is before tax, not Xero's Total."""
+        return self.line_amount_types == "Exclusive" and self.doc_type not in (
+            DocumentType.PAYMENT, DocumentType.MANUAL_JOURNAL)
+
 
 class DocumentLine(models.Model):
     document = models.ForeignKey(SourceDocument, on_delete=models.CASCADE, related_name="lines")

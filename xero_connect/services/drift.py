@@ -205,22 +205,24 @@ def _acceptance_current(record: ExportRecord) -> bool:
     return bool(record.accepted_at and (record.exported_at is None or record.exported_at <= record.accepted_at))
 
 
-def baseline_total(record: ExportRecord) -> Decimal:
+def baseline_total(record: ExportRecord) -> Decimal | None:
     """The Total a document's current Total is compared with: the accepted one (if accepted
-    since the last export), else Xero's Total when it was exported, else ours."""
+    since the last export), else Xero's Total when it was exported; None when Xero's Total was
+    never learned (a record exported before totals were kept). Never our own `document.total`:
+    that is the lines' sum without tax, and comparing it with Xero's Total flags every taxed
+    document as changed."""
     if _acceptance_current(record) and record.accepted_total is not None:
         return record.accepted_total
-    if record.xero_total is not None:
-        return record.xero_total
-    return record.document.total
+    return record.xero_total
 
 
-DRIFT_FIELDS = ["xero_drift", "xero_status", "xero_amount_paid", "xero_amount_due", "drift_total_before",
+DRIFT_FIELDS = ["xero_drift", "xero_total", "xero_status", "xero_amount_paid", "xero_amount_due", "drift_total_before",
                 "drift_total_after", "xero_updated_at", "xero_seen_at", "updated_at"]
 # What is read again, locked, before a drift is applied: the drift as stored, and what the
 # baseline Total depends on (the export and an acceptance).
 _LOCKED_FIELDS = [f for f in DRIFT_FIELDS if f != "updated_at"] + [
-    "state", "exported_at", "xero_total", "accepted_at", "accepted_status", "accepted_total"]
+    f for f in ("state", "exported_at", "xero_total", "accepted_at", "accepted_status", "accepted_total")
+    if f not in DRIFT_FIELDS]
 
 
 def _seen(record: ExportRecord) -> dict:
@@ -237,8 +239,10 @@ def _host_should_hear(before: dict, after: dict) -> bool:
     state, Xero's Status, Total or amount paid is (a repeated or older answer changes none)."""
     if before["state"] == "not_checked":
         return after["state"] != XeroDrift.AS_SENT
-    keys = ("state", "xero_status", "total", "amount_paid")
-    return any(before[k] != after[k] for k in keys)
+    if any(before[k] != after[k] for k in ("state", "xero_status", "amount_paid")):
+        return True
+    # A Total first learned now (a record from before Xero's totals were kept) is no change.
+    return before["total"] is not None and before["total"] != after["total"]
 
 
 def document_drift_apply(record: ExportRecord, element: dict, *, now: datetime | None = None) -> bool:
@@ -268,6 +272,9 @@ def document_drift_apply(record: ExportRecord, element: dict, *, now: datetime |
         status = str(element.get("Status") or "").upper()[:20]
         total = _decimal(element.get("Total"))
         before = baseline_total(record)
+        if before is None and total is not None:
+            # First sight of Xero's Total for this record: it becomes the baseline, not a change.
+            record.xero_total = before = total
         paid = _decimal(element.get("AmountPaid"))
         due = _decimal(element.get("AmountDue"))
         if due is None and record.doc_type in CREDIT_NOTE_TYPES:

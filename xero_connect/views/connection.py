@@ -105,6 +105,15 @@ def card_context(request, *, look: bool = False) -> dict:
     }
 
 
+def _last_check(connection):
+    """The latest health check of the current connection (a ConnectionEvent), or None. A check
+    of an earlier connection ("The app was disconnected in Xero" before a Reconnect) says
+    nothing about this one."""
+    if connection is None:
+        return None
+    return ConnectionEvent.objects.filter(connection=connection, kind=ConnectionEvent.Kind.CHECK).first()
+
+
 @organisation_view(Action.VIEW)
 @require_http_methods(["GET"])
 def connection_page(request):
@@ -112,8 +121,7 @@ def connection_page(request):
     context = card_context(request, look=True)
     context.update({
         "events": recent_events(organisation=organisation, limit=30),
-        "last_check": ConnectionEvent.objects.filter(organisation=organisation,
-                                                     kind=ConnectionEvent.Kind.CHECK).first(),
+        "last_check": _last_check(context["connection"]),
         "waiting_exports": ExportRecord.objects.filter(organisation=organisation,
                                                        state=ExportState.WAITING_FOR_CONNECTION).count(),
         "show_details": True,
@@ -242,6 +250,10 @@ def connection_confirm(request, pending_id):
             error = f"{message.title}. {message.explanation} {message.next_step}"
             status = exc.status_code
         else:
+            if not connection.is_current:
+                # Finish pressed again on a page kept in the browser (Back) after this
+                # connection was disconnected or replaced: nothing was connected now.
+                return _pending_closed(request, pending)
             messages.success(request, f"Your organisation is connected: {organisation.name} is linked to "
                                       f"{connection.tenant_name} in Xero. Importing currencies and account codes "
                                       f"from Xero now.")
@@ -294,6 +306,5 @@ def connection_diagnose(request):
         context.update(card_context(request))  # the status may have changed
         context["can_reconnect"] = can(request, Action.RECONNECT)
     else:
-        context["last_check"] = ConnectionEvent.objects.filter(organisation=request.organisation,
-                                                               kind=ConnectionEvent.Kind.CHECK).first()
+        context["last_check"] = _last_check(context["connection"])
     return render(request, "xero_connect/connection/diagnose.html", context)

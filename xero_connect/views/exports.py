@@ -85,7 +85,6 @@ def _remembered_range(request):
     key = f"exports.range.{request.organisation.pk}"
     params = request.GET
     if "from" in params or "to" in params:
-        request.session[key] = [params.get("from", ""), params.get("to", "")]
         return params
     saved = request.session.get(key)
     if isinstance(saved, list) and len(saved) == 2:
@@ -100,6 +99,10 @@ def exports_page(request):
     organisation = request.organisation
     svc.ledger_sync_missing(organisation=organisation)
     f = _filters(_remembered_range(request))
+    if "from" in request.GET or "to" in request.GET:
+        # The range as shown (dates swapped, defaults for what was not a date), so a notice
+        # about a mistyped range is given once, not on every later visit.
+        request.session[f"exports.range.{organisation.pk}"] = [f["date_from"].isoformat(), f["date_to"].isoformat()]
     _announce(request, f)
     pages = {t: request.GET.get(f"page_{t}") for t in DocumentType.values}
     data = sel.export_page(organisation=organisation, date_from=f["date_from"], date_to=f["date_to"],

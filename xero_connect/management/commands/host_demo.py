@@ -5,7 +5,9 @@
 It does what a host's own code would do, only through the API and webhooks:
 1. creates (or finds) its customer's organisation by `external_id`;
 2. asks for a connect link and prints it (open it, sign in as an Admin of that organisation,
-   connect Xero; `--wait-connected N` waits N seconds for that);
+   connect Xero; `--wait-connected N` waits N seconds for that). An organisation the API has
+   just created has no users yet: `--admin alice` makes that user its Admin, so the link leads
+   somewhere (without it, it answers 404 to everyone);
 3. registers a webhook endpoint on a listener it runs on 127.0.0.1;
 4. pushes the documents in one batch (with an Idempotency-Key) and exports them;
 5. receives the webhooks, verifies each signature with the `standardwebhooks` library, and
@@ -20,21 +22,25 @@ import threading
 import time
 import uuid
 from datetime import date
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from ...models import APIKey
+from ...models import APIKey, Membership, Organisation, Role
 from ...services.api_keys import api_key_prepare
 
 FINAL = {"document.exported": "exported", "document.failed": "failed", "document.waiting": "waiting"}
 
 
 class Receiver:
-    """The host's webhook receiver: verifies every request, keeps the events, answers 204."""
+    """The host's webhook receiver: verifies every request, keeps the events, answers 204. A GET
+    (the connect link's return_url, opened by the Admin's browser after Finish) gets a page."""
 
     def __init__(self):
         self.secret = None
@@ -56,6 +62,20 @@ class Receiver:
                         receiver.events.append(event)
                     self.send_response(204)
                 self.end_headers()
+
+            def do_GET(self):
+                # The connect link's return_url: the Admin's browser lands here after Finish.
+                query = parse_qs(urlsplit(self.path).query)
+                slug = escape(query.get("organisation", ["?"])[0])
+                status = escape(query.get("status", ["?"])[0])
+                body = (f"<!doctype html><title>Host demo</title><h1>Back in the host system</h1>"
+                        f"<p>Xero Connect says organisation <b>{slug}</b> is <b>{status}</b>. You can close "
+                        f"this tab: <code>manage.py host_demo</code> carries on in the terminal.</p>").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, *args):
                 pass
@@ -104,6 +124,9 @@ class Command(BaseCommand):
         parser.add_argument("--wait-connected", type=float, default=0.0,
                             help="Seconds to wait for an Admin to connect Xero through the link.")
         parser.add_argument("--timeout", type=float, default=300.0, help="Seconds to wait for the webhooks.")
+        parser.add_argument("--admin", default="",
+                            help="Username made Admin of the organisation, so they can open the connect link "
+                                 "(demo: alice). A new organisation has no users otherwise.")
 
     def handle(self, *args, **o):
         if not 1 <= o["documents"] <= 500:
@@ -124,6 +147,17 @@ class Command(BaseCommand):
         self.stdout.write(f"Made a platform key “Host demo” ({api_key.prefix}…): revoke it in the admin when done.")
         return key
 
+    def _make_admin(self, username: str, slug: str) -> None:
+        """Make `username` an Admin of the organisation `slug` (a Member stays one: never demoted
+        nor promoted). CommandError if there is no such user."""
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"--admin: there is no user “{username}” here.")
+        membership, created = Membership.objects.get_or_create(
+            organisation=Organisation.objects.get(slug=slug), user=user, defaults={"role": Role.ADMIN})
+        self.stdout.write(f"   {username} is {'now' if created else 'already'} {membership.get_role_display()} of {slug}: "
+                          "sign in as them to open the connect link.")
+
     def _call(self, http, method, url, **kwargs):
         response = http.request(method, url, timeout=60, **kwargs)
         if response.status_code >= 400:
@@ -141,6 +175,8 @@ class Command(BaseCommand):
                                       json={"name": o["name"], "external_id": o["external_id"]})
             out(f"1. Created organisation {o['external_id']} → {organisation['slug']}")
         org = f"{base}/organisations/{organisation['slug']}"
+        if o["admin"]:
+            self._make_admin(o["admin"], organisation["slug"])
 
         link = self._call(http, "POST", f"{org}/connect-link/", json={"return_url": receiver.url + "/connected"})
         connection = self._call(http, "GET", f"{org}/connection/")

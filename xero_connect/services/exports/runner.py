@@ -691,8 +691,9 @@ def _lookup_queries(resource: str, items: list[Item]) -> list[dict]:
     return queries
 
 
-def _match(resource: str, it: Item, found: list[dict]) -> str:
-    """The Xero id of the element that is this item, or ""."""
+def _matching_element(resource: str, it: Item, found: list[dict]) -> dict | None:
+    """The element of a look-up answer that is this item (same number, type, date and contact,
+    neither deleted nor voided), or None."""
     doc = it.record.document
     kind = payloads.kind_of(doc.doc_type)
     for el in found:
@@ -722,8 +723,9 @@ def _match(resource: str, it: Item, found: list[dict]) -> str:
         else:
             if el.get("Narration") != payloads.journal_narration(doc):
                 continue
-        return str(el.get(kind.id_field) or "")
-    return ""
+        if el.get(kind.id_field):
+            return el
+    return None
 
 
 def payloads_date(el: dict) -> str:
@@ -747,18 +749,24 @@ def _lookup(api, resource: str, items: list[Item], connection, result: DrainResu
             found += got
             if len(got) < LOOKUP_PAGE_SIZE:
                 break
-    recovered, remaining = [], []
+    recovered, remaining, elements = [], [], []
     for it in items:
-        xero_id = _match(resource, it, found)
-        if xero_id and not it.record.update_existing:
+        el = _matching_element(resource, it, found)
+        if el and not it.record.update_existing:
+            xero_id = str(el[payloads.kind_of(it.record.doc_type).id_field])
             recovered.append((it, xero_id))
+            elements.append((it, xero_id, el))
         else:
             remaining.append(it)
     if recovered:
+        # Xero's totals of an adopted document are kept and compared exactly as after a send:
+        # drift is measured against them, never against our subtotal.
+        _compare_totals(elements, organisation_id=connection.organisation_id, result=result)
         with transaction.atomic():
             attempts = _mark_exported(
                 recovered, connection=connection, outcome=Outcome.RECOVERED, status=200,
-                messages_for=lambda it: ["Found in Xero after an interrupted send; not sent again."])
+                messages_for=lambda it: ["Found in Xero after an interrupted send; not sent again."],
+                row_fields=("xero_total", "total_difference", "total_note"))
             ExportAttempt.objects.bulk_create(attempts)
         result.recovered += len(recovered)
         result.exported += len(recovered)
