@@ -3,10 +3,18 @@ import shutil
 from pathlib import Path
 
 import pytest
+import responses
 
 from xero_connect.models import Role
 
 from . import factories
+
+
+@pytest.fixture
+def rsps():
+    """Xero at the HTTP seam (`responses`); the shared fakes that fill it are in tests/fakes.py."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
+        yield r
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from . import messages as words
 from . import models as m
 from .connection_states import NOT_CONNECTED
 from .selectors.connections import PRESENTATION
@@ -113,7 +114,7 @@ class OrganisationActions:
     def retry_failed_exports(self, request, queryset):
         _start_job(self, request, self.organisations_of(queryset), K.RETRY_FAILED)
 
-    @admin.action(description="Check exported documents in Xero (voided, changed, paid)")
+    @admin.action(description=words.RECONCILE_ACTION)
     def reconcile_with_xero(self, request, queryset):
         _start_job(self, request, self.organisations_of(queryset), K.RECONCILE)
 
@@ -163,7 +164,7 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "organisation"]
 
 
-TOKEN_FIELDS = {"access_token_encrypted", "refresh_token_encrypted", "previous_refresh_token_encrypted"}
+TOKEN_FIELDS = {"access_token_encrypted", "refresh_token_encrypted"}
 
 
 @admin.register(m.XeroConnection)

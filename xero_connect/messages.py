@@ -43,6 +43,14 @@ STATE_FACTS = {
     NOT_CONNECTED: "This organisation is not connected to Xero.",
 }
 
+# Sentences more than one page, email, command or service says.
+SIGN_IN_CANCELLED = "You cancelled the sign-in to Xero."
+SIGN_IN_REFUSED = "Xero refused the sign-in."
+CONNECT_BEFORE_MAPPING = "Connect Xero first: the mapping is made against its chart of accounts."
+RECONCILE_ACTION = "Check exported documents in Xero (voided, changed, paid)"
+SAVE_AS_CSV_UTF8 = "Save it as “CSV UTF-8” and try again."
+NOTHING_HAPPENED_YET = "Nothing has happened yet."
+
 
 def state_name(code: str) -> str:
     """The one name of a connection state code (ConnectionStatus value or "not_connected")."""

@@ -76,6 +76,15 @@ def require(*, user, organisation: Organisation, action: str, role: str | None =
         raise AdminRequired(organisation=organisation, action=action)
 
 
+def require_actor(*, actor, organisation: Organisation, action: str) -> None:
+    """The services' check (docs/architecture.md "Who may"): a service that takes `actor=` and
+    changes an organisation's data calls this first. `actor=None` is the app itself (a worker, a
+    management command, a follow-up of a person's already-checked request) and passes; a person
+    must hold a role that allows `action`, else AdminRequired (a PermissionDenied)."""
+    if actor is not None:
+        require(user=actor, organisation=organisation, action=action)
+
+
 def admins_of(organisation: Organisation):
     User = get_user_model()
     return User.objects.filter(

@@ -2,7 +2,7 @@
 suggestions; the filtered choices; set or confirm a mapping (the same service as the mapping
 page, refusals as problem details with field errors); categories declared up front; and the
 outcome a host cares about — documents waiting "Needs mapping" go out once mapped by the API."""
-from tests.services.test_exports import records
+from tests.fakes import records
 # The mapping tests' chart and documents, and their fixtures: `connection` (connected, with a
 # small chart) and `xero` (the FakeXero of the export tests, in place of the sandbox).
 from tests.services.test_mapping import connection, sale, xero  # noqa: F401

@@ -2,13 +2,11 @@
 link that takes an Admin through the usual connect pages and back to the host."""
 from urllib.parse import parse_qs, urlparse
 
-import pytest
-import responses
 from django.core import signing
 from django.test import Client
 from django.urls import reverse
 
-from tests.services.test_connections_fakes import add_connections, add_delete, add_organisation, add_token, tenant
+from tests.fakes import add_connections, add_delete, add_organisation, add_token, tenant
 from xero_connect.models import Organisation, PendingAuthorisation, XeroConnection
 
 
@@ -48,12 +46,6 @@ def test_connection_in_the_products_words(api, org, connected):
 def test_not_connected(api, org):
     body = api.get("/api/v1/organisations/acme/connection/").json()
     assert body["status"] == "not_connected" and body["scopes"] == [] and body["last_checked_at"] is None
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
-        yield r
 
 
 def make_link(api, return_url="http://127.0.0.1:9000/back?x=1"):

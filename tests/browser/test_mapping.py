@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from tests import factories
 from tests.browser.test_screens_and_words import audit
 from tests.factories import PASSWORD
-from tests.services.test_exports import FakeXero
+from tests.fakes import FakeXero
 from tests.services.test_mapping import chart
 from xero_connect.models import ExportRecord, ExportState, Role
 from xero_connect.services import exports

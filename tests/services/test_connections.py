@@ -9,7 +9,7 @@ import responses
 from django.utils import timezone
 
 from tests import factories
-from tests.services.test_connections_fakes import (FakeSession, add_connections, add_delete, add_organisation,
+from tests.fakes import (FakeSession, add_connections, add_delete, add_organisation,
                                                    add_revoke, add_token, callback, calls_to, form, start,
                                                    tenant, token_body)
 from xero_connect.models import (ConnectionEvent, ConnectionStatus, DocumentType, ExportRecord, ExportState,
@@ -17,12 +17,6 @@ from xero_connect.models import (ConnectionEvent, ConnectionStatus, DocumentType
 from xero_connect.roles import AdminRequired
 from xero_connect.selectors.connections import current_connection, presentation
 from xero_connect.services import connections as services
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
-        yield r
 
 
 def exported_record(org, tenant_id, n=1):

@@ -2,22 +2,15 @@
 from datetime import timedelta
 
 import pytest
-import responses
 from django.core import mail
 from django.utils import timezone
 
 from tests import factories
-from tests.services.test_connections_fakes import add_connections, add_organisation, add_token, tenant
+from tests.fakes import add_connections, add_organisation, add_token, tenant
 from xero_connect.models import ConnectionEvent, ConnectionStatus, ExportRecord, XeroConnection
 from xero_connect.services.diagnosis import connection_health_check
 
 REVOKED = {"Title": "Forbidden", "Status": 403, "Detail": "AuthenticationUnsuccessful"}
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
-        yield r
 
 
 @pytest.fixture

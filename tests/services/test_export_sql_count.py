@@ -12,7 +12,8 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from tests import factories
-from tests.services.test_exports import FAST, FakeXero
+from tests.fakes import FakeXero
+from tests.services.test_exports import FAST
 from xero_connect.models import DocumentType, ExportRecord, ExportState
 from xero_connect.services import exports
 from xero_connect.services.documents import LineSpec, document_create

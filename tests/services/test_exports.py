@@ -1,8 +1,6 @@
 """The export queue at the HTTP seam (responses): batching, per-element outcomes, idempotency
 keys, 429s, interrupted writes, waiting for the connection."""
 import json
-import re
-import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -13,6 +11,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from tests import factories
+from tests.fakes import FakeXero, records
 from xero_connect.models import (
     BulkJob,
     DocumentType,
@@ -30,120 +29,12 @@ FAST = dict(
     XERO_EXPORT_BACKOFF_BASE=30.0,
     XERO_EXPORT_CLAIM_LEASE=60.0,
 )
-API = settings.XERO_API_URL.rstrip("/")
 
 
 @pytest.fixture(autouse=True)
 def fast_limits():
     with override_settings(**FAST):
         yield
-
-
-class FakeXero:
-    """Enough of Xero's batch endpoints: keeps what it created, honours Idempotency-Key,
-    refuses unknown account "999" per element."""
-
-    def __init__(self, rsps):
-        self.rsps = rsps
-        self.calls = []          # (method, resource, key, n elements)
-        self.store = {}          # resource → list of elements
-        self.by_key = {}         # key → (body, response)
-        self.script = []         # queue of overrides: callables(request) → (status, headers, body) or None
-        self.finds = []          # the query of every look-up
-        self.write_urls = []     # the URL of every write
-        self.blind_lookups = 0   # look-ups still to answer "nothing" (a write Xero has not finished yet)
-        for resource in ("Invoices", "CreditNotes", "Payments", "ManualJournals"):
-            pattern = re.compile(rf"{re.escape(API)}/{resource}(\?.*)?$")
-            for method in ("PUT", "POST"):
-                rsps.add_callback(method, pattern, callback=self._write(resource))
-            rsps.add_callback("GET", pattern, callback=self._find(resource))
-
-    def commit_then_drop(self, resource="Invoices"):
-        """The next write is committed by Xero and its answer lost on the way back."""
-        import requests
-
-        def scripted(request):
-            self._write(resource)(request)
-            raise requests.ConnectionError("connection reset by peer")
-
-        self.script.append(scripted)
-
-    def created(self, resource="Invoices"):
-        return self.store.get(resource, [])
-
-    def _write(self, resource):
-        id_field = {"Invoices": "InvoiceID", "CreditNotes": "CreditNoteID", "Payments": "PaymentID",
-                    "ManualJournals": "ManualJournalID"}[resource]
-
-        def callback(request):
-            key = request.headers.get("Idempotency-Key")
-            body = json.loads(request.body)
-            self.calls.append((request.method, resource, key, len(body[resource])))
-            self.write_urls.append(request.url)
-            assert "summarizeErrors=false" in request.url
-            if self.script:
-                scripted = self.script.pop(0)(request)
-                if scripted is not None:
-                    return scripted
-            if key in self.by_key:
-                first_body, first_response = self.by_key[key]
-                if first_body != body:
-                    return 400, {}, json.dumps({"Message": f"Idempotency Key: {key} is used with a different request."})
-                return first_response
-            out = []
-            for el in body[resource]:
-                codes = [line.get("AccountCode") for line in el.get("LineItems", el.get("JournalLines", []))]
-                if "999" in codes:
-                    out.append({**el, "StatusAttributeString": "ERROR", "HasErrors": True,
-                                "ValidationErrors": [{"Message": "Account code '999' is not a valid code for this document."}]})
-                    continue
-                if el.get(id_field):
-                    existing = next(x for x in self.store[resource] if x[id_field] == el[id_field])
-                    existing.update(el)
-                    out.append({**existing, "StatusAttributeString": "OK"})
-                    continue
-                saved = {**el, id_field: str(uuid.uuid4())}
-                self.store.setdefault(resource, []).append(saved)
-                out.append({**saved, "StatusAttributeString": "OK"})
-            response = (200, {"X-MinLimit-Remaining": "50", "X-DayLimit-Remaining": "4000"},
-                        json.dumps({"Status": "OK", resource: out}))
-            self.by_key[key] = (body, response)
-            return response
-
-        return callback
-
-    def _find(self, resource):
-        def callback(request):
-            self.calls.append(("GET", resource, None, 0))
-            from urllib.parse import parse_qs, urlparse
-
-            query = parse_qs(urlparse(request.url).query)
-            self.finds.append(query)
-            where = query.get("where", [""])[0]
-            if '\\"' in where:  # Xero: a string holding a double quote, escaped or not
-                return 400, {}, json.dumps({"ErrorNumber": 16, "Type": "QueryParseException",
-                                            "Message": "Unterminated string literal"})
-            stored = self.store.get(resource, [])
-            if self.blind_lookups:
-                self.blind_lookups -= 1
-                stored = []
-            if "InvoiceNumbers" in query:
-                wanted = set(query["InvoiceNumbers"][0].split(","))
-                found = [el for el in stored if el.get("InvoiceNumber") in wanted]
-            elif "Guid(" in where:
-                wanted = set(re.findall(r'Invoice.InvoiceID==Guid\("([^"]*)"\)', where))
-                found = [el for el in stored if el.get("Invoice", {}).get("InvoiceID") in wanted]
-            elif "DateTime(" in where:
-                wanted = {"%04d-%02d-%02d" % tuple(map(int, d)) for d in re.findall(r"DateTime\((\d+),(\d+),(\d+)\)", where)}
-                found = [el for el in stored if el.get("Date") in wanted]
-            else:
-                wanted = set(re.findall(r'=="([^"]*)"', where))
-                fields = {"Invoices": "InvoiceNumber", "CreditNotes": "CreditNoteNumber", "Payments": "Reference",
-                          "ManualJournals": "Narration"}
-                found = [el for el in stored if el.get(fields[resource]) in wanted]
-            return 200, {}, json.dumps({resource: found})
-
-        return callback
 
 
 @pytest.fixture
@@ -162,10 +53,6 @@ def make_invoice(org, number, *, doc_type=DocumentType.SALES_INVOICE, code="200"
                            contact_name=contact, lines=[LineSpec(description="Widget", quantity=Decimal(2),
                                                                  unit_amount=Decimal("10.50"), account_code=code,
                                                                  tax_type="OUTPUT2")])
-
-
-def records(org):
-    return ExportRecord.objects.filter(organisation=org).order_by("pk")
 
 
 def drain(org):

@@ -8,8 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests import factories
-from tests.services.test_connections_diagnosis import rsps  # noqa: F401  (a pytest fixture)
-from tests.services.test_connections_fakes import add_connections, calls_to, tenant
+from tests.fakes import add_connections, calls_to, tenant
 from xero_connect.models import ConnectionStatus, RateBudget, XeroConnection
 from xero_connect.services import glance, ratelimits
 

@@ -9,7 +9,7 @@ from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 
 from tests import factories
-from tests.services.test_exports import FakeXero, records
+from tests.fakes import FakeXero, records
 from xero_connect.models import (
     Account,
     CategoryMapping,

@@ -15,19 +15,13 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from tests import factories
-from tests.services.test_connections_fakes import add_connections, add_organisation, add_token, form, token_body
+from tests.fakes import add_connections, add_organisation, add_token, form, token_body
 from xero_connect.models import ConnectionStatus, XeroConnection
 from xero_connect.services import tokens, xero_access
 from xero_connect.xero import errors
 
 ORG_URL = f"{settings.XERO_API_URL}/Organisation"
 EXPIRED = {"Title": "Unauthorized", "Status": 401, "Detail": "TokenExpired: token expired at 01/01/2026 00:00:00"}
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
-        yield r
 
 
 def test_a_401_refreshes_once_and_retries_once(org, rsps):

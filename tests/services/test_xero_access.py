@@ -7,18 +7,13 @@ from django.conf import settings
 from django.test import override_settings
 
 from tests import factories
-from tests.services.test_connections_fakes import add_organisation
+from tests.fakes import (add_connections, add_organisation, add_token, calls_to, tenant,
+                                                    token_body)
 from xero_connect.models import RateBudget
 from xero_connect.services import ratelimits, xero_access
 from xero_connect.xero import errors
 
 ORG_URL = f"{settings.XERO_API_URL}/Organisation"
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
-        yield r
 
 
 @pytest.fixture(autouse=True)
@@ -83,3 +78,28 @@ def test_a_caller_with_a_short_wait_still_queues_behind_another_caller(org, rsps
     xero_access.api_for(conn, max_wait=0).organisation()
     ratelimits.release_call(other)
     assert ratelimits.budget_snapshot(tenant_id=conn.tenant_id)["day_count"] == 2
+
+
+def test_the_identity_connections_call_spends_a_slot_and_refreshes_once_on_401(org, rsps):
+    conn = factories.make_connection(org, tenant_id="tenant-1")
+    add_connections(rsps, {"Title": "Unauthorized"}, status=401)
+    add_connections(rsps, [tenant(1)])
+    add_token(rsps, token_body())
+    granted = xero_access.granted_connections(conn)
+    assert [c["tenantId"] for c in granted] == ["tenant-1"]
+    assert len(calls_to(rsps, "GET", "connections")) == 2
+    snapshot = ratelimits.budget_snapshot(tenant_id=conn.tenant_id)
+    assert snapshot["day_count"] == 2 and snapshot["in_flight"] == 0
+
+
+def test_the_identity_connections_call_is_not_sent_without_a_slot_and_books_a_429(org, rsps):
+    conn = factories.make_connection(org, tenant_id="tenant-1")
+    rsps.add(responses.GET, settings.XERO_CONNECTIONS_URL, status=429, json={},
+                 headers={"Retry-After": "30", "X-Rate-Limit-Problem": "minute"})
+    with pytest.raises(errors.RateLimited):
+        xero_access.granted_connections(conn, max_wait=1)
+    assert ratelimits.blocked_until(tenant_id=conn.tenant_id) is not None
+    with pytest.raises(xero_access.NoCallSlot):
+        xero_access.granted_connections(conn, max_wait=1)
+    assert len(calls_to(rsps, "GET", "connections")) == 1
+    assert xero_access.tenant_still_listed(conn) is None

@@ -4,20 +4,13 @@ from datetime import date
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-import responses
 from django.urls import reverse
 
 from tests import factories
-from tests.services.test_connections_fakes import (add_connections, add_delete, add_organisation, add_revoke,
+from tests.fakes import (add_connections, add_delete, add_organisation, add_revoke,
                                                    add_token, calls_to, tenant)
 from xero_connect.models import (ConnectionStatus, DocumentType, ExportRecord, ExportState, PendingAuthorisation,
                                  Role, SourceDocument, XeroConnection)
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
-        yield r
 
 
 def press_connect(client, org, name="connection_start"):

@@ -45,8 +45,6 @@ class XeroConnection(models.Model):
     refresh_token_encrypted = models.TextField(blank=True, editable=False)
     access_token_expires_at = models.DateTimeField(null=True, blank=True)
     refresh_token_issued_at = models.DateTimeField(null=True, blank=True)
-    # The refresh token before the last rotation, honoured by Xero for a grace period.
-    previous_refresh_token_encrypted = models.TextField(blank=True, editable=False)
     # A short lease so that exactly one process refreshes at a time (see services.tokens).
     refresh_lock_until = models.DateTimeField(null=True, blank=True, editable=False)
     refresh_lock_owner = models.CharField(max_length=64, blank=True, editable=False)
@@ -90,8 +88,6 @@ class XeroConnection(models.Model):
         self.access_token_encrypted = crypto.encrypt(access_token)
         self.access_token_expires_at = expires_at
         if refresh_token:
-            if self.refresh_token_encrypted:
-                self.previous_refresh_token_encrypted = self.refresh_token_encrypted
             self.refresh_token_encrypted = crypto.encrypt(refresh_token)
             self.refresh_token_issued_at = now
         self.last_refreshed_at = now
@@ -99,7 +95,6 @@ class XeroConnection(models.Model):
     def clear_tokens(self) -> None:
         self.access_token_encrypted = ""
         self.refresh_token_encrypted = ""
-        self.previous_refresh_token_encrypted = ""
         self.access_token_expires_at = None
 
     @property

@@ -24,7 +24,7 @@ from .. import messages as words
 from ..config import xero_config
 from ..models import ConnectionEvent, ConnectionStatus, ExportRecord, ExportState, Organisation, XeroConnection
 from ..roles import Action
-from ..xero import errors, oauth
+from ..xero import errors
 from . import tokens, xero_access
 from .connection_problems import connection_mark_problem
 
@@ -37,6 +37,7 @@ COVERED_BY_TRANSACTIONS = {"accounting.invoices", "accounting.payments", "accoun
                            "accounting.banktransactions"}
 MINUTE_HEADROOM = 5
 DAY_HEADROOM = 100
+NOT_ASKED = "Not asked: no call to Xero may be made for this organisation yet."  # no budget slot came in time
 
 
 @dataclass
@@ -154,19 +155,18 @@ def _run_checks(connection: XeroConnection, checks: list[Check]) -> dict:
     label = "Organisation listed in Xero's Connected Apps for this app"
     listed = None
     try:
-        try:
-            granted = oauth.list_connections(access_token=token)
-        except errors.TokenExpired:
-            token = tokens.access_token(connection.pk, stale_token=token)
-            granted = oauth.list_connections(access_token=token)
+        granted = xero_access.granted_connections(connection, access_token=token,
+                                                  max_wait=xero_access.INTERACTIVE_MAX_WAIT)
         listed = any(c.get("tenantId") == connection.tenant_id for c in granted)
         checks.append(Check("listed", label, listed,
                             "Listed." if listed else f"{connection.tenant_name or connection.tenant_id} is not in "
                                                      f"this app's connections any more."))
     except errors.ReauthorisationRequired:
-        checks.append(Check("listed", label, None, "Xero refused the sign-in."))
+        checks.append(Check("listed", label, None, words.SIGN_IN_REFUSED))
         _skip_rest(checks, from_key="listed")
         return {"situation": "needs_reconnect"}
+    except xero_access.NoCallSlot:
+        checks.append(Check("listed", label, None, NOT_ASKED))
     except errors.XeroError as exc:
         checks.append(Check("listed", label, None, f"Could not ask Xero ({exc.__class__.__name__})."))
 
@@ -193,7 +193,7 @@ def _run_checks(connection: XeroConnection, checks: list[Check]) -> dict:
         checks.append(Check("api", label, True, "GET /Organisation answered."))
     except xero_access.NoCallSlot as slot:
         blocked, paced = slot.retry_at, slot.reason != "rate_limited"
-        checks.append(Check("api", label, None, "Not asked: no call to Xero may be made for this organisation yet."))
+        checks.append(Check("api", label, None, NOT_ASKED))
     except errors.XeroError as exc:
         api_error = exc
         checks.append(Check("api", label, False if not isinstance(exc, errors.XeroUnavailable) else None,

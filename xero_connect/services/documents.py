@@ -46,7 +46,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from .. import parsing
+from .. import parsing, roles
 from ..models import DocumentLine, DocumentType, ExportRecord, HostCategory, SourceDocument
 from ..selectors.mapping import line_category_kind
 from .exports.ledger import ledger_sync
@@ -380,6 +380,7 @@ def _resolve_paid(organisation, specs, errors):
 
 def documents_import_csv(*, organisation, actor, text: str) -> ImportResult:
     """Import a CSV file: everything, or nothing with the list of problems by row."""
+    roles.require_actor(actor=actor, organisation=organisation, action=roles.Action.IMPORT_DOCUMENTS)
     specs, errors = parse_csv(organisation=organisation, text=text)
     existing = _resolve_paid(organisation, specs, errors)
     if errors:

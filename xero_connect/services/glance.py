@@ -4,19 +4,18 @@ it still lists the organisation in this app's connections, so that a removal on 
 
 One `GET /connections` (Xero's identity API, developer.xero.com/documentation/guides/oauth2/
 auth-flow "Check the tenants you're authorized to access"), at most once per connection per
-`XERO_GLANCE_SECONDS` (cached), booked in the shared rate budget (`ratelimits.reserve_call`);
-when no slot is free at once, the card shows what it last knew instead of waiting.
+`XERO_GLANCE_SECONDS` (cached), booked in the shared rate budget
+(`xero_access.granted_connections`); when no slot is free within about a call spacing, the card shows what it last knew instead of waiting.
 """
 import logging
-import time
 
 from django.core.cache import cache
 from django.utils import timezone
 
 from ..config import xero_config
 from ..models import ConnectionStatus, XeroConnection
-from ..xero import errors, oauth
-from . import ratelimits, tokens
+from ..xero import errors
+from . import ratelimits, xero_access
 from .connection_problems import connection_mark_problem
 
 log = logging.getLogger("xero.glance")
@@ -44,20 +43,13 @@ def connection_glance(connection: XeroConnection | None, *, actor=None) -> str:
         return "skipped"
     if ttl <= 0 or not cache.add(f"xero.glance.{connection.pk}", 1, timeout=ttl):
         return "skipped"  # someone else is looking (or looked) within the window
-    slot = ratelimits.reserve_call(tenant_id=connection.tenant_id, max_wait=_slot_wait())
-    if not slot.ok:
-        return "skipped"
-    used = False
     try:
-        time.sleep(slot.wait_seconds())
-        token = tokens.access_token(connection.pk)
-        used = True
-        granted = oauth.list_connections(access_token=token)
+        granted = xero_access.granted_connections(connection, max_wait=_slot_wait())
+    except xero_access.NoCallSlot:
+        return "skipped"
     except errors.XeroError as exc:  # tokens.py moves the state on invalid_grant itself
         log.info("xero.glance.unknown connection=%s error=%s", connection.pk, exc.__class__.__name__)
         return "unknown"
-    finally:
-        ratelimits.release_call(slot, used=used)
     checked_at = timezone.now()
     XeroConnection.objects.filter(pk=connection.pk).update(last_health_check_at=checked_at)
     connection.last_health_check_at = checked_at

@@ -6,7 +6,7 @@ from django.db import transaction
 from .. import crypto
 from ..models import PendingAuthorisation, XeroConnection
 
-TOKEN_FIELDS = ("access_token_encrypted", "refresh_token_encrypted", "previous_refresh_token_encrypted")
+TOKEN_FIELDS = ("access_token_encrypted", "refresh_token_encrypted")
 PENDING_FIELDS = ("access_token_encrypted", "refresh_token_encrypted")
 
 

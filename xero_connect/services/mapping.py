@@ -191,7 +191,7 @@ def mapping_save(*, organisation, actor, category: HostCategory, account: Accoun
         raise MappingRefused("That category belongs to another organisation.")
     tenant_id = lists_tenant_id(organisation=organisation)
     if not tenant_id:
-        raise MappingRefused("Connect Xero first: the mapping is made against its chart of accounts.")
+        raise MappingRefused(words.CONNECT_BEFORE_MAPPING)
     _check(category, tenant_id, account, tax_rate, tracking_option)
     mapping, _ = CategoryMapping.objects.update_or_create(
         category=category, tenant_id=tenant_id, defaults={

@@ -51,7 +51,7 @@ BULK_ACTIONS: dict[str, BulkAction] = {
     K.EXPORT_RANGE: BulkAction(K.EXPORT_RANGE, Action.EXPORT, "Export everything not yet exported in a date range",
                                "queued exports"),
     K.HEALTH_CHECK: BulkAction(K.HEALTH_CHECK, Action.DIAGNOSE, "Run a health check", "checked the connection"),
-    K.RECONCILE: BulkAction(K.RECONCILE, Action.DIAGNOSE, "Check exported documents in Xero (voided, changed, paid)",
+    K.RECONCILE: BulkAction(K.RECONCILE, Action.DIAGNOSE, words.RECONCILE_ACTION,
                             "checked exported documents in Xero"),
 }
 

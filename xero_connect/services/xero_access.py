@@ -59,6 +59,24 @@ class NoCallSlot(Exception):
         return errors.RateLimited(retry_after=max(seconds, 0.0), problem=problem)
 
 
+def _reserve_slot(tenant_id: str, *, max_wait: float, deadline: float | None = None) -> ratelimits.Reservation:
+    """Wait (sleeping) until the tenant's next call slot is due and return it; NoCallSlot when
+    none comes within `max_wait` seconds (at least ALWAYS_WAIT_SPACINGS call spacings) or
+    before `deadline` (a time.monotonic() value)."""
+    max_wait = max(max_wait, ALWAYS_WAIT_SPACINGS * ratelimits.tenant_interval())
+    give_up = deadline if deadline is not None else time.monotonic() + max_wait
+    while True:
+        reservation = ratelimits.reserve_call(tenant_id=tenant_id, max_wait=max_wait)
+        wait = reservation.wait_seconds()
+        if reservation.ok:
+            if wait:
+                time.sleep(wait)
+            return reservation
+        if wait > max_wait or time.monotonic() + wait > give_up:
+            raise NoCallSlot(reservation.retry_at, reservation.reason)
+        time.sleep(max(wait, MIN_SLEEP_SECONDS))
+
+
 class BudgetedAccountingApi(AccountingApi):
     """An AccountingApi whose every request holds a slot of the shared budget (module doc)."""
 
@@ -70,18 +88,7 @@ class BudgetedAccountingApi(AccountingApi):
         self._held: ratelimits.Reservation | None = None
 
     def _reserve(self) -> ratelimits.Reservation:
-        max_wait = max(self.max_wait, ALWAYS_WAIT_SPACINGS * ratelimits.tenant_interval())
-        give_up = self.deadline if self.deadline is not None else time.monotonic() + max_wait
-        while True:
-            reservation = ratelimits.reserve_call(tenant_id=self.tenant_id, max_wait=max_wait)
-            wait = reservation.wait_seconds()
-            if reservation.ok:
-                if wait:
-                    time.sleep(wait)
-                return reservation
-            if wait > max_wait or time.monotonic() + wait > give_up:
-                raise NoCallSlot(reservation.retry_at, reservation.reason)
-            time.sleep(max(wait, MIN_SLEEP_SECONDS))
+        return _reserve_slot(self.tenant_id, max_wait=self.max_wait, deadline=self.deadline)
 
     @contextmanager
     def call_slot(self):
@@ -145,12 +152,46 @@ def api_for_new_sign_in(*, tenant_id: str, access_token: str,
     return BudgetedAccountingApi(tenant_id=tenant_id, token_provider=token_provider, max_wait=max_wait)
 
 
+def granted_connections(connection: XeroConnection, *, max_wait: float = INTERACTIVE_MAX_WAIT,
+                        access_token: str | None = None) -> list[dict]:
+    """GET /connections (Xero's identity API: the tenants this app may reach with the
+    connection's sign-in, developer.xero.com/documentation/guides/oauth2/auth-flow "Check the
+    tenants you're authorized to access") as a list of dicts with tenantId, tenantType,
+    tenantName, ... — the identity-API counterpart of `api_for`.
+
+    Each request holds a slot of the connection tenant's shared budget, waiting up to
+    `max_wait` seconds for it (NoCallSlot otherwise, nothing sent); a 429's Retry-After is
+    booked. Uses `access_token` when the caller already holds one, else the stored token;
+    a 401 refreshes the token once (tokens.access_token) and asks again with a new slot.
+    Raises the seam's errors.XeroError subclasses (ReauthorisationRequired when the refresh
+    is refused, RateLimited, XeroUnavailable, ...)."""
+    token = access_token
+    for attempt in range(2):  # first ask, then at most one ask after a refresh
+        reservation = _reserve_slot(connection.tenant_id, max_wait=max_wait)
+        used = False
+        try:
+            if token is None or attempt:
+                token = tokens.access_token(connection.pk, stale_token=token if attempt else None)
+            used = True
+            return oauth.list_connections(access_token=token)
+        except errors.TokenExpired:
+            if attempt:
+                raise
+        except errors.RateLimited as exc:
+            ratelimits.record_rate_limited(tenant_id=connection.tenant_id, retry_after=exc.retry_after,
+                                           problem=exc.problem)
+            raise
+        finally:
+            ratelimits.release_call(reservation, used=used)
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
 def tenant_still_listed(connection: XeroConnection) -> bool | None:
-    """Is the tenant still in GET /connections? None when that cannot be told right now."""
+    """Is the tenant still in GET /connections? None when that cannot be told right now
+    (Xero did not answer, or no budget slot came in time)."""
     try:
-        token = tokens.access_token(connection.pk)
-        listed = oauth.list_connections(access_token=token)
-    except errors.XeroError:
+        listed = granted_connections(connection)
+    except (errors.XeroError, NoCallSlot):
         return None
     return any(c.get("tenantId") == connection.tenant_id for c in listed)
 

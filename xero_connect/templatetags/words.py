@@ -35,3 +35,19 @@ def names_or(names) -> str:
 def drift_count(n: int) -> str:
     """The portal's count of documents changed in Xero (#16)."""
     return messages.drift_count(n)
+
+
+@register.filter
+def state_fact(code: str) -> str:
+    """What a connection state means, in one sentence (messages.STATE_FACTS)."""
+    return messages.STATE_FACTS.get(code, messages.STATE_FACTS[messages.NOT_CONNECTED])
+
+
+@register.simple_tag
+def sentence(name: str) -> str:
+    """`{% sentence "NOTHING_HAPPENED_YET" %}`: a shared sentence by its name in messages.py.
+    An unknown name is a template bug and raises AttributeError (seen in tests, never guessed)."""
+    value = getattr(messages, name)
+    if not name.isupper() or not isinstance(value, str):
+        raise AttributeError(f"messages.{name} is not a shared sentence")
+    return value

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from .. import messages as words
 from .. import roles
+from ..connection_states import NOT_CONNECTED
 from ..messages import message_for
 from ..models import ConnectionEvent, ExportRecord, ExportState, Role
 from ..roles import Action
@@ -22,7 +23,7 @@ from ..services import glance
 from .base import can, organisation_view
 
 FLOW_PAGES = {
-    "cancelled": ("You cancelled the sign-in to Xero",
+    "cancelled": (words.SIGN_IN_CANCELLED.rstrip("."),
                   "Nothing was changed: the connection stays as it was. When you are ready, try again and press "
                   "Allow access on Xero's page.", "Try again"),
     "timed_out": ("Your sign-in session timed out",
@@ -47,7 +48,7 @@ FLOW_PAGES = {
                            "tab or window, and that connection is the one kept. This sign-in was not used: its access "
                            "was withdrawn in Xero and nothing of it is kept here. Open the Xero page to see the "
                            "connection.", ""),
-    "xero_error": ("Xero refused the sign-in", "", "Start again"),
+    "xero_error": (words.SIGN_IN_REFUSED.rstrip("."), "", "Start again"),
 }
 
 
@@ -270,7 +271,7 @@ def connection_confirm(request, pending_id):
 def connection_pending_cancel(request, pending_id):
     pending = _pending_or_404(request, pending_id)
     services.pending_discard(pending=pending, actor=request.user)
-    messages.info(request, "You cancelled the sign-in to Xero. Nothing was changed.")
+    messages.info(request, f"{words.SIGN_IN_CANCELLED} Nothing was changed.")
     return redirect("connection_page", org_slug=request.organisation.slug)
 
 
@@ -282,7 +283,7 @@ def connection_pending_cancel(request, pending_id):
 def connection_disconnect(request):
     organisation = request.organisation
     if current_connection(organisation=organisation) is None:
-        messages.info(request, "This organisation is not connected to Xero.")
+        messages.info(request, words.STATE_FACTS[NOT_CONNECTED])
         return redirect("connection_page", org_slug=organisation.slug)
     if request.method == "GET":
         return render(request, "xero_connect/connection/disconnect.html", card_context(request))

@@ -305,7 +305,7 @@ def documents_import(request):
                 text = upload.read().decode("utf-8-sig")
             except UnicodeDecodeError:
                 text = None
-                messages.error(request, "The file is not UTF-8 text. Save it as “CSV UTF-8” and try again.")
+                messages.error(request, f"The file is not UTF-8 text. {words.SAVE_AS_CSV_UTF8}")
             if text is not None:
                 result = documents_import_csv(organisation=organisation, actor=request.user, text=text)
                 if result.ok:

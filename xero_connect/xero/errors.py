@@ -17,7 +17,10 @@ class TokenExpired(XeroError):
 
 class ReauthorisationRequired(XeroError):
     """invalid_grant: the refresh token (or code) is expired, revoked or reused. A person must
-    sign in to Xero again."""
+    sign in to Xero again. `INVALID_GRANT` is the seam's one wording of it (log and detail text;
+    pages word it with messages.message_for)."""
+
+    INVALID_GRANT = "Xero no longer accepts this sign-in (invalid_grant)."
 
 
 class ConnectionRevoked(XeroError):

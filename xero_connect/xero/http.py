@@ -89,7 +89,7 @@ def raise_for_response(resp, *, method: str, event: str) -> None:
             retry_after = 60.0
         raise errors.RateLimited(retry_after=retry_after, problem=resp.headers.get("X-Rate-Limit-Problem", ""))
     if status == 400 and isinstance(payload, dict) and payload.get("error") == "invalid_grant":
-        raise errors.ReauthorisationRequired("Xero no longer accepts this sign-in (invalid_grant).",
+        raise errors.ReauthorisationRequired(errors.ReauthorisationRequired.INVALID_GRANT,
                                              status=status, detail=detail)
     if status in (400, 401) and isinstance(payload, dict) and payload.get("error") and "Elements" not in payload:
         raise errors.OAuthError(detail, error=str(payload.get("error")), status=status)

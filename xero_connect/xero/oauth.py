@@ -126,7 +126,7 @@ def _token_set(token: dict) -> TokenSet:
 
 def _map_oauth_failure(exc: Exception) -> errors.XeroError:
     if isinstance(exc, oauth_errors.InvalidGrantError):
-        return errors.ReauthorisationRequired("Xero no longer accepts this sign-in (invalid_grant).")
+        return errors.ReauthorisationRequired(errors.ReauthorisationRequired.INVALID_GRANT)
     if isinstance(exc, oauth_errors.OAuth2Error):
         status = getattr(exc, "status_code", None)
         if status and status >= 500:

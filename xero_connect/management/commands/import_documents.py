@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ... import messages as words
 from ...models import Organisation
 from ...services.documents import documents_import_csv
 
@@ -27,7 +28,7 @@ class Command(BaseCommand):
         try:
             text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise CommandError(f"{path} is not UTF-8 text (byte {exc.start}). Save it as “CSV UTF-8” and try again. "
+            raise CommandError(f"{path} is not UTF-8 text (byte {exc.start}). {words.SAVE_AS_CSV_UTF8} "
                                "Nothing was imported.") from exc
         result = documents_import_csv(organisation=organisation, actor=None, text=text)
         if not result.ok:

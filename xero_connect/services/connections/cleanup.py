@@ -70,8 +70,7 @@ def _clear_old_authorisations(*, connection: XeroConnection, old: XeroConnection
             report["old_connection_deleted"] = _outcome_of(
                 lambda: oauth.delete_connection(access_token=new_token, connection_id=old.xero_connection_id))
         old.clear_tokens()
-        old.save(update_fields=["access_token_encrypted", "refresh_token_encrypted",
-                                "previous_refresh_token_encrypted", "access_token_expires_at"])
+        old.save(update_fields=["access_token_encrypted", "refresh_token_encrypted", "access_token_expires_at"])
     extras = []
     for tenant in pending.tenants:
         if tenant["tenantId"] == connection.tenant_id or not tenant.get("id"):

@@ -50,8 +50,7 @@ def connection_disconnect(*, organisation, actor, as_staff: bool = False) -> Xer
         if not connection.is_current:
             return connection
         connection.clear_tokens()
-        connection.save(update_fields=["access_token_encrypted", "refresh_token_encrypted",
-                                       "previous_refresh_token_encrypted", "access_token_expires_at"])
+        connection.save(update_fields=["access_token_encrypted", "refresh_token_encrypted", "access_token_expires_at"])
         who = "platform staff" if as_staff and roles.staff_may(user=actor, action=Action.DISCONNECT) else "an Admin"
         connection_states.disconnect(connection, actor=actor, reason=f"Disconnected from Xero by {who}",
                                      details=report)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ... import messages as words
 from ...models import Organisation
 from ...xero import errors
 
@@ -45,7 +46,7 @@ class SignInCancelled(ConnectionFlowError):
     status_code = 200
 
     def __init__(self, *, organisation=None):
-        super().__init__("cancelled", "You cancelled the sign-in to Xero.", organisation=organisation)
+        super().__init__("cancelled", words.SIGN_IN_CANCELLED, organisation=organisation)
 
 
 class SignInTimedOut(ConnectionFlowError):

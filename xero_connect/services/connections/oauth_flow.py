@@ -28,6 +28,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ... import connection_states, crypto, roles
+from ... import messages as words
 from ...config import xero_config
 from ...models import (ConnectionEvent, ExportRecord, ExportState, Organisation, PendingAuthorisation,
                        XeroConnection)
@@ -139,7 +140,7 @@ def oauth_callback(*, session, user, params) -> PendingAuthorisation:
         raise ConnectionFlowError("code_rejected", "This sign-in link was already used or has expired.",
                                   organisation=organisation) from exc
     except errors.XeroError as exc:
-        raise ConnectionFlowError("xero_error", "Xero refused the sign-in.", organisation=organisation,
+        raise ConnectionFlowError("xero_error", words.SIGN_IN_REFUSED, organisation=organisation,
                                   detail=str(exc), error=exc) from exc
 
     auth_event_id = _auth_event_id(tokens)
