@@ -276,7 +276,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"DocumentTypeEnum": "xero_connect.models.documents.DocumentType",
-                            "WebhookEventEnum": "xero_connect.models.webhooks.WebhookEvent"},
+                            "WebhookEventEnum": "xero_connect.models.webhooks.WebhookEvent",
+                            "InXeroStateEnum": "xero_connect.api.serializers.IN_XERO_STATES",
+                            "MappingStateEnum": "xero_connect.api.serializers.MAPPING_STATES"},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "xero_connect.api.schema.add_problem_answers"],
 }

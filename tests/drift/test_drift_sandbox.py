@@ -165,3 +165,62 @@ def test_a_contact_added_in_xero_arrives_in_the_lists_by_its_webhook_alone(hooke
     assert worker_cycle()["calls"] == 1  # /Contacts?IDs=<that ContactID>, not the whole list
     contact = Contact.objects.get(organisation=org, xero_id=added["ContactID"])
     assert contact.name == "Aro Valley Deli" and contact.tenant_id == str(sandbox.organisation_get(KOWHAI).tenant_id)
+
+
+def test_a_void_in_xero_reaches_the_host_once_signed_and_the_api_says_voided_in_xero(hooked, client):
+    """The host's side: one signed `document.changed_in_xero` per change, whatever Xero repeats."""
+    import json as _json
+    from datetime import timedelta
+
+    from standardwebhooks.webhooks import Webhook
+
+    from tests.api.conftest import client_for, make_key
+    from tests.services.test_webhooks_out import Listener
+    from xero_connect.models import WebhookDelivery, XeroConnection
+    from xero_connect.services import webhooks_out
+
+    org, admin = hooked
+    org.external_id = "cust-kowhai"
+    org.save()
+    host = Listener()
+    try:
+        endpoint, secret = webhooks_out.endpoint_create(organisation=org, actor=admin, url=host.url)
+        record = export(org, admin, sale(org, "KC-H1"))
+        sandbox.webhooks_flush()
+        worker_cycle()  # first look: as sent, no news
+
+        sandbox.document_set_status(tenant=KOWHAI, document_id=record.xero_id, action="void")
+        assert sandbox.webhooks_flush() == [200]
+        worker_cycle()
+        # Xero repeats itself: the same delivery again, and a later event for the unchanged document.
+        tenant = XeroConnection.objects.get(organisation=org, is_current=True).tenant_id
+        again = [{"resourceUrl": "", "resourceId": record.xero_id, "tenantId": tenant, "tenantType": "ORGANISATION",
+                  "eventCategory": "INVOICE", "eventType": "UPDATE",
+                  "eventDateUtc": (timezone.now() + timedelta(seconds=n)).isoformat()[:23]}
+                 for n in (1, 2)]
+        for event in again:
+            body = _json.dumps({"events": [event], "firstEventSequence": 9, "lastEventSequence": 9,
+                                "entropy": "X"}).encode()
+            for _ in range(2):
+                assert client.generic("POST", "/xero/webhooks/", body, content_type="application/json",
+                                      HTTP_X_XERO_SIGNATURE=drift.sign(body, KEY)).status_code == 200
+        assert worker_cycle()["calls"] >= 1  # looked up again, found unchanged
+        webhooks_out.webhook_endpoint_drain(endpoint_id=endpoint.pk)
+
+        events = [Webhook(secret).verify(body, {k.lower(): v for k, v in headers.items()})
+                  for headers, body in host.received]
+        changed = [e for e in events if e["type"] == "document.changed_in_xero"]
+        assert len(changed) == 1
+        assert WebhookDelivery.objects.filter(event_type="document.changed_in_xero").count() == 1
+        data = changed[0]["data"]
+        assert data["organisation"]["external_id"] == "cust-kowhai"
+        assert (data["document"]["type"], data["document"]["number"]) == ("sales_invoice", "KC-H1")
+        assert (data["in_xero"]["before"]["state"], data["in_xero"]["after"]["state"]) == ("as_sent", "voided")
+        assert data["in_xero"]["after"]["state_words"] == "Voided in Xero"
+        assert data["in_xero"]["after"]["xero_status"] == "VOIDED"
+    finally:
+        host.close()
+
+    api = client_for(make_key(organisation=org)[1])
+    shown = api.get(f"/api/v1/organisations/{org.slug}/documents/{record.document_id}/").json()["in_xero"]
+    assert (shown["state"], shown["state_words"], shown["xero_status"]) == ("voided", "Voided in Xero", "VOIDED")

@@ -1,6 +1,9 @@
 """Shapes of the API's answers and of the bodies it takes (also the OpenAPI schema's)."""
 from django.utils.text import slugify
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from .. import messages as words
 
 from ..models import (
     Account,
@@ -10,6 +13,7 @@ from ..models import (
     DocumentLine,
     DocumentType,
     ExportAttempt,
+    ExportRecord,
     ExportState,
     HostCategory,
     Organisation,
@@ -19,6 +23,7 @@ from ..models import (
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
+    XeroDrift,
 )
 from ..selectors.connections import presentation
 from ..selectors.exports import record_link
@@ -230,6 +235,69 @@ class AttemptSerializer(serializers.ModelSerializer):
         fields = ["started_at", "finished_at", "outcome", "messages", "http_status"]
 
 
+# The drift states as the API names them: XeroDrift's values, with "not_checked" for its empty one.
+IN_XERO_STATES = ["not_checked"] + [v for v in XeroDrift.values if v]
+
+
+class InXeroSerializer(serializers.ModelSerializer):
+    """An exported document's state in Xero as last seen (#16's drift), in the ledger's words."""
+    state = serializers.SerializerMethodField()
+    state_words = serializers.SerializerMethodField(help_text="As the ledger's In Xero column says it.")
+    detail = serializers.SerializerMethodField(help_text="Total when sent → in Xero now, or paid and due; "
+                                                         "empty otherwise.")
+    total_before = serializers.DecimalField(source="drift_total_before", max_digits=14, decimal_places=2,
+                                            allow_null=True, help_text="Changed: the Total Xero had when sent "
+                                                                       "(or as accepted).")
+    total_after = serializers.DecimalField(source="drift_total_after", max_digits=14, decimal_places=2,
+                                           allow_null=True, help_text="Changed: Xero's Total now.")
+    amount_paid = serializers.DecimalField(source="xero_amount_paid", max_digits=14, decimal_places=2,
+                                           allow_null=True, help_text="Xero's AmountPaid as last seen.")
+    amount_due = serializers.DecimalField(source="xero_amount_due", max_digits=14, decimal_places=2,
+                                          allow_null=True, help_text="Xero's AmountDue (credit notes: "
+                                                                     "RemainingCredit) as last seen.")
+    last_seen_at = serializers.DateTimeField(source="xero_seen_at", allow_null=True,
+                                             help_text="When we last read it from Xero.")
+    updated_in_xero_at = serializers.DateTimeField(source="xero_updated_at", allow_null=True,
+                                                   help_text="Xero's UpdatedDateUTC of what we last applied.")
+    accepted_by = serializers.SerializerMethodField(help_text="Who accepted Xero's version; empty when nobody.")
+    accepted_note = serializers.CharField(source="drift_note", help_text="What changed, who accepted it, when.")
+
+    class Meta:
+        model = ExportRecord
+        fields = ["state", "state_words", "detail", "xero_status", "total_before", "total_after", "amount_paid",
+                  "amount_due", "last_seen_at", "updated_in_xero_at", "accepted_at", "accepted_by",
+                  "accepted_status", "accepted_total", "accepted_note"]
+        read_only_fields = fields  # an answer only: every field is always there
+
+    @extend_schema_field(serializers.ChoiceField(choices=IN_XERO_STATES))
+    def get_state(self, record) -> str:
+        return record.xero_drift or "not_checked"
+
+    def get_state_words(self, record) -> str:
+        return words.drift_name(record.xero_drift)
+
+    def get_detail(self, record) -> str:
+        return words.drift_detail(drift=record.xero_drift, before=record.drift_total_before,
+                                  after=record.drift_total_after, paid=record.xero_amount_paid,
+                                  due=record.xero_amount_due)
+
+    def get_accepted_by(self, record) -> str:
+        user = record.accepted_by if record.accepted_by_id else None
+        return (user.get_full_name() or user.get_username()) if user is not None else ""
+
+
+class DocumentRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    type = serializers.CharField()
+    number = serializers.CharField()
+
+
+def _document_ref(record) -> dict | None:
+    if record is None:
+        return None
+    return {"id": record.document_id, "type": record.doc_type, "number": record.document.number}
+
+
 class DocumentSerializer(serializers.ModelSerializer):
     type = serializers.CharField(source="doc_type")
     contact = serializers.CharField(source="contact_name")
@@ -240,12 +308,18 @@ class DocumentSerializer(serializers.ModelSerializer):
     xero_id = serializers.SerializerMethodField()
     last_error = serializers.SerializerMethodField()
     exported_at = serializers.SerializerMethodField()
+    in_xero = serializers.SerializerMethodField(help_text="Once in Xero: its state there as last seen "
+                                                          "(paid, changed, voided, deleted…); null before.")
+    replaced_by = serializers.SerializerMethodField(help_text="The document sent to Xero in place of this "
+                                                              "voided or deleted one (Re-export as a new document).")
+    replaces = serializers.SerializerMethodField(help_text="The voided or deleted document this one replaces.")
 
     class Meta:
         model = SourceDocument
         fields = ["id", "type", "number", "date", "due_date", "contact", "reference", "currency",
                   "line_amount_types", "total", "narration", "paid_number", "payment_account_code", "state",
-                  "state_words", "xero_id", "last_error", "exported_at", "created_at", "updated_at"]
+                  "state_words", "xero_id", "last_error", "exported_at", "in_xero", "replaced_by", "replaces",
+                  "created_at", "updated_at"]
 
     def _record(self, doc):
         return getattr(doc, "export_record", None)
@@ -272,6 +346,23 @@ class DocumentSerializer(serializers.ModelSerializer):
     def get_exported_at(self, doc) -> str | None:
         record = self._record(doc)
         return record.exported_at.isoformat() if record and record.exported_at else None
+
+    @extend_schema_field(InXeroSerializer(allow_null=True))
+    def get_in_xero(self, doc):
+        record = self._record(doc)
+        if record is None or not record.xero_id:  # never in Xero: nothing to have changed there
+            return None
+        return InXeroSerializer(record).data
+
+    @extend_schema_field(DocumentRefSerializer(allow_null=True))
+    def get_replaced_by(self, doc):
+        record = self._record(doc)
+        return _document_ref(record.replaced_by) if record and record.replaced_by_id else None
+
+    @extend_schema_field(DocumentRefSerializer(allow_null=True))
+    def get_replaces(self, doc):
+        record = self._record(doc)
+        return _document_ref(getattr(record, "replaces", None)) if record else None
 
 
 class DocumentDetailSerializer(DocumentSerializer):

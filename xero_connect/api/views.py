@@ -41,6 +41,7 @@ from ..models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from ..models.drift import FLAGGED_DRIFT
 from ..selectors import mapping as mapping_selectors
 from ..selectors.connections import current_connection, lists_tenant_id
 from ..selectors.exports import MAX_RANGE_DAYS, job_progress
@@ -280,11 +281,18 @@ class DocumentFilters(serializers.Serializer):
     date_from = serializers.DateField(required=False)
     date_to = serializers.DateField(required=False)
     updated_since = serializers.DateTimeField(required=False)
+    drift = serializers.ChoiceField(choices=["changed"], required=False)
+    in_xero = serializers.ChoiceField(choices=s.IN_XERO_STATES, required=False)
 
     def validate(self, attrs):
         if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] > attrs["date_to"]:
             raise serializers.ValidationError({"date_to": "date_to is before date_from."})
         return attrs
+
+
+# Everything a document's answer names, read with the document (no query per document).
+DOCUMENT_RELATED = ("export_record__accepted_by", "export_record__replaced_by__document",
+                    "export_record__replaces__document", "paid_document")
 
 
 class DocumentList(OrganisationScoped, generics.ListAPIView):
@@ -294,7 +302,7 @@ class DocumentList(OrganisationScoped, generics.ListAPIView):
     def get_queryset(self):
         f = _query(DocumentFilters, self.request)
         qs = (SourceDocument.objects.filter(organisation=self.get_organisation())
-              .select_related("export_record", "paid_document"))
+              .select_related(*DOCUMENT_RELATED))
         if f.get("type"):
             qs = qs.filter(doc_type=f["type"])
         if f.get("state"):
@@ -308,6 +316,11 @@ class DocumentList(OrganisationScoped, generics.ListAPIView):
             qs = qs.filter(date__gte=f["date_from"])
         if f.get("date_to"):
             qs = qs.filter(date__lte=f["date_to"])
+        if f.get("drift"):  # as Export Data's "In Xero → Changed in Xero": voided, deleted or changed
+            qs = qs.filter(export_record__xero_drift__in=FLAGGED_DRIFT).exclude(export_record__xero_id="")
+        if f.get("in_xero"):
+            state = "" if f["in_xero"] == "not_checked" else f["in_xero"]
+            qs = qs.filter(export_record__xero_drift=state).exclude(export_record__xero_id="")
         if f.get("updated_since"):
             since = f["updated_since"]
             qs = qs.filter(Q(updated_at__gte=since) | Q(export_record__updated_at__gte=since))
@@ -320,7 +333,13 @@ class DocumentList(OrganisationScoped, generics.ListAPIView):
                                OpenApiParameter("date_to", OpenApiTypes.DATE),
                                OpenApiParameter("updated_since", OpenApiTypes.DATETIME,
                                                 description="Documents changed, or whose export state changed, "
-                                                            "at or after this time.")])
+                                                            "at or after this time."),
+                               OpenApiParameter("drift", OpenApiTypes.STR, enum=["changed"],
+                                                description="changed: the documents voided, deleted or changed in "
+                                                            "Xero after export (Export Data's \"Changed in Xero\")."),
+                               OpenApiParameter("in_xero", OpenApiTypes.STR, enum=s.IN_XERO_STATES,
+                                                description="Exported documents in exactly this state in Xero as "
+                                                            "last seen (`in_xero.state`).")])
     def get(self, request, *args, **kwargs):
         """Documents with where each stands with Xero; filter, then page with `cursor`."""
         return super().get(request, *args, **kwargs)
@@ -351,7 +370,7 @@ class DocumentDetail(OrganisationScoped, generics.RetrieveAPIView):
 
     def get_object(self):
         qs = (SourceDocument.objects.filter(organisation=self.get_organisation())
-              .select_related("export_record__connection", "paid_document__export_record")
+              .select_related("export_record__connection", "paid_document__export_record", *DOCUMENT_RELATED)
               .prefetch_related("lines"))
         return get_object_or_404(qs, pk=_row_id(self.kwargs["pk"]))
 

@@ -154,6 +154,8 @@ class ExportRecord(models.Model):
     # "Accept Xero's version": the Status and Total accepted become what is compared against
     # (until the document is exported again: a later export is what Xero was sent).
     accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
     accepted_status = models.CharField(max_length=20, blank=True)
     accepted_total = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     drift_note = models.CharField(max_length=500, blank=True)

@@ -15,6 +15,8 @@ class WebhookEvent(models.TextChoices):
     DOCUMENT_EXPORTED = "document.exported", "A document is in Xero"
     DOCUMENT_FAILED = "document.failed", "A document failed to export"
     DOCUMENT_WAITING = "document.waiting", "A document waits for the Xero connection"
+    DOCUMENT_CHANGED_IN_XERO = ("document.changed_in_xero",
+                                "An exported document was paid, changed, voided or deleted in Xero")
     CONNECTION_STATUS_CHANGED = "connection.status_changed", "The Xero connection's status changed"
     LISTS_REFRESHED = "lists.refreshed", "Lists were refreshed from Xero"
 

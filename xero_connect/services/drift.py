@@ -50,6 +50,7 @@ from ..xero import errors
 from ..xero.accounting import AccountingApi, parse_xero_date
 from .exports import exports_enqueue
 from .lists import _contact_fields  # one mapping of Xero's Contact to our row
+from .webhooks_out import document_changed_in_xero_event
 from .xero_access import NoCallSlot, api_for, connection_usable, record_xero_failure
 
 log = logging.getLogger("xero.drift")
@@ -217,6 +218,31 @@ def baseline_total(record: ExportRecord) -> Decimal | None:
 
 DRIFT_FIELDS = ["xero_drift", "xero_total", "xero_status", "xero_amount_paid", "xero_amount_due", "drift_total_before",
                 "drift_total_after", "xero_updated_at", "xero_seen_at", "updated_at"]
+# What is read again, locked, before a drift is applied: the drift as stored, and what the
+# baseline Total depends on (the export and an acceptance).
+_LOCKED_FIELDS = [f for f in DRIFT_FIELDS if f != "updated_at"] + [
+    f for f in ("state", "exported_at", "xero_total", "accepted_at", "accepted_status", "accepted_total")
+    if f not in DRIFT_FIELDS]
+
+
+def _seen(record: ExportRecord) -> dict:
+    """The record's drift as the host hears it (webhook `document.changed_in_xero`): state,
+    Xero's Status, Xero's Total as last seen (the baseline unless changed), paid and due."""
+    total = record.drift_total_after if record.drift_total_after is not None else baseline_total(record)
+    return {"state": record.xero_drift or "not_checked", "state_words": words.drift_name(record.xero_drift),
+            "xero_status": record.xero_status, "total": total,
+            "amount_paid": record.xero_amount_paid, "amount_due": record.xero_amount_due}
+
+
+def _host_should_hear(before: dict, after: dict) -> bool:
+    """A first look that finds the document as sent is no news; otherwise any change of the
+    state, Xero's Status, Total or amount paid is (a repeated or older answer changes none)."""
+    if before["state"] == "not_checked":
+        return after["state"] != XeroDrift.AS_SENT
+    if any(before[k] != after[k] for k in ("state", "xero_status", "amount_paid")):
+        return True
+    # A Total first learned now (a record from before Xero's totals were kept) is no change.
+    return before["total"] is not None and before["total"] != after["total"]
 
 
 def document_drift_apply(record: ExportRecord, element: dict, *, now: datetime | None = None) -> bool:
@@ -225,47 +251,59 @@ def document_drift_apply(record: ExportRecord, element: dict, *, now: datetime |
     Deleted > Voided > Changed (Total differs from the baseline; before/after stored) > Paid
     (AmountPaid > 0, or a credit note's Status PAID) > As sent. An element older (UpdatedDateUTC)
     than the one already applied only updates the last-seen time. Returns True when the drift
-    state changed. Saves the record."""
+    state changed. Saves the record.
+
+    The record's row is locked and read again first (a webhook worker and a reconciliation run
+    may look at the same document at once), and when what the host hears changed (`_seen`:
+    state, Xero's Status, Total, amount paid) one `document.changed_in_xero` event is recorded
+    for the host in the same transaction (services.webhooks_out): a duplicate or out-of-order
+    Xero event, which changes nothing, emits nothing."""
     now = now or timezone.now()
     updated = parse_xero_date(element.get("UpdatedDateUTC"))
-    record.xero_seen_at = now
-    if updated and record.xero_updated_at and updated < record.xero_updated_at:
-        record.save(update_fields=["xero_seen_at", "updated_at"])
-        return False
-    status = str(element.get("Status") or "").upper()[:20]
-    total = _decimal(element.get("Total"))
-    before = baseline_total(record)
-    if before is None and total is not None:
-        # First sight of Xero's Total for this record: it becomes the baseline, not a change.
-        record.xero_total = before = total
-    paid = _decimal(element.get("AmountPaid"))
-    due = _decimal(element.get("AmountDue"))
-    if due is None and record.doc_type in CREDIT_NOTE_TYPES:
-        due = _decimal(element.get("RemainingCredit"))
-    accepted = record.accepted_status if _acceptance_current(record) else ""
-    if status == "DELETED" and accepted != "DELETED":
-        drift = XeroDrift.DELETED
-    elif status == "VOIDED" and accepted != "VOIDED":
-        drift = XeroDrift.VOIDED
-    elif total is not None and total != before:
-        drift = XeroDrift.CHANGED
-    elif (paid or 0) > 0 or status == "PAID":
-        drift = XeroDrift.PAID
-    else:
-        drift = XeroDrift.AS_SENT
-    old = record.xero_drift
-    record.xero_drift = drift
-    record.xero_status = status
-    record.xero_amount_paid, record.xero_amount_due = paid, due
-    if total is not None and total != before:
-        record.drift_total_before, record.drift_total_after = before, total
-    else:
-        record.drift_total_before = record.drift_total_after = None
-    record.xero_updated_at = updated or record.xero_updated_at
-    record.save(update_fields=DRIFT_FIELDS)
+    with transaction.atomic():
+        current = ExportRecord.objects.select_for_update().filter(pk=record.pk).values(*_LOCKED_FIELDS).first()
+        for name, value in (current or {}).items():
+            setattr(record, name, value)
+        record.xero_seen_at = now
+        if updated and record.xero_updated_at and updated < record.xero_updated_at:
+            record.save(update_fields=["xero_seen_at", "updated_at"])
+            return False
+        before_seen = _seen(record)
+        status = str(element.get("Status") or "").upper()[:20]
+        total = _decimal(element.get("Total"))
+        before = baseline_total(record)
+        if before is None and total is not None:
+            # First sight of Xero's Total for this record: it becomes the baseline, not a change.
+            record.xero_total = before = total
+        paid = _decimal(element.get("AmountPaid"))
+        due = _decimal(element.get("AmountDue"))
+        if due is None and record.doc_type in CREDIT_NOTE_TYPES:
+            due = _decimal(element.get("RemainingCredit"))
+        accepted = record.accepted_status if _acceptance_current(record) else ""
+        if status == "DELETED" and accepted != "DELETED":
+            drift = XeroDrift.DELETED
+        elif status == "VOIDED" and accepted != "VOIDED":
+            drift = XeroDrift.VOIDED
+        elif total is not None and total != before:
+            drift = XeroDrift.CHANGED
+        elif (paid or 0) > 0 or status == "PAID":
+            drift = XeroDrift.PAID
+        else:
+            drift = XeroDrift.AS_SENT
+        old = record.xero_drift
+        record.xero_drift = drift
+        record.xero_status = status
+        record.xero_amount_paid, record.xero_amount_due = paid, due
+        if total is not None and total != before:
+            record.drift_total_before, record.drift_total_after = before, total
+        else:
+            record.drift_total_before = record.drift_total_after = None
+        record.xero_updated_at = updated or record.xero_updated_at
+        record.save(update_fields=DRIFT_FIELDS)
+        after_seen = _seen(record)
+        if _host_should_hear(before_seen, after_seen):
+            document_changed_in_xero_event(record=record, before=before_seen, after=after_seen)
     if old != drift:
-        # The host API's `document.drifted` event (#14's webhooks out) hooks in here once
-        # #14 is on main; until then the ledger and the portal are where drift shows.
         log.info("xero.drift.changed record=%s from=%s to=%s", record.pk, old or "-", drift)
     return old != drift
 
@@ -512,12 +550,13 @@ def drift_accept(*, record: ExportRecord, actor) -> ExportRecord:
             drift=record.xero_drift, before=record.drift_total_before, after=record.drift_total_after,
             actor=actor, at=now)[:500]
         record.accepted_at = now
+        record.accepted_by = actor if getattr(actor, "pk", None) else None
         record.accepted_status = record.xero_status
         record.accepted_total = (record.drift_total_after if record.drift_total_after is not None
                                  else baseline_total(record))
         record.xero_drift = XeroDrift.AS_SENT
         record.drift_total_before = record.drift_total_after = None
-        record.save(update_fields=["drift_note", "accepted_at", "accepted_status", "accepted_total", "xero_drift",
+        record.save(update_fields=["drift_note", "accepted_at", "accepted_by", "accepted_status", "accepted_total", "xero_drift",
                                    "drift_total_before", "drift_total_after", "updated_at"])
     return record
 

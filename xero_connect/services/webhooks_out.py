@@ -24,6 +24,7 @@ import socket
 import time
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import requests
@@ -171,6 +172,33 @@ def documents_event(*, event_type: str, record_ids) -> int:
     for organisation in Organisation.objects.filter(pk__in=by_org):
         made += webhooks_emit(organisation=organisation, event_type=event_type, items=by_org[organisation.pk])
     return made
+
+
+def _json_amounts(seen: dict) -> dict:
+    """Decimals as strings with (at least) the ledger's two places, never floats, never rounded:
+    Xero's 92.0 is "92.00"; a value with more places keeps them all."""
+    cent = Decimal("0.01")
+    return {k: ((f"{v:.2f}" if v == v.quantize(cent) else str(v)) if isinstance(v, Decimal) else v)
+            for k, v in seen.items()}
+
+
+def document_changed_in_xero_event(*, record: ExportRecord, before: dict, after: dict) -> int:
+    """`document.changed_in_xero` for one exported document whose state in Xero changed (called
+    by services.drift inside the transaction that saves the drift). `before` / `after`: the
+    drift as the host hears it — state (not_checked / as_sent / paid / changed / voided /
+    deleted), its words, Xero's Status, Total, amount paid and due (Decimals, sent as strings).
+    Carries the ids the host knows: the organisation's external_id, the document's type and
+    number. Returns the deliveries recorded (0 when nobody listens)."""
+    if not WebhookEndpoint.objects.filter(is_active=True).exists():
+        return 0
+    document = record.document
+    item = {"document": {"id": document.pk, "type": document.doc_type, "number": document.number,
+                         "xero_id": record.xero_id},
+            "in_xero": {"before": _json_amounts(before), "after": _json_amounts(after),
+                        "updated_in_xero_at": record.xero_updated_at.isoformat() if record.xero_updated_at else None,
+                        "seen_at": record.xero_seen_at.isoformat() if record.xero_seen_at else None}}
+    organisation = Organisation.objects.get(pk=record.organisation_id)
+    return webhooks_emit(organisation=organisation, event_type=WebhookEvent.DOCUMENT_CHANGED_IN_XERO, items=[item])
 
 
 # --- delivering -----------------------------------------------------------------------------
