@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('xero_connect', '0009_11b_drop_previous_refresh_token'),
+        ('xero_connect', '0010_small_by_person'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
