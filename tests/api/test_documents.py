@@ -213,3 +213,19 @@ def test_after_the_replay_window_the_key_is_new_again(api, org, settings):
     response = post(api, [invoice("INV-2")], HTTP_IDEMPOTENCY_KEY="old")
     assert response.status_code == 200 and "Idempotent-Replayed" not in response
     assert response.json()["results"][0]["result"] == "created"
+
+
+def test_a_field_name_with_a_nul_is_a_clear_400_and_an_echoed_nul_is_stored_for_replay(api, org):
+    """Found by Schemathesis on PostgreSQL: an answer echoing a NUL (or a lone surrogate) could
+    not be kept for Idempotency-Key replay (jsonb refuses both) and the request answered 500."""
+    bad_name = api.post(URL, '{"documents": [{"x\\u0000": 1}]}', content_type="application/json",
+                        HTTP_IDEMPOTENCY_KEY="nul-name")
+    assert bad_name.status_code == 400
+    assert "NUL" in bad_name.json()["detail"]
+
+    body = '{"documents": [{"type": "bill", "number": "B-\\u0000", "date": "2026-11-02"}]}'
+    first = api.post(URL, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="nul-value")
+    again = api.post(URL, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="nul-value")
+    assert first.status_code == again.status_code == 200
+    assert first.json()["results"][0]["result"] == again.json()["results"][0]["result"] == "refused"
+    assert again["Idempotent-Replayed"] == "true"

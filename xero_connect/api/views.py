@@ -105,6 +105,24 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     description="Replays the first answer for 24 hours; the same key with another body answers 422.")
 
 
+def storable(value):
+    """`value` (parsed JSON) with text a database can keep: NUL becomes "\\0" and an unpaired
+    surrogate U+FFFD, so an answer that echoes such input can be stored for replay (PostgreSQL's
+    jsonb refuses both). Everything else is kept as it is."""
+    if isinstance(value, str):
+        value = value.replace("\x00", "\\0")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
+        return value
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    return value
+
+
 def idempotent(handler):
     """Run `handler` once per (API key, Idempotency-Key): later requests with the same key and
     body get the first answer again (header `Idempotent-Replayed: true`); another body gets 422."""
@@ -144,7 +162,7 @@ def idempotent(handler):
             entry.delete()
         else:
             entry.status_code = response.status_code
-            entry.response_body = json.loads(JSONRenderer().render(response.data))
+            entry.response_body = storable(json.loads(JSONRenderer().render(response.data)))
             entry.save(update_fields=["status_code", "response_body"])
         return response
 
