@@ -35,7 +35,6 @@ from django.utils import timezone
 
 from .. import messages as words
 from ..models import (
-    Contact,
     DocumentType,
     ExportRecord,
     ExportState,
@@ -49,7 +48,7 @@ from ..models import (
 from ..xero import errors
 from ..xero.accounting import AccountingApi, parse_xero_date
 from .exports import exports_enqueue
-from .lists import _contact_fields  # one mapping of Xero's Contact to our row
+from .lists import contacts_store  # one way of storing Xero's Contact in our list
 from .webhooks_out import document_changed_in_xero_event
 from .xero_access import NoCallSlot, api_for, connection_usable, record_xero_failure
 
@@ -353,30 +352,13 @@ def contacts_refresh_by_id(*, organisation: Organisation, connection: XeroConnec
     """Refresh just these contacts (IDs= on /Contacts, includeArchived so an archived one is
     seen) in the organisation's lists for the connection's tenant. Returns rows written."""
 
-    tenant_id = connection.tenant_id
     written = 0
     keys = sorted(set(contact_ids))
-    now = timezone.now()
     for start in range(0, len(keys), IDS_PER_CALL):
         chunk = keys[start:start + IDS_PER_CALL]
         found = _budgeted(api, lambda a: a.find("Contacts", params={"IDs": ",".join(chunk), "includeArchived": "true"},
                                                  page_size=IDS_PER_CALL))
-        for row in found:
-            xero_id = row.get("ContactID")
-            if not xero_id:
-                continue
-            fields = _contact_fields(row)
-            existing = Contact.objects.filter(organisation=organisation, tenant_id=tenant_id,
-                                              xero_id__iexact=xero_id).first()
-            if existing is None:
-                Contact.objects.create(organisation=organisation, tenant_id=tenant_id, xero_id=xero_id,
-                                       first_seen_at=now, last_seen_at=now, **fields)
-            else:
-                for name, value in fields.items():
-                    setattr(existing, name, value)
-                existing.last_seen_at = now
-                existing.save()
-            written += 1
+        written += contacts_store(organisation=organisation, tenant_id=connection.tenant_id, rows=found)
     return written
 
 

@@ -390,6 +390,33 @@ def import_accounts(*, organisation, connection, api: AccountingApi) -> Tally:
 
 # Contacts ---------------------------------------------------------------------------------
 
+def _contacts_upsert(*, organisation, tenant_id: str, incoming: dict, tally: Tally, now, full_read: bool) -> None:
+    """Upsert contacts {ContactID: fields} into the tenant's list; a full read also marks the
+    absent ones inactive. Reads the existing rows in chunks, writes in bulk."""
+    if full_read:
+        existing = {c.xero_id: c for c in Contact.objects.filter(organisation=organisation, tenant_id=tenant_id)}
+    else:
+        existing = {}
+        keys = list(incoming)
+        for start in range(0, len(keys), _CHUNK):
+            existing.update({c.xero_id: c for c in Contact.objects.filter(
+                organisation=organisation, tenant_id=tenant_id, xero_id__in=keys[start:start + _CHUNK])})
+    _upsert(model=Contact, existing=existing, incoming=incoming,
+            make=lambda key, f, now: Contact(organisation=organisation, tenant_id=tenant_id, xero_id=key,
+                                              first_seen_at=now, last_seen_at=now, **f),
+            label=lambda key, f: f["name"], tally=tally, now=now, full_read=full_read)
+
+
+def contacts_store(*, organisation, tenant_id: str, rows: list[dict]) -> int:
+    """Store Xero Contact elements (e.g. read by `IDs=` after a webhook) in the tenant's list,
+    the same way a refresh does, without marking any other contact inactive. Returns how many
+    elements with a ContactID were stored."""
+    incoming = {row["ContactID"]: _contact_fields(row) for row in rows if row.get("ContactID")}
+    _contacts_upsert(organisation=organisation, tenant_id=tenant_id, incoming=incoming,
+                     tally=Tally(full_read=False), now=timezone.now(), full_read=False)
+    return len(incoming)
+
+
 def _contact_fields(row: dict) -> dict:
     status = (row.get("ContactStatus") or "ACTIVE").upper()
     return {
@@ -416,18 +443,8 @@ def import_contacts(*, organisation, connection, api: AccountingApi) -> Tally:
     tally = Tally(full_read=mark is None, calls=api.calls - before)
     now = timezone.now()
     with transaction.atomic():
-        if mark is None:
-            existing = {c.xero_id: c for c in Contact.objects.filter(organisation=organisation, tenant_id=tenant_id)}
-        else:
-            existing = {}
-            keys = list(incoming)
-            for start in range(0, len(keys), _CHUNK):
-                existing.update({c.xero_id: c for c in Contact.objects.filter(
-                    organisation=organisation, tenant_id=tenant_id, xero_id__in=keys[start:start + _CHUNK])})
-        _upsert(model=Contact, existing=existing, incoming=incoming,
-                make=lambda key, f, now: Contact(organisation=organisation, tenant_id=tenant_id, xero_id=key, first_seen_at=now,
-                                                  last_seen_at=now, **f),
-                label=lambda key, f: f["name"], tally=tally, now=now, full_read=mark is None)
+        _contacts_upsert(organisation=organisation, tenant_id=tenant_id, incoming=incoming, tally=tally, now=now,
+                         full_read=mark is None)
         _save_state(organisation, ListName.CONTACTS, connection, now=now,
                     mark=_max_updated(incoming.values(), mark), keep_mark=mark is not None)
     return tally
