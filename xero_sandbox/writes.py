@@ -663,17 +663,22 @@ def write_account(ctx: Context, el: dict, path_id=None):
     code = str(el.get("Code") or "").strip()
     name = " ".join(str(el.get("Name") or "").split())
     type_ = str(el.get("Type") or "").strip()
+    # Compared in Python (case-folded), not with the database's iexact: SQLite folds ASCII only,
+    # PostgreSQL every letter, and the sandbox must answer the same on both.
+    taken = list(Account.objects.filter(organisation=ctx.org).values_list("code", "name"))
+    codes_taken = {c.casefold() for c, _ in taken}
+    names_taken = {" ".join(n.split()).casefold() for _, n in taken}
     if not code:
         errors.append("Please enter a Code.")
     elif len(code) > ACCOUNT_CODE_MAX:
         errors.append(f"Account Code is too long. Maximum of {ACCOUNT_CODE_MAX} characters allowed")
-    elif Account.objects.filter(organisation=ctx.org, code__iexact=code).exists():
+    elif code.casefold() in codes_taken:
         errors.append("Please enter a unique Code.")
     if not name:
         errors.append("Please enter a Name.")
     elif len(name) > 150:
         errors.append(contract.msg_too_long("Name", 150))
-    elif Account.objects.filter(organisation=ctx.org, name__iexact=name).exists():
+    elif name.casefold() in names_taken:
         errors.append("Please enter a unique Name.")
     if type_ not in ACCOUNT_CLASS_OF_TYPE:
         errors.append(contract.msg_enum("Type", type_))

@@ -255,3 +255,13 @@ def test_a_line_amount_must_match_quantity_times_the_kept_unit_amount(connected,
     answer = put(connected, nz, "Invoices", sales_invoice(LineItems=[line]))
     assert messages(answer) == ["The line total 1153.60 does not match the expected line total 1120.00"]
     assert put(connected, nz, "Invoices", sales_invoice(LineItems=[line]), params={"unitdp": 4}).status_code == 200
+
+
+def test_account_codes_and_names_are_unique_ignoring_case_the_same_on_every_database(connected, nz):
+    """PUT /Accounts: Xero's "Please enter a unique Code/Name." — compared case-folded, so a
+    non-ASCII name clashes on SQLite exactly as on PostgreSQL."""
+    first = put(connected, nz, "Accounts", {"Code": "K-ŌW1", "Name": "Kōwhai Sales", "Type": "REVENUE"})
+    assert first.status_code == 200, first.text
+    again = put(connected, nz, "Accounts", {"Code": "k-ōw1", "Name": "KŌWHAI  SALES", "Type": "REVENUE"})
+    assert again.status_code == 400
+    assert messages(again) == ["Please enter a unique Code.", "Please enter a unique Name."]
