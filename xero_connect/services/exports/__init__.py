@@ -15,7 +15,8 @@ from .enqueue import (
 )
 from .jobs import jobs_refresh
 from .ledger import ledger_sync, ledger_sync_missing
-from .runner import exports_drain, exports_recover_stale, idempotency_key
+from .claims import exports_recover_stale, idempotency_key
+from .drain import exports_drain
 from .sweep import exports_sweep
 
 __all__ = [
