@@ -28,6 +28,13 @@ from .enqueue import due_filter
 log = logging.getLogger("xero.exports")
 Outcome = ExportAttempt.Outcome
 WORKER_ID = f"{socket.gethostname()}:{uuid.uuid4().hex[:6]}"
+# The key scheme's mark ("xc", version 1). Xero takes an Idempotency-Key of up to 128 characters
+# (XERO_FACTS.md, "Idempotency-Key"): 4 + 64 hex digits of SHA-256. Changing it would give every
+# in-doubt batch a new key, so a resend could land twice.
+IDEMPOTENCY_KEY_PREFIX = "xc1-"
+# Stale claims put back per call of exports_recover_stale (every loop bounded): a drain calls it
+# every XERO_EXPORT_PERIODIC_SECONDS and the sweeper once a minute, so more are taken next time.
+STALE_RECOVERY_MAX = 5000
 
 
 @dataclass
@@ -57,7 +64,7 @@ def idempotency_key(*, tenant_id: str, resource: str, method: str, items: list[I
     """Deterministic: the same records, generations and payloads always give the same key."""
     parts = [tenant_id, resource, method] + [
         f"{it.record.pk}.{it.record.generation}.{it.payload_hash}" for it in sorted(items, key=lambda i: i.record.pk)]
-    return "xc1-" + hashlib.sha256("|".join(parts).encode()).hexdigest()
+    return IDEMPOTENCY_KEY_PREFIX + hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
 def exports_recover_stale(*, organisation_id: int | None = None) -> int:
@@ -69,7 +76,7 @@ def exports_recover_stale(*, organisation_id: int | None = None) -> int:
     stale = ExportRecord.objects.filter(state=ExportState.EXPORTING, claimed_at__lt=cutoff)
     if organisation_id:
         stale = stale.filter(organisation_id=organisation_id)
-    ids = list(stale.values_list("pk", flat=True)[:5000])
+    ids = list(stale.values_list("pk", flat=True)[:STALE_RECOVERY_MAX])
     if not ids:
         return 0
     with transaction.atomic():

@@ -36,8 +36,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
+
 from ... import messages as user_messages
-from ... import task_queue
+from ... import money, task_queue
 from ...config import xero_config
 from ...models import ExportAttempt, ExportRecord, ExportState, Organisation, XeroConnection
 from ...selectors.connections import current_connection, presentation
@@ -57,6 +58,9 @@ log = logging.getLogger("xero.exports")
 Outcome = ExportAttempt.Outcome
 CONNECTION_ERRORS = (errors.ReauthorisationRequired, errors.ConnectionRevoked, errors.AccessDenied,
                      errors.TokenExpired)
+# The shortest pause of the drain's wait for the next due item (an item due now or just past is
+# waited for this long rather than not at all, so the loop never spins).
+MIN_INLINE_SLEEP = 0.01  # seconds
 
 
 def schedule_drain(*, organisation_id: int, at) -> None:
@@ -113,7 +117,7 @@ def exports_drain(*, organisation_id: int, max_seconds: float | None = None) -> 
                     break
                 wait = (next_due - timezone.now()).total_seconds()
                 if wait <= max_inline and time.monotonic() + wait < deadline:
-                    time.sleep(max(wait, 0.01))
+                    time.sleep(max(wait, MIN_INLINE_SLEEP))
                     continue
                 result.next_run_at = next_due
                 schedule_drain(organisation_id=organisation_id, at=next_due)
@@ -215,8 +219,9 @@ def _send(api, resource: str, items: list[Item], connection: XeroConnection, res
     records = [it.record for it in items]
     result.calls += 1
     try:
+        unitdp = {"unitdp": money.UNIT_PLACES} if resource in payloads.UNITDP_RESOURCES else None
         elements = api.save_batch(resource, [it.element for it in items], idempotency_key=key, method=method,
-                                  params={"unitdp": 4} if resource in payloads.UNITDP_RESOURCES else None)
+                                  params=unitdp)
     except NoCallSlot as slot:  # the retry after a 401 found no slot: nothing reached Xero
         with transaction.atomic():
             ExportAttempt.objects.filter(record__in=records, outcome="").delete()

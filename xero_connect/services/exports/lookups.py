@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ... import messages as user_messages
+from ... import money
 from ...config import xero_config
 from ...models import ExportAttempt, ExportState
 from ...xero import errors
@@ -22,8 +23,11 @@ from .outcomes import (OUTAGE_STATUSES, _compare_totals, _fail, _mark_exported, 
 
 log = logging.getLogger("xero.exports")
 Outcome = ExportAttempt.Outcome
+# Xero answers 100 elements a page unless pageSize says otherwise (XERO_FACTS.md, "paging";
+# Invoices, CreditNotes, Payments and ManualJournals take pageSize up to 1000). A page shorter
+# than this is the last.
 LOOKUP_PAGE_SIZE = 100
-LOOKUP_MAX_PAGES = 10  # per look-up query: at most 1,000 candidates are read
+LOOKUP_MAX_PAGES = 10  # per look-up query: at most 1,000 candidates are read (every loop bounded)
 
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -47,7 +51,7 @@ def _lookup_queries(resource: str, items: list[Item]) -> list[dict]:
     otherwise a `where` with no string that holds a double quote; items whose own text cannot
     be put in one are looked for by date (then matched here, field by field)."""
     queries, leftover = [], []
-    unitdp = {"unitdp": 4} if resource in payloads.UNITDP_RESOURCES else {}
+    unitdp = {"unitdp": money.UNIT_PLACES} if resource in payloads.UNITDP_RESOURCES else {}
     if resource == "Invoices":
         numbers = sorted({payloads.xero_number(it.record.document) for it in items
                           if "," not in payloads.xero_number(it.record.document)})

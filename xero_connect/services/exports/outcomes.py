@@ -29,12 +29,18 @@ log = logging.getLogger("xero.exports")
 Outcome = ExportAttempt.Outcome
 # Xero unavailable rather than refusing: waited out (502/503/504; None = no answer at all).
 OUTAGE_STATUSES = {None, 502, 503, 504}
+# A backoff is stretched by up to this fraction at random, so that workers that failed together
+# do not all come back in the same second.
+BACKOFF_JITTER = 0.2
+# After a timeout (no answer: the request may still be running at Xero) the next try waits at
+# least this long, so that a write still in progress there finishes before it is looked up.
+TIMEOUT_MIN_DELAY = 1.0  # seconds
 
 
 def backoff_seconds(attempt: int) -> float:
     base = xero_config().export_backoff_base
     delay = min(xero_config().export_backoff_max, base * (2 ** max(attempt - 1, 0)))
-    return delay * (1 + random.random() * 0.2)
+    return delay * (1 + random.random() * BACKOFF_JITTER)
 
 
 def _outage_wait(items: list[Item], now) -> tuple:
@@ -453,7 +459,7 @@ def _unavailable(items, exc: errors.XeroUnavailable, key, result):
             attempt = max(it.record.attempts_count for it in retry)
             delay = backoff_seconds(attempt)
             if exc.status is None:  # a timeout: let a request still running at Xero finish first
-                delay = max(delay, 1.0)
+                delay = max(delay, TIMEOUT_MIN_DELAY)
             for it in retry:
                 it.record.xero_unavailable_since = it.record.xero_unavailable_since or now
                 it.record.last_error = msg
