@@ -24,7 +24,7 @@ from xero_connect.services.documents import LineSpec, document_create
 # LEDGER_PER_BATCH; the rest are reads (the claimed batch and its lines), the pre-flight's list
 # look-ups (7), the rate budget's booking and release (7), the token (1) and whether any
 # webhook endpoint wants the outcome (1).
-PER_BATCH = {"postgresql": 21, "sqlite": 23}
+PER_BATCH = {"postgresql": 13, "sqlite": 15}
 LEDGER_PER_BATCH = {"postgresql": 3, "sqlite": 5}
 
 
