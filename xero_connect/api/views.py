@@ -475,7 +475,7 @@ class WebhookEndpointList(OrganisationScoped, generics.ListAPIView):
         try:
             endpoint, secret = webhooks_out.endpoint_create(
                 organisation=organisation, actor=request.user, url=d["url"], events=d.get("events") or [],
-                description=d.get("description", ""), by_door=True)
+                description=d.get("description", ""))
         except ValueError as exc:
             raise exceptions.ValidationError({"url": str(exc)})
         body = s.WebhookEndpointSerializer(endpoint).data
@@ -490,7 +490,7 @@ class WebhookEndpointDetail(OrganisationScoped, generics.RetrieveDestroyAPIView)
         return get_object_or_404(WebhookEndpoint, organisation=self.get_organisation(), pk=_row_id(self.kwargs["pk"]))
 
     def perform_destroy(self, instance):
-        webhooks_out.endpoint_delete(endpoint=instance, actor=self.request.user, by_door=True)
+        webhooks_out.endpoint_delete(endpoint=instance, actor=self.request.user)
 
 
 class WebhookDeliveryList(OrganisationScoped, generics.ListAPIView):
@@ -526,7 +526,7 @@ class WebhookResendView(OrganisationScoped, APIView):
         """Send a delivery again now (same webhook-id)."""
         delivery = get_object_or_404(WebhookDelivery, endpoint__organisation=self.get_organisation(),
                                      pk=_row_id(pk))
-        webhooks_out.webhook_resend(delivery=delivery, actor=request.user, by_door=True)
+        webhooks_out.webhook_resend(delivery=delivery, actor=request.user)
         delivery.refresh_from_db()
         return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
