@@ -17,7 +17,7 @@ from django.utils import timezone
 from xero_connect import roles
 from xero_connect.models import APIKey, CategoryMapping, DocumentType, ExportRecord, HostCategory, XeroDrift
 from xero_connect.roles import Action
-from xero_connect.services import api_keys, documents, drift, mapping, webhooks_out
+from xero_connect.services import api_keys, document_batches, documents, drift, mapping, webhooks_out
 from xero_connect.services import connections as connection_services
 from xero_connect.services.documents import LineSpec, document_create
 
@@ -41,7 +41,6 @@ AUDIT_ONLY = {
     "exports/enqueue.exports_retry_failed": "every role may export; staff bulk jobs re-check per organisation",
     "exports/enqueue.exports_release_waiting": "the app releases after a connect or a mapping; no person acts",
     "exports/enqueue.exports_release_needs_mapping": "the app releases after a mapping was saved (checked there)",
-    "document_batches.documents_upsert": "the host API's door: an API key of the organisation (by key, not role)",
     "portal.portal_bulk_start": "across organisations: roles.can per organisation and membership there",
     "portal.staff_bulk_start": "platform staff only (is_staff checked there), not a member role",
     "portal.organisations_disconnect": "platform staff only (checked there); connection_disconnect(as_staff=True)",
@@ -80,6 +79,7 @@ ADMIN_WORK = {
         organisation=org, actor=who, url="https://host.example/hook"),
     "connection_disconnect": lambda org, who: connection_services.connection_disconnect(organisation=org, actor=who),
     "oauth_start": lambda org, who: connection_services.oauth_start(organisation=org, actor=who, session={}),
+    "documents_upsert": lambda org, who: document_batches.documents_upsert(organisation=org, actor=who, elements=[]),
     "mapping_save": lambda org, who: mapping.mapping_save(organisation=org, actor=who, category=_category(org)),
     "mapping_accept_suggestions": lambda org, who: mapping.mapping_accept_suggestions(organisation=org, actor=who),
     "mapping_create_account": lambda org, who: mapping.mapping_create_account(
