@@ -655,7 +655,7 @@ class CategoryMappingView(CategoryScoped, APIView):
         d = data.validated_data
         tenant_id = lists_tenant_id(organisation=organisation)
         if not tenant_id:
-            raise exceptions.ValidationError("Connect Xero first: the mapping is made against its chart of accounts.")
+            raise exceptions.ValidationError(words.CONNECT_BEFORE_MAPPING)
         ours = {"organisation": organisation, "tenant_id": tenant_id}
         errors, chosen = {}, {}
         for field, model, lookup, offered in (
