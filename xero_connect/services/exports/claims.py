@@ -35,6 +35,14 @@ IDEMPOTENCY_KEY_PREFIX = "xc1-"
 # Stale claims put back per call of exports_recover_stale (every loop bounded): a drain calls it
 # every XERO_EXPORT_PERIODIC_SECONDS and the sweeper once a minute, so more are taken next time.
 STALE_RECOVERY_MAX = 5000
+# Columns of a claimed record and its document that no step of the export (prepare, payloads,
+# lookups, outcomes, webhooks_out) reads or writes: the drift check's and the bookkeeper's
+# acceptance of a change made in Xero, and the document's timestamps. Not loaded with the batch
+# (reading one would cost a query per record: tests/services/test_export_sql_count.py counts).
+CLAIM_UNREAD = ("xero_drift", "xero_status", "xero_amount_paid", "xero_amount_due", "drift_total_before",
+                "drift_total_after", "xero_updated_at", "xero_seen_at", "accepted_at", "accepted_by",
+                "accepted_status", "accepted_total", "drift_note", "replaced_by",
+                "document__created_at", "document__updated_at")
 
 
 @dataclass
@@ -112,12 +120,15 @@ def _claim(*, organisation_id: int, doc_types: list[str], limit: int) -> list[Ex
             mates = _in_doubt_batch_mates(organisation_id=organisation_id, doc_types=doc_types, ids=ids, keys=keys)
             ExportRecord.objects.filter(pk__in=mates, state=ExportState.QUEUED).update(
                 state=ExportState.EXPORTING, claimed_at=now, claimed_by=token)
+            ids += mates
     lines = Prefetch("document__lines", queryset=DocumentLine.objects.order_by("position", "id"))
     related = ["document"]
     if DocumentType.PAYMENT in doc_types:  # a payment needs the Xero id of the invoice it pays
         related.append("document__paid_document__export_record")
-    return list(ExportRecord.objects.filter(claimed_by=token, state=ExportState.EXPORTING)
-                .select_related(*related).prefetch_related(lines).order_by("pk"))
+    # Read by primary key (the ids just claimed; `claimed_by` still decides which are ours),
+    # without the columns no step of the export reads.
+    return list(ExportRecord.objects.filter(pk__in=ids, claimed_by=token, state=ExportState.EXPORTING)
+                .select_related(*related).defer(*CLAIM_UNREAD).prefetch_related(lines).order_by("pk"))
 
 
 def _claim_update(candidates, *, now, token: str) -> list[tuple]:
@@ -133,9 +144,14 @@ def _claim_update(candidates, *, now, token: str) -> list[tuple]:
     table = qn(meta.db_table)
     # MATERIALIZED: the candidates are chosen once (as an IN (subquery) PostgreSQL may run the
     # LIMITed, SKIP LOCKED subquery again per row and take more than the batch).
+    # On PostgreSQL the rows are then reached by primary key (= ANY(ARRAY(…)), an index scan
+    # whatever the statistics say): as `IN (SELECT …)`, with statistics older than a large
+    # enqueue (few "queued" rows as far as the planner knows) it read every queued record
+    # through the state index at each claim — 20–40 ms of the server's CPU per batch.
+    ours = "= ANY(ARRAY(SELECT c.pk FROM c))" if db_connection.vendor == "postgresql" else "IN (SELECT c.pk FROM c)"
     sql = (f"WITH c AS MATERIALIZED ({sub_sql}) "
            f"UPDATE {table} SET {col['state']} = %s, {col['claimed_at']} = %s, {col['claimed_by']} = %s "
-           f"WHERE {table}.{pk} IN (SELECT c.pk FROM c) AND {table}.{col['state']} = %s "
+           f"WHERE {table}.{pk} {ours} AND {table}.{col['state']} = %s "
            f"RETURNING {table}.{pk}, {table}.{col['in_doubt']}, {table}.{col['idempotency_key']}")
     claimed_at = meta.get_field("claimed_at").get_db_prep_save(now, db_connection)
     with db_connection.cursor() as cursor:
