@@ -164,9 +164,6 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "organisation"]
 
 
-TOKEN_FIELDS = {"access_token_encrypted", "refresh_token_encrypted"}
-
-
 @admin.register(m.XeroConnection)
 class XeroConnectionAdmin(OrganisationActions, admin.ModelAdmin):
     list_display = ["organisation", "tenant_name", "status", "is_current", "connected_by", "connected_at",
@@ -176,7 +173,8 @@ class XeroConnectionAdmin(OrganisationActions, admin.ModelAdmin):
     list_select_related = ["organisation", "connected_by"]
     date_hierarchy = "connected_at"
     actions = ["refresh_lists", "health_check", "retry_failed_exports", "reconcile_with_xero", "disconnect_xero"]
-    exclude = sorted(TOKEN_FIELDS | {"refresh_lock_until", "refresh_lock_owner"})
+    # Tokens need no exclude: an EncryptedTextField is never editable, so never in a form, and shows redacted.
+    exclude = ["refresh_lock_owner", "refresh_lock_until"]
     readonly_fields = ["organisation", "status", "is_current", "tenant_id", "tenant_name", "xero_connection_id",
                        "auth_event_id", "short_code", "xero_base_currency", "scopes", "xero_user_name",
                        "xero_user_email", "access_token_expires_at", "refresh_token_issued_at", "connected_by",
@@ -209,7 +207,6 @@ class ConnectionEventAdmin(ReadOnlyAdmin):
 @admin.register(m.PendingAuthorisation)
 class PendingAuthorisationAdmin(ReadOnlyAdmin):
     list_display = ["organisation", "user", "auth_event_id", "created_at", "expires_at", "completed_at"]
-    exclude = ["access_token_encrypted", "refresh_token_encrypted"]
 
 
 class ListItemAdmin(admin.ModelAdmin):

@@ -34,6 +34,8 @@ STATE_NAMES = {
 }
 
 SIGN_IN_NOT_ACCEPTED = "Xero no longer accepts this connection's sign-in"
+# A stored token no key in TOKEN_ENCRYPTION_KEYS opens (the key was removed too early).
+SIGN_IN_UNREADABLE = "The stored Xero sign-in can no longer be read with this app's encryption keys"
 REMOVED_FACT = "The app was removed from Xero's Connected Apps for this organisation"
 
 STATE_FACTS = {

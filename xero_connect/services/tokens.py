@@ -10,6 +10,11 @@ transaction is held open while Xero answers — on SQLite a transaction would lo
 database. If a process dies after Xero rotated the token but before storing it, the lease
 expires and the next refresh uses the previous refresh token, which Xero still honours for a
 30-minute grace period: the rotation is not lost.
+
+Tokens are decrypted here, on use, never when a row is read (models.fields.EncryptedTextField).
+A stored access token no configured key opens is simply not usable (a refresh replaces it); a
+refresh token no key opens can never be used again: the connection is marked "needs
+reconnect" (the Admins are emailed, as for invalid_grant) and ReauthorisationRequired raised.
 """
 import logging
 import time
@@ -19,7 +24,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from .. import connection_states
+from .. import connection_states, crypto
 from .. import messages as words
 from ..config import xero_config
 from ..models import ConnectionEvent, ConnectionStatus, XeroConnection
@@ -42,7 +47,10 @@ def _usable_token(connection: XeroConnection, stale_token: str | None, now) -> s
     """The stored access token, if fresh and not the one the caller saw rejected."""
     if not _fresh_enough(connection, now):
         return None
-    token = connection.get_access_token()
+    try:
+        token = connection.get_access_token()
+    except crypto.TokenDecryptionError:
+        return None  # unreadable: refresh it
     return None if stale_token and token == stale_token else token
 
 
@@ -59,6 +67,10 @@ def access_token(connection_id: int, *, stale_token: str | None = None, force: b
     """A usable access token for the connection, refreshing it (once, for everyone) if needed.
 
     `stale_token` is a token Xero just rejected with 401: it is never returned again.
+    Raises errors.ReauthorisationRequired when a person must sign in again (disconnected,
+    needs reconnect, no refresh token, invalid_grant, or a refresh token no configured key
+    can decrypt), XeroUnavailable when another process holds the lease too long, and the
+    seam's other errors.XeroError from the refresh call.
     """
     owner = uuid.uuid4().hex
     deadline = time.monotonic() + LEASE_SECONDS + xero_config().http_timeout
@@ -73,16 +85,32 @@ def access_token(connection_id: int, *, stale_token: str | None = None, force: b
                     return token
             lease_free = connection.refresh_lock_until is None or connection.refresh_lock_until <= now
             if lease_free:
-                connection.refresh_lock_until = now + timedelta(seconds=LEASE_SECONDS)
-                connection.refresh_lock_owner = owner
-                connection.save(update_fields=["refresh_lock_until", "refresh_lock_owner"])
-                refresh_token = connection.get_refresh_token()
+                refresh_token = _readable_refresh_token(connection)
+                if refresh_token:
+                    connection.refresh_lock_until = now + timedelta(seconds=LEASE_SECONDS)
+                    connection.refresh_lock_owner = owner
+                    connection.save(update_fields=["refresh_lock_until", "refresh_lock_owner"])
                 break
         if time.monotonic() > deadline:
             raise errors.XeroUnavailable("Another process is refreshing this connection's token; try again shortly.")
         time.sleep(POLL_SECONDS)
         force = False  # someone else refreshed: their token is as good as ours
+    if not refresh_token:
+        raise errors.ReauthorisationRequired(f"{words.SIGN_IN_UNREADABLE}.")
     return _refresh_holding_lease(connection_id, owner, refresh_token)
+
+
+def _readable_refresh_token(connection: XeroConnection) -> str:
+    """The connection's refresh token, or "" when no configured key decrypts it; then the
+    connection (locked by the caller's transaction) is marked "needs reconnect"."""
+    try:
+        return connection.get_refresh_token()
+    except crypto.TokenDecryptionError:
+        log.error("xero.token.unreadable connection=%s tenant=%s (no key in TOKEN_ENCRYPTION_KEYS opens it)",
+                  connection.pk, connection.tenant_id)
+        connection_mark_problem(connection, status=ConnectionStatus.NEEDS_RECONNECT,
+                                reason=f"{words.SIGN_IN_UNREADABLE}.", details={"error": "token_unreadable"})
+        return ""
 
 
 def _refresh_holding_lease(connection_id: int, owner: str, refresh_token: str) -> str:

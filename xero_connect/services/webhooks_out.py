@@ -36,7 +36,7 @@ from django.db.models import Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from .. import crypto, roles
+from .. import roles
 from ..models import ExportRecord, Organisation, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from ..roles import Action
 from ..selectors.connections import presentation
@@ -88,7 +88,7 @@ def endpoint_create(*, organisation: Organisation | None, actor, url: str, event
         raise ValueError(f"Unknown event(s): {', '.join(unknown)}.")
     secret = _new_secret()
     endpoint = WebhookEndpoint.objects.create(organisation=organisation, url=url, events=sorted(set(events)),
-                                              description=description, secret_encrypted=crypto.encrypt(secret),
+                                              description=description, secret_encrypted=secret,  # sealed by the field
                                               created_by=actor)
     log.info("xero.webhooks.endpoint.created endpoint=%s organisation=%s by=%s", endpoint.pk,
              getattr(organisation, "pk", None), getattr(actor, "pk", None))
