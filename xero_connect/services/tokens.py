@@ -28,6 +28,7 @@ from .. import connection_states, crypto
 from .. import messages as words
 from ..config import xero_config
 from ..models import ConnectionEvent, ConnectionStatus, XeroConnection
+from ..models.fields import Sealed
 from ..observability import metrics
 from ..xero import errors, oauth
 from .connection_problems import connection_mark_problem
@@ -47,11 +48,22 @@ def _usable_token(connection: XeroConnection, stale_token: str | None, now) -> s
     """The stored access token, if fresh and not the one the caller saw rejected."""
     if not _fresh_enough(connection, now):
         return None
-    try:
-        token = connection.get_access_token()
-    except crypto.TokenDecryptionError:
-        return None  # unreadable: refresh it
+    token = token_plaintext(connection.access_token_encrypted, what=f"connection={connection.pk} access")
+    if not token:
+        return None  # unreadable: a refresh replaces it
     return None if stale_token and token == stale_token else token
+
+
+def token_plaintext(sealed: Sealed, *, what: str) -> str:
+    """The plaintext of a stored token (a models.fields.Sealed), or "" when none is stored or
+    no key in TOKEN_ENCRYPTION_KEYS opens it — then logged as xero.token.unreadable, naming
+    `what` (e.g. "connection=12 refresh"), never the token. Such a token can be used for
+    nothing: callers treat it as absent."""
+    try:
+        return sealed.reveal()
+    except crypto.TokenDecryptionError:
+        log.error("xero.token.unreadable %s (no key in TOKEN_ENCRYPTION_KEYS opens it)", what)
+        return ""
 
 
 def _check_usable(connection: XeroConnection) -> None:
@@ -101,16 +113,15 @@ def access_token(connection_id: int, *, stale_token: str | None = None, force: b
 
 
 def _readable_refresh_token(connection: XeroConnection) -> str:
-    """The connection's refresh token, or "" when no configured key decrypts it; then the
-    connection (locked by the caller's transaction) is marked "needs reconnect"."""
-    try:
-        return connection.get_refresh_token()
-    except crypto.TokenDecryptionError:
-        log.error("xero.token.unreadable connection=%s tenant=%s (no key in TOKEN_ENCRYPTION_KEYS opens it)",
-                  connection.pk, connection.tenant_id)
+    """The connection's refresh token (one is stored: _check_usable), or "" when no configured
+    key decrypts it; then the connection (locked by the caller's transaction) is marked
+    "needs reconnect"."""
+    refresh_token = token_plaintext(connection.refresh_token_encrypted,
+                                    what=f"connection={connection.pk} tenant={connection.tenant_id} refresh")
+    if not refresh_token:
         connection_mark_problem(connection, status=ConnectionStatus.NEEDS_RECONNECT,
                                 reason=f"{words.SIGN_IN_UNREADABLE}.", details={"error": "token_unreadable"})
-        return ""
+    return refresh_token
 
 
 def _refresh_holding_lease(connection_id: int, owner: str, refresh_token: str) -> str:

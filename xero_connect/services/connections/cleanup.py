@@ -6,23 +6,11 @@ from __future__ import annotations
 
 import logging
 
-from ... import crypto
 from ...models import XeroConnection
-from ...models.fields import Sealed
 from ...xero import errors, oauth
+from ..tokens import token_plaintext  # "" for a token no configured key opens: the step is skipped
 
 log = logging.getLogger("xero.connections")
-
-
-def _readable(sealed: Sealed, *, what: str) -> str:
-    """The plaintext of a stored token for a best-effort call to Xero, or "" when no configured
-    key opens it (logged): that token cannot be used for anything, so the step is skipped as if
-    no token were stored, and the clean-up here goes on."""
-    try:
-        return sealed.reveal()
-    except crypto.TokenDecryptionError:
-        log.error("xero.token.unreadable what=%s (no key in TOKEN_ENCRYPTION_KEYS opens it)", what)
-        return ""
 
 
 def _adopt_shared_connections(*, pending, organisation) -> None:
@@ -76,9 +64,9 @@ def _clear_old_authorisations(*, connection: XeroConnection, old: XeroConnection
     new_token = connection.get_access_token()
     if old is not None:
         if old.has_tokens and _revoke_is_safe(old) and old.auth_event_id != connection.auth_event_id:
-            refresh_token = _readable(old.refresh_token_encrypted, what=f"connection={old.pk} refresh")
-            report["old_authorisation_revoked"] = _outcome_of(
-                lambda: oauth.revoke(refresh_token=refresh_token)) if refresh_token else "not possible: token unreadable"
+            refresh_token = token_plaintext(old.refresh_token_encrypted, what=f"connection={old.pk} refresh")
+            report["old_authorisation_revoked"] = (_outcome_of(lambda: oauth.revoke(refresh_token=refresh_token))
+                                                   if refresh_token else "not possible: token unreadable")
         if (old.xero_connection_id and old.xero_connection_id != connection.xero_connection_id
                 and not _in_use_elsewhere(connection_id=old.xero_connection_id, exclude_pk=connection.pk)):
             report["old_connection_deleted"] = _outcome_of(

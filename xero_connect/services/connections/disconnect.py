@@ -11,7 +11,8 @@ from ... import connection_states, roles
 from ...models import ConnectionStatus, XeroConnection
 from ...roles import Action
 from ...xero import oauth
-from .cleanup import _in_use_elsewhere, _outcome_of, _readable, _revoke_is_safe
+from ..tokens import token_plaintext
+from .cleanup import _in_use_elsewhere, _outcome_of, _revoke_is_safe
 
 log = logging.getLogger("xero.connections")
 S = ConnectionStatus
@@ -29,7 +30,7 @@ def connection_disconnect(*, organisation, actor, as_staff: bool = False) -> Xer
         return None
     report: dict = {}
     # An unreadable token (no configured key opens it) is as good as none: nothing to remove in Xero with.
-    refresh_token = _readable(connection.refresh_token_encrypted, what=f"connection={connection.pk} refresh")
+    refresh_token = token_plaintext(connection.refresh_token_encrypted, what=f"connection={connection.pk} refresh")
     if refresh_token and connection.status != S.NEEDS_RECONNECT and connection.xero_connection_id and not \
             _in_use_elsewhere(connection_id=connection.xero_connection_id, exclude_pk=connection.pk):
         # Tokens are fetched directly (not through services.tokens): a refresh failing here
@@ -39,7 +40,7 @@ def connection_disconnect(*, organisation, actor, as_staff: bool = False) -> Xer
             expires = connection.access_token_expires_at
             token = ""
             if expires and expires > timezone.now() + DISCONNECT_TOKEN_MARGIN:
-                token = _readable(connection.access_token_encrypted, what=f"connection={connection.pk} access")
+                token = token_plaintext(connection.access_token_encrypted, what=f"connection={connection.pk} access")
             if not token:
                 fresh = oauth.refresh(refresh_token=refresh_token)
                 token, refresh_token = fresh.access_token, fresh.refresh_token or refresh_token
