@@ -194,3 +194,17 @@ def test_assignment_seals_plaintext_and_keeps_a_sealed_value(org):
     assert not conn.access_token_encrypted and conn.get_access_token() == ""
     with pytest.raises(TypeError):
         conn.access_token_encrypted = b"bytes are not a token"
+
+
+def test_finish_with_a_pending_token_no_key_opens_asks_for_a_new_sign_in(org, admin_user, rsps):
+    pending = PendingAuthorisation.objects.create(
+        organisation=org, user=admin_user, auth_event_id="ev-1", expires_at=timezone.now() + timedelta(minutes=5),
+        tenants=[{"id": "c-1", "tenantId": "t-1", "tenantName": "Xero Org", "authEventId": "ev-1"}],
+        access_token_encrypted=Sealed(Fernet(Fernet.generate_key()).encrypt(b"lost").decode()),
+        refresh_token_encrypted=REFRESH)
+    assert connections.pending_currency_mismatch(pending=pending, tenant_id="t-1", organisation=org) is None
+    with pytest.raises(connections.SignInTimedOut):
+        connections.connection_complete(pending=pending, actor=admin_user, tenant_id="t-1")
+    pending.refresh_from_db()
+    assert pending.completed_at is None and not XeroConnection.objects.filter(organisation=org).exists()
+    assert not rsps.calls
