@@ -70,10 +70,11 @@ def endpoint_url_check(url: str) -> str:
 
 
 def _require_admin(organisation, actor, by_door: bool) -> None:
-    """Organisation endpoints are an Admin's to change. `by_door=True` when the door already
-    decided (an API key, made by an Admin, that reaches the organisation; staff in the admin)."""
+    """Organisation endpoints are an Admin's (or an API key's of the organisation,
+    roles.API_KEY_ACTIONS) to change. `by_door=True` only where the door already decided for
+    someone the roles table does not know: platform staff in the Django admin."""
     if organisation is not None and not by_door:
-        roles.require(user=actor, organisation=organisation, action=Action.MANAGE_API_KEYS)
+        roles.require_actor(actor=actor, organisation=organisation, action=Action.MANAGE_API_KEYS)
 
 
 def endpoint_create(*, organisation: Organisation | None, actor, url: str, events=(), description: str = "",
