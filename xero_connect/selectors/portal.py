@@ -14,7 +14,7 @@ from django.core.paginator import Paginator
 from django.db.models import (
     Case, CharField, Count, DateTimeField, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value, When,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .. import messages as words
@@ -251,36 +251,52 @@ def admin_names_by_organisation(organisation_ids) -> dict[int, list[str]]:
     return names
 
 
+def _day_index(field: str, starts: list[datetime], lo: int, hi: int):
+    """The index in [lo, hi) of the day `field` falls in, as a SQL expression: `starts[i]` is the
+    aware start of day i, and the comparisons nest as a binary search (5 deep for 30 days).
+
+    Every comparison is the database's own on the stored timestamp, so the picture needs no
+    per-row function (SQLite's TruncDate calls back into Python for each row, ≈ 3 µs each) and
+    no stored day column that would have to follow every ledger writer and TIME_ZONE."""
+    if hi - lo == 1:
+        return Value(lo)
+    mid = (lo + hi) // 2
+    return Case(When(**{f"{field}__lt": starts[mid]}, then=_day_index(field, starts, lo, mid)),
+                default=_day_index(field, starts, mid, hi), output_field=IntegerField())
+
+
 def daily_activity(organisation_ids, *, days: int = CHART_DAYS, today: date | None = None
                    ) -> dict[int, tuple[list[int], list[int]]]:
-    """Exports and failed attempts per day over the last `days` days, per organisation.
+    """Exports and failed attempts per day over the last `days` days (today last, days of the
+    current time zone), per organisation: {organisation id: ([exports per day], [failures per day])}.
 
-    One grouped query: exports from the ledger (exported_at) UNION ALL failed attempts.
+    One grouped query: exports from the ledger (exported_at) UNION ALL failed attempts
+    (started_at), each bucketed into days by comparisons with the days' starts and read by
+    index (exportrecord_exported_day_idx, exportattempt_failed_day_idx).
     """
     ids = list(organisation_ids)
     today = today or timezone.localdate()
     start_day = today - timedelta(days=days - 1)
-    since = timezone.make_aware(datetime.combine(start_day, datetime.min.time()))
+    starts = [timezone.make_aware(datetime.combine(start_day + timedelta(days=i), datetime.min.time()))
+              for i in range(days + 1)]
+    since, until = starts[0], starts[-1]
     exported = (
-        ExportRecord.objects.filter(organisation_id__in=ids, state=ExportState.EXPORTED, exported_at__gte=since)
-        .annotate(day=TruncDate("exported_at"), series=Value("e", output_field=CharField()))
+        ExportRecord.objects.filter(organisation_id__in=ids, state=ExportState.EXPORTED,
+                                    exported_at__gte=since, exported_at__lt=until)
+        .annotate(day=_day_index("exported_at", starts, 0, days), series=Value("e", output_field=CharField()))
         .values("organisation_id", "day", "series").annotate(n=Count("pk")).order_by()
     )
     failed = (
         ExportAttempt.objects.filter(record__organisation_id__in=ids, outcome__in=FAILED_OUTCOMES,
-                                     started_at__gte=since)
-        .annotate(day=TruncDate("started_at"), series=Value("f", output_field=CharField()))
+                                     started_at__gte=since, started_at__lt=until)
+        .annotate(day=_day_index("started_at", starts, 0, days), series=Value("f", output_field=CharField()))
         .values("record__organisation_id", "day", "series").annotate(n=Count("pk")).order_by()
     )
     out = {pk: ([0] * days, [0] * days) for pk in ids}
     if not ids:
         return out
     for row in exported.union(failed, all=True):
-        organisation_id = row["organisation_id"]
-        day = row["day"]
-        if isinstance(day, str):
-            day = date.fromisoformat(day)
-        index = (day - start_day).days
+        organisation_id, index = row["organisation_id"], row["day"]
         if organisation_id in out and 0 <= index < days:
             out[organisation_id][0 if row["series"] == "e" else 1][index] += row["n"]
     return out
