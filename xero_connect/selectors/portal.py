@@ -253,11 +253,7 @@ def admin_names_by_organisation(organisation_ids) -> dict[int, list[str]]:
 
 def _day_index(field: str, starts: list[datetime], lo: int, hi: int):
     """The index in [lo, hi) of the day `field` falls in, as a SQL expression: `starts[i]` is the
-    aware start of day i, and the comparisons nest as a binary search (5 deep for 30 days).
-
-    Every comparison is the database's own on the stored timestamp, so the picture needs no
-    per-row function (SQLite's TruncDate calls back into Python for each row, ≈ 3 µs each) and
-    no stored day column that would have to follow every ledger writer and TIME_ZONE."""
+    aware start of day i, and the comparisons nest as a binary search (5 deep for 30 days)."""
     if hi - lo == 1:
         return Value(lo)
     mid = (lo + hi) // 2
@@ -270,32 +266,37 @@ def daily_activity(organisation_ids, *, days: int = CHART_DAYS, today: date | No
     """Exports and failed attempts per day over the last `days` days (today last, days of the
     current time zone), per organisation: {organisation id: ([exports per day], [failures per day])}.
 
-    One grouped query: exports from the ledger (exported_at) UNION ALL failed attempts
-    (started_at), each bucketed into days by comparisons with the days' starts and read by
-    index (exportrecord_exported_day_idx, exportattempt_failed_day_idx).
+    One query, read from indexes alone and computed from the stored timestamps, so nothing has to
+    be kept up to date by the ledger's writers: the exports of each day are a range count on
+    exportrecord_exported_day_idx (organisation, state, exported_at), one UNION ALL part per day
+    (no per-row function: SQLite's TruncDate called back into Python for every row, ≈ 320 ms for
+    a 100,000-row ledger); the failed attempts, few, are one more part bucketed into days by
+    comparisons with the days' starts, on exportattempt_failed_day_idx.
     """
     ids = list(organisation_ids)
+    out = {pk: ([0] * days, [0] * days) for pk in ids}
+    if not ids:
+        return out
     today = today or timezone.localdate()
     start_day = today - timedelta(days=days - 1)
     starts = [timezone.make_aware(datetime.combine(start_day + timedelta(days=i), datetime.min.time()))
               for i in range(days + 1)]
-    since, until = starts[0], starts[-1]
-    exported = (
+    exported = [
         ExportRecord.objects.filter(organisation_id__in=ids, state=ExportState.EXPORTED,
-                                    exported_at__gte=since, exported_at__lt=until)
-        .annotate(day=_day_index("exported_at", starts, 0, days), series=Value("e", output_field=CharField()))
-        .values("organisation_id", "day", "series").annotate(n=Count("pk")).order_by()
-    )
+                                    exported_at__gte=starts[i], exported_at__lt=starts[i + 1])
+        .values("organisation_id")
+        .annotate(day=Value(i, output_field=IntegerField()), series=Value("e", output_field=CharField()),
+                  n=Count("pk"))
+        .order_by()
+        for i in range(days)
+    ]
     failed = (
         ExportAttempt.objects.filter(record__organisation_id__in=ids, outcome__in=FAILED_OUTCOMES,
-                                     started_at__gte=since, started_at__lt=until)
+                                     started_at__gte=starts[0], started_at__lt=starts[-1])
         .annotate(day=_day_index("started_at", starts, 0, days), series=Value("f", output_field=CharField()))
         .values("record__organisation_id", "day", "series").annotate(n=Count("pk")).order_by()
     )
-    out = {pk: ([0] * days, [0] * days) for pk in ids}
-    if not ids:
-        return out
-    for row in exported.union(failed, all=True):
+    for row in exported[0].union(*exported[1:], failed, all=True):
         organisation_id, index = row["organisation_id"], row["day"]
         if organisation_id in out and 0 <= index < days:
             out[organisation_id][0 if row["series"] == "e" else 1][index] += row["n"]
