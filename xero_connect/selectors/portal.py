@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.core.paginator import Paginator
+from django.db import connection as db_connection
 from django.db.models import (
     Case, CharField, Count, DateTimeField, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value, When,
 )
@@ -261,17 +262,37 @@ def _day_index(field: str, starts: list[datetime], lo: int, hi: int):
                 default=_day_index(field, starts, mid, hi), output_field=IntegerField())
 
 
+def _exports_per_day(ids, starts: list[datetime], days: int) -> list[QuerySet]:
+    """The exports per organisation and day as UNION ALL parts of rows (organisation_id, day,
+    series "e", n), read from exportrecord_exported_day_idx (organisation, state, exported_at).
+
+    SQLite: one range count per day (30 parts); every comparison is SQLite's own, where a per-row
+    expression costs ≈ 3 µs a row (TruncDate calls back into Python: ≈ 320 ms for a 100,000-row
+    ledger; the CASE below with its GROUP BY sorter ≈ 85 ms; the 30 range counts ≈ 15 ms).
+    PostgreSQL: one grouped part bucketed by the CASE (planning and compiling 30 parts cost it more
+    than the CASE does)."""
+    exported = ExportRecord.objects.filter(organisation_id__in=ids, state=ExportState.EXPORTED)
+    series = Value("e", output_field=CharField())
+    if db_connection.vendor == "sqlite":
+        return [exported.filter(exported_at__gte=starts[i], exported_at__lt=starts[i + 1])
+                .values("organisation_id")
+                .annotate(day=Value(i, output_field=IntegerField()), series=series, n=Count("*")).order_by()
+                for i in range(days)]
+    return [exported.filter(exported_at__gte=starts[0], exported_at__lt=starts[-1])
+            .annotate(day=_day_index("exported_at", starts, 0, days), series=series)
+            .values("organisation_id", "day", "series").annotate(n=Count("*")).order_by()]
+
+
 def daily_activity(organisation_ids, *, days: int = CHART_DAYS, today: date | None = None
                    ) -> dict[int, tuple[list[int], list[int]]]:
     """Exports and failed attempts per day over the last `days` days (today last, days of the
     current time zone), per organisation: {organisation id: ([exports per day], [failures per day])}.
 
-    One query, read from indexes alone and computed from the stored timestamps, so nothing has to
-    be kept up to date by the ledger's writers: the exports of each day are a range count on
-    exportrecord_exported_day_idx (organisation, state, exported_at), one UNION ALL part per day
-    (no per-row function: SQLite's TruncDate called back into Python for every row, ≈ 320 ms for
-    a 100,000-row ledger); the failed attempts, few, are one more part bucketed into days by
-    comparisons with the days' starts, on exportattempt_failed_day_idx.
+    One query, read from two covering indexes and computed from the ledger's own timestamps, so
+    nothing has to be kept up to date by the ledger's writers (bulk exports, re-export, resets)
+    and nothing needs a backfill when TIME_ZONE changes: the exports as `_exports_per_day`; the
+    failed attempts, few, bucketed into days by comparisons with the days' starts, on
+    exportattempt_failed_day_idx (outcome, started_at, record).
     """
     ids = list(organisation_ids)
     out = {pk: ([0] * days, [0] * days) for pk in ids}
@@ -281,20 +302,12 @@ def daily_activity(organisation_ids, *, days: int = CHART_DAYS, today: date | No
     start_day = today - timedelta(days=days - 1)
     starts = [timezone.make_aware(datetime.combine(start_day + timedelta(days=i), datetime.min.time()))
               for i in range(days + 1)]
-    exported = [
-        ExportRecord.objects.filter(organisation_id__in=ids, state=ExportState.EXPORTED,
-                                    exported_at__gte=starts[i], exported_at__lt=starts[i + 1])
-        .values("organisation_id")
-        .annotate(day=Value(i, output_field=IntegerField()), series=Value("e", output_field=CharField()),
-                  n=Count("pk"))
-        .order_by()
-        for i in range(days)
-    ]
+    exported = _exports_per_day(ids, starts, days)
     failed = (
         ExportAttempt.objects.filter(record__organisation_id__in=ids, outcome__in=FAILED_OUTCOMES,
                                      started_at__gte=starts[0], started_at__lt=starts[-1])
         .annotate(day=_day_index("started_at", starts, 0, days), series=Value("f", output_field=CharField()))
-        .values("record__organisation_id", "day", "series").annotate(n=Count("pk")).order_by()
+        .values("record__organisation_id", "day", "series").annotate(n=Count("*")).order_by()
     )
     for row in exported[0].union(*exported[1:], failed, all=True):
         organisation_id, index = row["organisation_id"], row["day"]
