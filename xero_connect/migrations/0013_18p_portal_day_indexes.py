@@ -13,7 +13,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('xero_connect', '0011_16b_drift_api_event'),
+        ('xero_connect', '0012_11t_token_field'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
