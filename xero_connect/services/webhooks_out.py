@@ -38,7 +38,8 @@ from django.db.models import Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from .. import roles
+from .. import crypto, roles
+from .. import messages as words
 from ..models import ExportRecord, Organisation, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from ..roles import Action
 from ..selectors.connections import presentation
@@ -298,6 +299,9 @@ def _deliver(delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> bool:
             error = f"The endpoint answered {code}."
     except AddressRefused as exc:
         error = str(exc)
+    except crypto.TokenDecryptionError:
+        # Never sent unsigned; retried on the schedule, so a key put back in time delivers it.
+        error = words.WEBHOOK_SECRET_UNREADABLE
     except requests.RequestException as exc:
         error = f"Could not reach the endpoint: {type(exc).__name__}."
     ok = not error
