@@ -68,6 +68,74 @@ def wait_for(predicate, *, timeout, what, interval=0.5):
     raise SystemExit(f"timed out after {timeout}s waiting for {what}")
 
 
+class CpuMeter:
+    """What limited a run: the machine's CPU (all cores, from /proc/stat) and the CPU of this
+    run's own processes (each started process and its children, PostgreSQL's server and
+    backends), sampled while the run goes so a process that ends early still counts. Linux."""
+
+    def __init__(self, roots: dict):
+        self.roots = roots  # label → pid whose process tree is counted under that label
+        self.seen: dict[int, tuple[str, float, float]] = {}  # pid → (label, first, last CPU-s)
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _machine() -> tuple[float, float]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait (clock ticks)
+
+    def _stats(self) -> dict[int, tuple[int, float]]:
+        out = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / self.tick)
+        return out
+
+    def sample(self) -> None:
+        stats = self._stats()
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _) in stats.items():
+            children.setdefault(ppid, []).append(pid)
+        for label, root in self.roots.items():
+            todo = [root]
+            while todo:
+                pid = todo.pop()
+                if pid in stats:
+                    first = self.seen.get(pid, (label, stats[pid][1] if self.started else 0.0))[1]
+                    self.seen[pid] = (label, first, stats[pid][1])
+                todo.extend(children.get(pid, []))
+
+    def start(self) -> None:
+        self.started = False
+        self.t0, self.machine0, self.load0 = time.monotonic(), self._machine(), os.getloadavg()
+        self.sample()
+        self.started = True
+
+    def report(self) -> str:
+        self.sample()
+        elapsed = time.monotonic() - self.t0
+        total, idle = (a - b for a, b in zip(self._machine(), self.machine0))
+        cores = os.cpu_count() or 1
+        busy_cores = cores * (total - idle) / max(total, 1)
+        per_label: dict[str, float] = {}
+        for label, first, last in self.seen.values():
+            per_label[label] = per_label.get(label, 0.0) + last - first
+        ours = sum(per_label.values()) / max(elapsed, 1e-9)
+        others = max(busy_cores - ours, 0.0)
+        parts = ", ".join(f"{label} {cpu / elapsed:.2f}" for label, cpu in sorted(per_label.items()))
+        saturated = busy_cores >= 0.9 * cores
+        verdict = (f"CPU: the machine was saturated ({busy_cores:.2f} of {cores} cores busy, "
+                   f"{others:.2f} of them by other programs)" if saturated else
+                   f"not the machine's CPU ({cores - busy_cores:.2f} of {cores} cores idle): pacing or workers")
+        return (f"CPU during the export  machine {busy_cores:.2f} of {cores} cores busy (load average "
+                f"{self.load0[0]:.1f} → {os.getloadavg()[0]:.1f}); this run's processes {ours:.2f} cores ({parts}); "
+                f"other programs {others:.2f} cores\nlimited by             {verdict}")
+
+
 def _as_postgres(cmd: str) -> list[str]:
     # PostgreSQL refuses to run as root: use the postgres account then.
     return ["su", "postgres", "-s", "/bin/bash", "-c", cmd] if os.getuid() == 0 else ["bash", "-c", cmd]
@@ -127,8 +195,12 @@ def main():
     procs: list[subprocess.Popen] = []
     if args.stub:
         stub_port = free_port()
+        # No sandbox and no web server here: the workers run as in production, DEBUG off (with
+        # DEBUG on, Django keeps and formats every SQL statement: CPU a real worker does not spend),
+        # and drains last XERO_EXPORT_DRAIN_SECONDS as configured (a drain told to run longer than
+        # django-q2's Q_TIMEOUT is killed mid-batch by the cluster's guard).
         env.update({"XERO_API_URL": f"http://127.0.0.1:{stub_port}/api.xro/2.0", "XERO_SANDBOX_ENABLED": "false",
-                    "XERO_EXPORT_DRAIN_SECONDS": str(min(args.timeout, 3600))})
+                    "DEBUG": "false"})
     pg = start_postgres(workdir) if args.postgres else None
     if pg:
         env["DATABASE_URL"] = pg["url"]
@@ -138,6 +210,7 @@ def main():
         log = open(workdir / f"{name}.log", "w")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+        proc.bench_name = name
         procs.append(proc)
         return proc
 
@@ -148,12 +221,18 @@ def main():
         import django
 
         django.setup()
+        def meter() -> CpuMeter:
+            roots = {proc.bench_name: proc.pid for proc in procs}
+            if pg:
+                roots["PostgreSQL"] = int((pg["root"] / "data" / "postmaster.pid").read_text().split()[0])
+            return CpuMeter(roots)
+
         if args.stub:
             start([PY, str(ROOT / "bench" / "xero_stub.py"), "--port", str(stub_port), "--minute-seconds",
                    str(args.minute_seconds)], "stub")
-            run_stub(args, start, env["XERO_API_URL"])
+            run_stub(args, start, env["XERO_API_URL"], meter)
         else:
-            run(args, site, start, workdir)
+            run(args, site, start, workdir, meter)
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -169,7 +248,7 @@ def main():
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run(args, site, start, workdir):
+def run(args, site, start, workdir, meter):
     from django.contrib.auth import get_user_model
     from django.db import transaction
     from django.db.models import Count, Min, Max
@@ -267,7 +346,9 @@ def run(args, site, start, workdir):
     total = per_tenant * len(orgs)
     print(f"exporting {total:,} documents for {len(orgs)} tenants; minute = {args.minute_seconds}s; "
           f"faults = {args.faults}", flush=True)
-    started_at, elapsed = export_all([org for org, _ in orgs], admin, total, timeout=args.timeout, interval=1.0)
+    cpu = meter()
+    started_at, elapsed = export_all([org for org, _ in orgs], admin, total, timeout=args.timeout, interval=1.0,
+                                     meter=cpu)
     sandbox.clear_faults()
     after = sandbox.counts()
 
@@ -319,17 +400,21 @@ attempt outcomes       {outcomes}
 lost / duplicated      {lost} / {duplicated}   (counted in the sandbox; failed in the ledger: {failed})
 ledger ↔ sandbox ids   {ledger_mismatch} mismatches in a sample of {min(200, per_tenant) * len(orgs)}
 pacing interval        {args.minute_seconds * 1.02 / 60:.2f}s per tenant (margin 2%)
+{pacing_picture(attempts, [org for org, _ in orgs], args.minute_seconds * 1.02 / 60)}
+{cpu.report()}
 """ + "\n".join("  " + line for line in timeline))
 
 
-def export_all(organisations, admin, total: int, *, timeout: float, interval: float):
+def export_all(organisations, admin, total: int, *, timeout: float, interval: float, meter: CpuMeter):
     """Queue each organisation's whole range and wait (bounded by `timeout`) until `total`
-    records are exported or failed. Returns (when the export started, seconds it took)."""
+    records are exported or failed, sampling `meter` meanwhile. Returns (when the export
+    started, seconds it took)."""
     from django.utils import timezone
 
     from xero_connect.models import ExportRecord, ExportState
     from xero_connect.services import exports
 
+    meter.start()
     t0 = time.monotonic()
     started_at = timezone.now()
     for org in organisations:
@@ -338,6 +423,7 @@ def export_all(organisations, admin, total: int, *, timeout: float, interval: fl
         print(f"  queued {org.slug} in {time.monotonic() - t:.2f}s", flush=True)
 
     def finished():
+        meter.sample()
         done = ExportRecord.objects.filter(state__in=[ExportState.EXPORTED, ExportState.FAILED]).count()
         print(f"\r  {done:,}/{total:,} done after {time.monotonic() - t0:5.1f}s", end="", flush=True)
         return done >= total
@@ -374,7 +460,31 @@ def ceiling_share(attempts, organisations, minute_seconds: float) -> tuple[float
     return 100 * achieved / allowed, window, achieved, allowed
 
 
-def run_stub(args, start, api_url):
+def pacing_picture(attempts, organisations, interval: float) -> str:
+    """How far apart each organisation's export calls started, against the pacing interval:
+    gaps at the interval mean the drains were waiting on Xero's pacing (idle, as they should);
+    longer gaps mean our side (CPU, workers, the database) was late."""
+    from django.db.models import Min
+
+    from xero_connect.models import ExportAttempt
+
+    gaps = []
+    for org in organisations:
+        starts = sorted(row["s"] for row in attempts.filter(
+            record__organisation=org, outcome=ExportAttempt.Outcome.EXPORTED).values("idempotency_key").annotate(
+            s=Min("started_at")).order_by())
+        gaps += [(b - a).total_seconds() for a, b in zip(starts, starts[1:])]
+    if not gaps:
+        return "calls per organisation  none"
+    gaps.sort()
+    mean = sum(gaps) / len(gaps)
+    on_time = sum(1 for g in gaps if g <= interval * 1.1) / len(gaps)
+    return (f"gaps between calls     mean {mean:.2f}s, p50 {gaps[len(gaps) // 2]:.2f}s, "
+            f"p90 {gaps[int(len(gaps) * 0.9)]:.2f}s, max {gaps[-1]:.2f}s (pacing {interval:.2f}s); "
+            f"{100 * on_time:.0f}% of calls within 10% of their slot")
+
+
+def run_stub(args, start, api_url, meter):
     """50 organisations (say) at Xero's real minute against the instant stub (see the module
     docstring): bulk-created documents, direct connections, real django-q2 workers."""
     import json
@@ -427,7 +537,8 @@ def run_stub(args, start, api_url):
     total = per_tenant * len(orgs)
     print(f"exporting {total:,} documents for {len(orgs)} organisations; minute = {args.minute_seconds}s; "
           f"Xero = bench/xero_stub.py (instant, NOT the validating sandbox)", flush=True)
-    started_at, elapsed = export_all(orgs, admin, total, timeout=args.timeout, interval=2.0)
+    cpu = meter()
+    started_at, elapsed = export_all(orgs, admin, total, timeout=args.timeout, interval=2.0, meter=cpu)
     got = stats()
     lost = duplicated = 0
     for i, org in enumerate(orgs):
@@ -448,6 +559,8 @@ share of the ceiling   {share:.1f}% — {achieved} calls started in the {window:
 calls at the stub      {got['calls']}; idempotent replays {got['replays']}
 attempt outcomes       {outcomes}
 lost / duplicated      {lost} / {duplicated} (counted at the stub; goal 0 / 0)
+{pacing_picture(attempts, orgs, args.minute_seconds * 1.02 / 60)}
+{cpu.report()}
 """)
 
 
