@@ -97,12 +97,17 @@ class BudgetedAccountingApi(AccountingApi):
         self.release_with_next_call = release_with_next_call
         # A finished call whose slot (and headers) the next reservation gives back (and books).
         self._finished: tuple[ratelimits.Reservation, Limits | None] | None = None
+        # The earliest moment this client's next call can start (one pacing interval after its
+        # last booked one; other callers of the tenant may push it later). None before a call.
+        self.next_slot_at: datetime | None = None
 
     def _reserve(self) -> ratelimits.Reservation:
         finished, self._finished = self._finished, None
         release, limits = finished if finished else (None, None)
-        return _reserve_slot(self.tenant_id, max_wait=self.max_wait, deadline=self.deadline, release=release,
-                             limits=limits)
+        reservation = _reserve_slot(self.tenant_id, max_wait=self.max_wait, deadline=self.deadline, release=release,
+                                    limits=limits)
+        self.next_slot_at = reservation.start_at + timedelta(seconds=ratelimits.tenant_interval())
+        return reservation
 
     def close(self) -> None:
         """Give back the slot of the last call (and book its headers) when the client was made
