@@ -79,14 +79,14 @@ def test_sql_per_batch_is_a_small_constant_whatever_the_queue_length(admin_user)
 
 
 def test_a_claim_takes_one_batch_and_no_more(admin_user):
-    from xero_connect.services.exports import runner
+    from xero_connect.services.exports import claims
 
     org = factories.make_organisation("Claims Ltd", slug="claims")
     factories.make_connection(org, actor=admin_user)
     _documents(org, 120, "c")
     exports.exports_enqueue(records=ExportRecord.objects.filter(organisation=org), actor=admin_user)
-    first = runner._claim(organisation_id=org.pk, doc_types=[DocumentType.SALES_INVOICE, DocumentType.BILL], limit=50)
-    second = runner._claim(organisation_id=org.pk, doc_types=[DocumentType.SALES_INVOICE, DocumentType.BILL], limit=50)
+    first = claims._claim(organisation_id=org.pk, doc_types=[DocumentType.SALES_INVOICE, DocumentType.BILL], limit=50)
+    second = claims._claim(organisation_id=org.pk, doc_types=[DocumentType.SALES_INVOICE, DocumentType.BILL], limit=50)
     assert len(first) == 50 and len(second) == 50
     assert not {r.pk for r in first} & {r.pk for r in second}
     assert ExportRecord.objects.filter(organisation=org, state=ExportState.QUEUED).count() == 20

@@ -295,23 +295,24 @@ def test_a_revoked_connection_moves_items_to_waiting_with_the_fix(org, admin_use
     assert connection.status == "removed_in_xero"
 
 
-def test_a_claim_left_by_a_dead_worker_is_recovered_without_a_duplicate(org, admin_user, connection, xero):
+def test_a_claim_left_by_a_dead_worker_is_recovered_without_a_duplicate(org, admin_user, connection, xero,
+                                                                        monkeypatch):
     make_invoice(org, "INV-1")
     make_invoice(org, "INV-2")
     exports.exports_enqueue(records=records(org), actor=admin_user)
     # A worker sent the batch, Xero created it, then the worker died before recording anything.
-    from xero_connect.services.exports import runner
+    from xero_connect.services.exports import claims, prepare
+    from xero_connect.services.exports import drain as drain_module
+    from xero_connect.services.xero_access import api_for
 
-    claimed = runner._claim(organisation_id=org.pk, doc_types=["sales_invoice"], limit=50)
-    result = runner.DrainResult()
-    items = runner._prepare(claimed, organisation_id=org.pk, tenant_id=connection.tenant_id, result=result)
-    original = dict(runner.__dict__)
-    try:
-        runner._record_elements = lambda *a, **k: (_ for _ in ()).throw(SystemExit("worker killed"))
+    claimed = claims._claim(organisation_id=org.pk, doc_types=["sales_invoice"], limit=50)
+    result = claims.DrainResult()
+    items = prepare._prepare(claimed, organisation_id=org.pk, tenant_id=connection.tenant_id, result=result)
+    with monkeypatch.context() as patch:  # _send looks _record_elements up in the drain module
+        patch.setattr(drain_module, "_record_elements",
+                      lambda *a, **k: (_ for _ in ()).throw(SystemExit("worker killed")))
         with pytest.raises(SystemExit):
-            runner._send(runner.api_for(connection), "Invoices", items, connection, result)
-    finally:
-        runner._record_elements = original["_record_elements"]
+            drain_module._send(api_for(connection), "Invoices", items, connection, result)
     assert records(org).filter(state=ExportState.EXPORTING).count() == 2
     records(org).update(claimed_at=timezone.now() - timedelta(seconds=120))
 
@@ -325,7 +326,7 @@ def test_a_claim_left_by_a_dead_worker_is_recovered_without_a_duplicate(org, adm
 
 def test_idempotency_key_is_deterministic_and_changes_with_payload_or_a_new_request(org, admin_user, connection):
     from xero_connect.services import payloads
-    from xero_connect.services.exports.runner import Item, idempotency_key
+    from xero_connect.services.exports.claims import Item, idempotency_key
 
     doc = make_invoice(org, "INV-1")
     record = doc.export_record
@@ -345,13 +346,13 @@ def test_idempotency_key_is_deterministic_and_changes_with_payload_or_a_new_requ
 
 
 def test_claims_are_atomic_a_second_claimer_gets_nothing(org, admin_user, connection):
-    from xero_connect.services.exports import runner
+    from xero_connect.services.exports import claims
 
     for i in range(3):
         make_invoice(org, f"INV-{i}")
     exports.exports_enqueue(records=records(org), actor=admin_user)
-    first = runner._claim(organisation_id=org.pk, doc_types=["sales_invoice"], limit=50)
-    second = runner._claim(organisation_id=org.pk, doc_types=["sales_invoice"], limit=50)
+    first = claims._claim(organisation_id=org.pk, doc_types=["sales_invoice"], limit=50)
+    second = claims._claim(organisation_id=org.pk, doc_types=["sales_invoice"], limit=50)
     assert len(first) == 3 and second == []
     assert len({r.claimed_by for r in first}) == 1
 

@@ -5,6 +5,8 @@
   `exports_enqueue_range`, `exports_retry_failed`, `exports_release_waiting`, `exports_release_needs_mapping`.
 - Worker side (django-q2 tasks): `exports_drain`, `exports_sweep`, `exports_recover_stale`.
 """
+from .claims import exports_recover_stale, idempotency_key
+from .drain import exports_drain
 from .enqueue import (
     exports_enqueue,
     exports_enqueue_range,
@@ -15,7 +17,6 @@ from .enqueue import (
 )
 from .jobs import jobs_refresh
 from .ledger import ledger_sync, ledger_sync_missing
-from .runner import exports_drain, exports_recover_stale, idempotency_key
 from .sweep import exports_sweep
 
 __all__ = [

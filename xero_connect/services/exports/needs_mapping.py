@@ -1,6 +1,6 @@
 """Pre-flight's mapping gate (#15): documents that name the host's own categories are resolved
 to the Xero organisation's codes before a send, or wait as "Needs mapping" — the same way items
-wait for the connection (runner.park_waiting), released by exports_release_needs_mapping."""
+wait for the connection (outcomes.park_waiting), released by exports_release_needs_mapping."""
 from ...models import ExportAttempt, ExportRecord, ExportState
 from ...selectors.mapping import documents_resolve
 
@@ -11,8 +11,8 @@ def park_needs_mapping(records: list[ExportRecord], *, organisation_id: int, ten
     resolved codes are set on the prefetched lines in memory (never saved: the document keeps
     the host's category, and the next export resolves it again). Items naming a category that is
     not mapped for `tenant_id`, or whose mapping broke, wait as "Needs mapping" — no call to
-    Xero — and the rest are returned. `park` is the runner's park_waiting (passed in: the runner
-    imports this module)."""
+    Xero — and the rest are returned. `park` is outcomes.park_waiting (passed in: this module sits
+    below the export rooms that call it)."""
     resolved = documents_resolve(documents=[r.document for r in records],
                                  tenant_of={organisation_id: tenant_id})
     waiting, rest = [], []

@@ -8,7 +8,7 @@ from ...models import ExportRecord, ExportState, Organisation
 from ...selectors.connections import current_connection
 from ..xero_access import connection_usable
 from .enqueue import due_filter, exports_release_waiting, kick_drains
-from .runner import exports_recover_stale
+from .claims import exports_recover_stale
 
 log = logging.getLogger("xero.exports")
 

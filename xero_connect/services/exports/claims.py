@@ -1,0 +1,190 @@
+"""Claims: which records a worker holds, and the key they are sent under (rules 1 and 2 of the
+drain, see drain.py).
+
+- `_claim` takes a batch in one `UPDATE … SET state=exporting WHERE … AND state=queued` (SELECT …
+  FOR UPDATE SKIP LOCKED first on PostgreSQL), with the in-doubt records' batch mates;
+- `idempotency_key` is derived from the tenant, the resource and each record's id, generation and
+  payload hash: the same batch rebuilt gives the same key;
+- `exports_recover_stale` puts back the claims of a worker that died (in doubt if a call was in
+  flight); `_original_batches` regroups in-doubt records into the request they first went in.
+"""
+import hashlib
+import logging
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import connection as db_connection
+from django.db import transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from ...config import xero_config
+from ...models import DocumentLine, DocumentType, ExportAttempt, ExportRecord, ExportState
+from .. import payloads
+from .enqueue import due_filter
+
+log = logging.getLogger("xero.exports")
+Outcome = ExportAttempt.Outcome
+WORKER_ID = f"{socket.gethostname()}:{uuid.uuid4().hex[:6]}"
+# The key scheme's mark ("xc", version 1). Xero takes an Idempotency-Key of up to 128 characters
+# (XERO_FACTS.md, "Idempotency-Key"): 4 + 64 hex digits of SHA-256. Changing it would give every
+# in-doubt batch a new key, so a resend could land twice.
+IDEMPOTENCY_KEY_PREFIX = "xc1-"
+# Stale claims put back per call of exports_recover_stale (every loop bounded): a drain calls it
+# every XERO_EXPORT_PERIODIC_SECONDS and the sweeper once a minute, so more are taken next time.
+STALE_RECOVERY_MAX = 5000
+
+
+@dataclass
+class DrainResult:
+    calls: int = 0
+    exported: int = 0
+    failed: int = 0
+    rescheduled: int = 0
+    waiting: int = 0
+    recovered: int = 0
+    next_run_at: object = None
+    jobs: set = field(default_factory=set)
+    # The organisation's tax rates (tax type → effective rate) read once per drain for the
+    # totals check, not once per batch.
+    tax_rates: dict | None = None
+    contact_ids: dict = field(default_factory=dict)  # tenant id → {contact name key: ContactID or None}
+
+
+@dataclass
+class Item:
+    record: ExportRecord
+    element: dict | None = None
+    payload_hash: str = ""
+
+
+def idempotency_key(*, tenant_id: str, resource: str, method: str, items: list[Item]) -> str:
+    """Deterministic: the same records, generations and payloads always give the same key."""
+    parts = [tenant_id, resource, method] + [
+        f"{it.record.pk}.{it.record.generation}.{it.payload_hash}" for it in sorted(items, key=lambda i: i.record.pk)]
+    return IDEMPOTENCY_KEY_PREFIX + hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def exports_recover_stale(*, organisation_id: int | None = None) -> int:
+    """Records found "exporting" with a claim older than the lease: their worker died. Those
+    with a call in flight are in doubt (looked up in Xero before sending again); the others
+    simply go back in the queue. Returns how many were recovered."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=xero_config().export_claim_lease)
+    stale = ExportRecord.objects.filter(state=ExportState.EXPORTING, claimed_at__lt=cutoff)
+    if organisation_id:
+        stale = stale.filter(organisation_id=organisation_id)
+    ids = list(stale.values_list("pk", flat=True)[:STALE_RECOVERY_MAX])
+    if not ids:
+        return 0
+    with transaction.atomic():
+        in_flight = set(ExportAttempt.objects.filter(record_id__in=ids, outcome="").values_list("record_id", flat=True))
+        base = ExportRecord.objects.filter(pk__in=ids, state=ExportState.EXPORTING, claimed_at__lt=cutoff)
+        base.filter(pk__in=in_flight).update(state=ExportState.QUEUED, in_doubt=True, next_attempt_at=now,
+                                             claimed_by="")
+        base.exclude(pk__in=in_flight).update(state=ExportState.QUEUED, next_attempt_at=now, claimed_by="")
+        ExportAttempt.objects.filter(record_id__in=in_flight, outcome="").update(
+            outcome=Outcome.ERROR, finished_at=now,
+            messages=["The worker stopped while this was being sent. Xero is checked for it before it is sent again."])
+    log.warning("xero.exports.recovered_stale records=%s in_doubt=%s", len(ids), len(in_flight))
+    return len(ids)
+
+
+def _claim(*, organisation_id: int, doc_types: list[str], limit: int) -> list[ExportRecord]:
+    now = timezone.now()
+    token = f"{WORKER_ID}:{uuid.uuid4().hex[:10]}"
+    candidates = ExportRecord.objects.filter(
+        organisation_id=organisation_id, state=ExportState.QUEUED, doc_type__in=doc_types).filter(
+        due_filter(now)).order_by("next_attempt_at", "pk")
+    with transaction.atomic():
+        if db_connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True)
+        rows = _claim_update(candidates.values("pk")[:limit], now=now, token=token)
+        if not rows:
+            return []
+        ids = [pk for pk, _, _ in rows]
+        keys = {key for _, in_doubt, key in rows if in_doubt and key}
+        if keys:  # only a batch holding in-doubt records pays for finding their batch mates
+            mates = _in_doubt_batch_mates(organisation_id=organisation_id, doc_types=doc_types, ids=ids, keys=keys)
+            ExportRecord.objects.filter(pk__in=mates, state=ExportState.QUEUED).update(
+                state=ExportState.EXPORTING, claimed_at=now, claimed_by=token)
+    lines = Prefetch("document__lines", queryset=DocumentLine.objects.order_by("position", "id"))
+    related = ["document"]
+    if DocumentType.PAYMENT in doc_types:  # a payment needs the Xero id of the invoice it pays
+        related.append("document__paid_document__export_record")
+    return list(ExportRecord.objects.filter(claimed_by=token, state=ExportState.EXPORTING)
+                .select_related(*related).prefetch_related(lines).order_by("pk"))
+
+
+def _claim_update(candidates, *, now, token: str) -> list[tuple]:
+    """Take the `candidates` (a queryset of pks, locked with SKIP LOCKED on PostgreSQL) in one
+    statement: UPDATE … SET state=exporting WHERE id IN (candidates) AND state=queued
+    RETURNING (id, in_doubt, idempotency_key). PostgreSQL and SQLite ≥ 3.35 both run it."""
+    meta = ExportRecord._meta
+    qn = db_connection.ops.quote_name
+    sub_sql, sub_params = candidates.query.sql_with_params()
+    col = {name: qn(meta.get_field(name).column) for name in ("state", "claimed_at", "claimed_by", "in_doubt",
+                                                                "idempotency_key")}
+    pk = qn(meta.pk.column)
+    table = qn(meta.db_table)
+    # MATERIALIZED: the candidates are chosen once (as an IN (subquery) PostgreSQL may run the
+    # LIMITed, SKIP LOCKED subquery again per row and take more than the batch).
+    sql = (f"WITH c AS MATERIALIZED ({sub_sql}) "
+           f"UPDATE {table} SET {col['state']} = %s, {col['claimed_at']} = %s, {col['claimed_by']} = %s "
+           f"WHERE {table}.{pk} IN (SELECT c.pk FROM c) AND {table}.{col['state']} = %s "
+           f"RETURNING {table}.{pk}, {table}.{col['in_doubt']}, {table}.{col['idempotency_key']}")
+    claimed_at = meta.get_field("claimed_at").get_db_prep_save(now, db_connection)
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, [*sub_params, ExportState.EXPORTING, claimed_at, token, ExportState.QUEUED])
+        return [(pk_, bool(in_doubt), key) for pk_, in_doubt, key in cursor.fetchall()]
+
+
+def _in_doubt_batch_mates(*, organisation_id: int, doc_types: list[str], ids: list[int], keys: set[str]) -> list[int]:
+    """Queued in-doubt records that went out in the same request (one of `keys`, the
+    Idempotency-Keys of the in-doubt records among `ids`): claimed together so that, if none
+    is found in Xero, the original request can be sent again exactly as it was, under its
+    original key."""
+    mates = ExportRecord.objects.filter(organisation_id=organisation_id, doc_type__in=doc_types, in_doubt=True,
+                                        state=ExportState.QUEUED, idempotency_key__in=keys).exclude(pk__in=ids)
+    if db_connection.features.has_select_for_update_skip_locked:
+        mates = mates.select_for_update(skip_locked=True)
+    return list(mates.values_list("pk", flat=True)[:xero_config().export_batch_size])
+
+
+def _next_resource(*, organisation_id: int) -> tuple[str, list[str]] | None:
+    """The resource with due work, invoices first (payments need their invoice's Xero id):
+    one bounded EXISTS per resource (the claim index), never a read of the whole queue."""
+    now = timezone.now()
+    queued = ExportRecord.objects.filter(organisation_id=organisation_id, state=ExportState.QUEUED).filter(
+        due_filter(now))
+    for resource in payloads.RESOURCE_ORDER:
+        types = list(payloads.DOC_TYPES_BY_RESOURCE[resource])
+        if queued.filter(doc_type__in=types).exists():
+            return resource, types
+    return None
+
+
+def _original_batches(items: list[Item], was_in_doubt: dict[int, str]) -> list[list[Item]]:
+    """Split what is to be sent: each in-doubt request whose every element is still here and
+    was not found in Xero goes again on its own, exactly as before (same records, same order,
+    same payloads → the same Idempotency-Key); everything else goes together (≤ batch size).
+    `was_in_doubt` maps record id → the key it was last sent under."""
+    by_key: dict[str, list[Item]] = {}
+    for it in items:
+        key = was_in_doubt.get(it.record.pk)
+        if key:
+            by_key.setdefault(key, []).append(it)
+    members: dict[str, set] = {}
+    if by_key:
+        for key, pk in ExportRecord.objects.filter(idempotency_key__in=list(by_key)).values_list(
+                "idempotency_key", "pk"):
+            members.setdefault(key, set()).add(pk)
+    # A group with a member found in Xero (so that request was answered) or elsewhere goes
+    # with the rest, under a new key.
+    batches = [group for key, group in by_key.items() if {it.record.pk for it in group} == members.get(key)]
+    in_groups = {id(it) for group in batches for it in group}
+    rest = [it for it in items if id(it) not in in_groups]
+    size = xero_config().export_batch_size
+    return batches + [rest[i:i + size] for i in range(0, len(rest), size)]
