@@ -21,10 +21,11 @@ from xero_connect.services.documents import LineSpec, document_create
 # Statements per batch of 50 on the steady path (claim, pre-flight, payloads, rate-budget
 # booking, token, HTTP, outcomes, attempts) — PostgreSQL writes the ledger with fewer
 # statements (data-modifying CTEs). Of these, the export ledger's own writes are
-# LEDGER_PER_BATCH; the rest are reads (the claimed batch and its lines), the pre-flight's list
-# look-ups (7), the rate budget's booking and release (7), the token (1) and whether any
-# webhook endpoint wants the outcome (1).
-PER_BATCH = {"postgresql": 21, "sqlite": 23}
+# LEDGER_PER_BATCH; the rest are reads (the claimed batch and its lines: 2), the pre-flight's
+# list look-ups (7), the rate budget (1: one UPDATE … RETURNING reserves the call's slot and
+# gives the previous call's back with its limit headers), the token (1) and whether any
+# webhook endpoint wants the outcome (1). PostgreSQL 3 + 2 + 7 + 1 + 1 + 1 = 15; SQLite 5 + … = 17.
+PER_BATCH = {"postgresql": 15, "sqlite": 17}
 LEDGER_PER_BATCH = {"postgresql": 3, "sqlite": 5}
 
 

@@ -95,6 +95,7 @@ class BudgetedAccountingApi(AccountingApi):
         self.rate_limited_until: datetime | None = None  # set when Xero answered 429
         self._held: ratelimits.Reservation | None = None
         self.release_with_next_call = release_with_next_call
+        self.connection_id: int | None = None  # the XeroConnection whose tokens it uses (api_for)
         # A finished call whose slot (and headers) the next reservation gives back (and books).
         self._finished: tuple[ratelimits.Reservation, Limits | None] | None = None
         # The earliest moment this client's next call can start (one pacing interval after its
@@ -165,8 +166,10 @@ def api_for(connection: XeroConnection, *, max_wait: float = BACKGROUND_MAX_WAIT
     def token_provider(stale_token):
         return tokens.access_token(connection_id, stale_token=stale_token)
 
-    return BudgetedAccountingApi(tenant_id=connection.tenant_id, token_provider=token_provider, max_wait=max_wait,
-                                 deadline=deadline, release_with_next_call=release_with_next_call)
+    api = BudgetedAccountingApi(tenant_id=connection.tenant_id, token_provider=token_provider, max_wait=max_wait,
+                                deadline=deadline, release_with_next_call=release_with_next_call)
+    api.connection_id = connection_id
+    return api
 
 
 def api_for_new_sign_in(*, tenant_id: str, access_token: str,
