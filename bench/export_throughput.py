@@ -170,7 +170,8 @@ def main():
     parser.add_argument("--clusters", type=int, default=1,
                         help="qcluster processes (one big cluster: several small ones prefetch each other's tasks)")
     parser.add_argument("--q-workers", type=int, default=10,
-                        help="workers per cluster; at least tenants × drains, a drain holds its worker while pacing")
+                        help="workers per cluster; with fewer than tenants × drains, a drain gives its worker back "
+                             "between batches while another task waits (a task start per batch)")
     parser.add_argument("--drains", type=int, default=2, help="worker tasks draining one tenant at once")
     parser.add_argument("--faults", choices=["none", "mix"], default="none")
     parser.add_argument("--timeout", type=float, default=1200)
