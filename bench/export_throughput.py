@@ -77,6 +77,8 @@ class CpuMeter:
         self.roots = roots  # label → pid whose process tree is counted under that label
         self.seen: dict[int, tuple[str, float, float]] = {}  # pid → (label, first, last CPU-s)
         self.tick = os.sysconf("SC_CLK_TCK")
+        self.sessions: dict[str, int] = {}  # PostgreSQL: what the workers' sessions were doing, by sample
+        self.samples = 0
 
     @staticmethod
     def _machine() -> tuple[float, float]:
@@ -95,7 +97,25 @@ class CpuMeter:
             out[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / self.tick)
         return out
 
+    def _sessions(self) -> None:
+        """PostgreSQL only: what each other session of the bench database is doing right now
+        (running a statement, waiting for a lock — which one —, or idle: its worker is busy in
+        Python or asleep on pacing)."""
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            return
+        with connection.cursor() as cur:
+            cur.execute("SELECT state, wait_event_type, wait_event, count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                        "AND backend_type = 'client backend' GROUP BY 1, 2, 3")
+            for state, kind, event, n in cur.fetchall():
+                what = state if state != "active" else (f"waiting on {kind}:{event}" if kind else "running SQL")
+                self.sessions[what] = self.sessions.get(what, 0) + n
+        self.samples += 1
+
     def sample(self) -> None:
+        self._sessions()
         stats = self._stats()
         children: dict[int, list[int]] = {}
         for pid, (ppid, _) in stats.items():
@@ -115,7 +135,8 @@ class CpuMeter:
         self.sample()
         self.started = True
 
-    def report(self) -> str:
+    def report(self, share: float) -> str:
+        """The CPU picture and what limited the run, whose share of the ceiling was `share` %."""
         self.sample()
         elapsed = time.monotonic() - self.t0
         total, idle = (a - b for a, b in zip(self._machine(), self.machine0))
@@ -128,10 +149,14 @@ class CpuMeter:
         others = max(busy_cores - ours, 0.0)
         parts = ", ".join(f"{label} {cpu / elapsed:.2f}" for label, cpu in sorted(per_label.items()))
         saturated = busy_cores >= 0.9 * cores
-        verdict = (f"CPU: the machine was saturated ({busy_cores:.2f} of {cores} cores busy, "
+        verdict = ("Xero's limits: calls started on their pacing slots" if share >= 90 else f"CPU: the machine was saturated ({busy_cores:.2f} of {cores} cores busy, "
                    f"{others:.2f} of them by other programs)" if saturated else
                    f"not the machine's CPU ({cores - busy_cores:.2f} of {cores} cores idle): pacing or workers")
-        return (f"CPU during the export  machine {busy_cores:.2f} of {cores} cores busy (load average "
+        seen = sum(self.sessions.values())
+        sessions = ", ".join(f"{what} {100 * n / seen:.0f}%" for what, n in
+                             sorted(self.sessions.items(), key=lambda kv: -kv[1])[:6]) if seen else "not sampled"
+        return (f"database sessions      {seen / max(self.samples, 1):.0f} on average: {sessions}\n"
+                f"CPU during the export  machine {busy_cores:.2f} of {cores} cores busy (load average "
                 f"{self.load0[0]:.1f} → {os.getloadavg()[0]:.1f}); this run's processes {ours:.2f} cores ({parts}); "
                 f"other programs {others:.2f} cores\nlimited by             {verdict}")
 
@@ -402,7 +427,7 @@ lost / duplicated      {lost} / {duplicated}   (counted in the sandbox; failed i
 ledger ↔ sandbox ids   {ledger_mismatch} mismatches in a sample of {min(200, per_tenant) * len(orgs)}
 pacing interval        {args.minute_seconds * 1.02 / 60:.2f}s per tenant (margin 2%)
 {pacing_picture(attempts, [org for org, _ in orgs], args.minute_seconds * 1.02 / 60)}
-{cpu.report()}
+{cpu.report(share)}
 """ + "\n".join("  " + line for line in timeline))
 
 
@@ -493,7 +518,7 @@ def run_stub(args, start, api_url, meter):
     from datetime import timedelta
 
     from django.contrib.auth import get_user_model
-    from django.db.models import Count
+    from django.db.models import Count, Max, Min
     from django.utils import timezone
 
     from xero_connect import connection_states
@@ -549,6 +574,9 @@ def run_stub(args, start, api_url, meter):
         lost += len(wanted - set(made))
     attempts = ExportAttempt.objects.filter(started_at__gte=started_at)
     share, window, achieved, allowed = ceiling_share(attempts, orgs, args.minute_seconds)
+    span = attempts.aggregate(first=Min("started_at"), last=Max("started_at"))
+    run_seconds = (span["last"] - span["first"]).total_seconds() if span["first"] else 0.0
+    whole = 100 * got["calls"] / max(len(orgs) * 60 * run_seconds / args.minute_seconds + len(orgs), 1)
     outcomes = dict(attempts.values_list("outcome").annotate(n=Count("id")).order_by())
     print(f"""
 Xero                   bench/xero_stub.py: instant answers, Xero's limits applied, NOTHING validated
@@ -556,12 +584,13 @@ organisations          {len(orgs)} × {per_tenant:,} documents = {total:,}
 minute                 {args.minute_seconds}s (60 calls per organisation per minute, 50 documents per call)
 elapsed                {elapsed:.1f}s to all done
 share of the ceiling   {share:.1f}% — {achieved} calls started in the {window:.1f}s steady-state window; Xero allows {allowed:.1f} (goal ≥ 90%)
+whole run              {whole:.1f}% — {got['calls']} calls from the first call to the last ({run_seconds:.1f}s); Xero allows {len(orgs) * 60 * run_seconds / args.minute_seconds + len(orgs):.1f} (each organisation's first call + its minute's pace)
 429s received          {got['api_429']} (goal 0)
 calls at the stub      {got['calls']}; idempotent replays {got['replays']}
 attempt outcomes       {outcomes}
 lost / duplicated      {lost} / {duplicated} (counted at the stub; goal 0 / 0)
 {pacing_picture(attempts, orgs, args.minute_seconds * 1.02 / 60)}
-{cpu.report()}
+{cpu.report(share)}
 """)
 
 
