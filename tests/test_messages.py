@@ -79,11 +79,4 @@ def test_shared_sentences_are_written_once():
                      "Check exported documents in Xero (voided", "Save it as “CSV UTF-8”", "Nothing has happened yet"):
         holders = [p.relative_to(ROOT).as_posix() for p in sources
                    if sentence in p.read_text(encoding="utf-8") and p.name != "messages.py"]
-        assert [h for h in holders if h not in NOT_YET_MOVED.get(sentence, ())] == [], (sentence, holders)
-
-
-# Retyped copies still to be moved to messages.py, each with the reason it could not be yet.
-NOT_YET_MOVED = {
-    # xero_connect/api/ was being changed on another branch (#16b) when the sentence moved.
-    "Connect Xero first: the mapping is made against": ("xero_connect/api/views.py",),
-}
+        assert holders == [], (sentence, holders)

@@ -19,7 +19,8 @@ class RefuseUnstorableParametersMiddleware:
         if bad is not None and request.path.startswith("/api/"):  # the API answers problem details
             from .api.problems import CONTENT_TYPE, problem
 
-            return JsonResponse(problem(400, f"The parameter “{bad}” contains a NUL character (%00); remove it."),
+            detail = f"The parameter “{bad}” contains a NUL character (%00); remove it."
+            return JsonResponse(problem(400, detail, errors=[{"field": bad, "message": detail}]),
                                 status=400, content_type=CONTENT_TYPE)
         if bad is not None:
             return HttpResponseBadRequest(

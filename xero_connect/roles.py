@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import models
 
-from .models import Membership, Organisation, Role
+from .models import APIKey, Membership, Organisation, Role
 
 
 class Action(models.TextChoices):
@@ -31,6 +31,13 @@ ADMIN_ONLY_ACTIONS = frozenset(Action.values) - frozenset(_MEMBER_ACTIONS)
 # What platform staff may do to any organisation from the Django admin (not from the
 # organisation's own pages, where membership rules apply to everyone).
 STAFF_ACTIONS = frozenset({Action.DISCONNECT, Action.DIAGNOSE, Action.REFRESH_LISTS, Action.EXPORT})
+# What an API key may do inside the organisations it reaches, checked by the services
+# (`require_actor`) like a person's role: the work the API offers. A key is made by an Admin
+# (MANAGE_API_KEYS), who may revoke it; its webhook endpoints are managed under MANAGE_API_KEYS.
+# Connecting, reconnecting, switching and disconnecting Xero need a person signing in to Xero,
+# so no key may do them. A key never signs in to the pages (its actor user is inactive).
+API_KEY_ACTIONS = frozenset(Action.values) - frozenset(
+    {Action.CONNECT, Action.RECONNECT, Action.DISCONNECT, Action.SWITCH_TENANT})
 
 
 class AdminRequired(PermissionDenied):
@@ -76,13 +83,32 @@ def require(*, user, organisation: Organisation, action: str, role: str | None =
         raise AdminRequired(organisation=organisation, action=action)
 
 
+def api_key_of(actor) -> APIKey | None:
+    """The API key whose actor user `actor` is (models/api.py: every key acts as its own
+    inactive user), else None. No query for an active user (a person); at most one otherwise,
+    none when the key was read first (the API's authentication reads `key.actor`)."""
+    if actor is None or getattr(actor, "is_active", True) or not getattr(actor, "pk", None):
+        return None
+    try:
+        return actor.api_key
+    except APIKey.DoesNotExist:
+        return None
+
+
 def require_actor(*, actor, organisation: Organisation, action: str) -> None:
     """The services' check (docs/architecture.md "Who may"): a service that takes `actor=` and
     changes an organisation's data calls this first. `actor=None` is the app itself (a worker, a
-    management command, a follow-up of a person's already-checked request) and passes; a person
-    must hold a role that allows `action`, else AdminRequired (a PermissionDenied)."""
-    if actor is not None:
+    management command, a follow-up of a person's already-checked request) and passes; an API
+    key's actor passes for API_KEY_ACTIONS while the key is live (not revoked, not expired) and
+    reaches the organisation; a person must hold a role that allows `action`. Else
+    AdminRequired (a PermissionDenied)."""
+    if actor is None:
+        return
+    api_key = api_key_of(actor)
+    if api_key is None:
         require(user=actor, organisation=organisation, action=action)
+    elif not (action in API_KEY_ACTIONS and api_key.is_live and api_key.reaches(organisation)):
+        raise AdminRequired(organisation=organisation, action=action)
 
 
 def admins_of(organisation: Organisation):

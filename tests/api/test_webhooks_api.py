@@ -41,10 +41,12 @@ def test_deliveries_and_resend(api, org, django_capture_on_commit_callbacks):
 def test_the_page_admin_adds_member_reads_others_404(org, admin_user, member_user, outsider):
     admin = Client()
     admin.force_login(admin_user)
-    page = admin.post(f"/o/{org.slug}/webhooks/new/", {"url": "http://127.0.0.1:9/h", "events": ["lists.refreshed"]})
-    assert page.status_code == 200 and "whsec_" in page.content.decode()
+    page = admin.post(f"/o/{org.slug}/webhooks/new/", {"url": "http://127.0.0.1:9/h", "events": ["lists.refreshed"]},
+                      follow=True)
+    assert page.redirect_chain == [(f"/o/{org.slug}/webhooks/", 302)]  # POST-redirect-GET: a reload re-sends nothing
+    assert "whsec_" in page.content.decode() and "no-store" in page["Cache-Control"]
     endpoint = WebhookEndpoint.objects.get()
-    assert "whsec_" not in admin.get(f"/o/{org.slug}/webhooks/").content.decode()
+    assert "whsec_" not in admin.get(f"/o/{org.slug}/webhooks/").content.decode()  # the reload: shown once
     member = Client()
     member.force_login(member_user)
     assert "127.0.0.1:9/h" in member.get(f"/o/{org.slug}/webhooks/").content.decode()

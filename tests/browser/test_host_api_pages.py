@@ -31,6 +31,9 @@ def test_admin_makes_a_key_and_an_endpoint_member_reads(live_server, page, sign_
     expect(page.locator("#api-keys")).to_contain_text("Inventory system")
     audit(page, "API keys, a key shown once", found)
     shoot(page, "api-keys")
+    page.reload()  # after POST-redirect-GET a reload is a GET: no second key, and the key is not shown again
+    expect(page.locator("#new-key")).to_have_count(0)
+    expect(page.locator("#api-keys tbody tr")).to_have_count(1)
 
     page.goto(f"{live_server.url}/o/kowhai/webhooks/")
     page.fill("#id_url", "http://127.0.0.1:9/hooks")
@@ -40,6 +43,8 @@ def test_admin_makes_a_key_and_an_endpoint_member_reads(live_server, page, sign_
     expect(page.locator("#webhook-endpoints")).to_contain_text("document.failed")
     audit(page, "webhooks, an endpoint added", found)
     shoot(page, "webhooks")
+    page.reload()
+    expect(page.locator("#new-secret")).to_have_count(0)
 
     page.context.clear_cookies()
     sign_in(page, "mark", PASSWORD)

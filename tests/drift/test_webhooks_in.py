@@ -13,7 +13,15 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from tests import factories
-from xero_connect.models import Contact, DocumentType, ExportRecord, ExportState, XeroDrift, XeroWebhookEvent
+from xero_connect.models import (
+    Contact,
+    DocumentType,
+    ExportRecord,
+    ExportState,
+    Role,
+    XeroDrift,
+    XeroWebhookEvent,
+)
 from xero_connect.services import drift
 from xero_connect.services.documents import LineSpec, document_create
 
@@ -218,11 +226,12 @@ def test_when_xero_does_not_answer_the_events_wait_for_the_next_cycle(client, ex
 # --- the explicit actions ----------------------------------------------------------------------------
 
 def test_accept_xeros_version_records_the_change_and_stops_flagging(exported, admin_client, org):
-    _, record = exported
+    exported_org, record = exported
     drift.document_drift_apply(record, xero_invoice(total="92.00"))
     record.refresh_from_db()
     assert record.xero_drift == XeroDrift.CHANGED
     admin = factories.make_user("boss", first_name="Bo", last_name="Boss")
+    factories.add_member(exported_org, admin, Role.ADMIN)
     drift.drift_accept(record=record, actor=admin)
     record.refresh_from_db()
     assert record.xero_drift == XeroDrift.AS_SENT and record.accepted_total == Decimal("92.00")
@@ -244,7 +253,6 @@ def test_drift_actions_are_admin_only_and_scoped_to_the_organisation(exported, c
     member = factories.make_user("mo", first_name="Mo", last_name="Member")
     factories.add_member(org, member)
     admin = factories.make_user("al", first_name="Al", last_name="Admin")
-    from xero_connect.models import Role
     factories.add_member(org, admin, Role.ADMIN)
     url = f"/o/{org.slug}/exports/items/{record.pk}/xero-changes/"
     client.force_login(member)

@@ -19,7 +19,7 @@ from xero_connect.models import (
     TrackingCategory,
     TrackingOption,
 )
-from xero_connect.selectors.preflight import document_preflight, documents_preflight
+from xero_connect.selectors.preflight import PreflightLists, document_preflight, documents_preflight
 
 
 def imported(org, *names):
@@ -132,3 +132,37 @@ def test_bulk_preflight_uses_the_same_queries_for_one_or_fifty_documents(org, ot
     assert len(many) == 51 and many[other.pk] == []
     assert many[docs[7].pk] == ["Account code 907 is not in your Xero chart of accounts — refresh lists or fix the "
                                 "code"]
+
+
+def test_a_drains_snapshot_of_the_lists_answers_as_a_fresh_read_and_reads_nothing_twice(
+        org, lists, django_assert_num_queries):
+    from django.db.models import Prefetch
+
+    docs = [
+        invoice(org, "S-1", contact="gone ltd", currency="EUR", lines=[
+            ("999", "OUTPUT9", [{"category": "Region", "option": "South"}]),
+            ("455", "OLD1", [{"category": "Region", "option": "West"}, {"category": "Project", "option": "X"}])]),
+        invoice(org, "S-2", currency="GBP", lines=[("200", "OUTPUT2", [{"category": "region", "option": "north"}])]),
+        invoice(org, "S-3", contact="Brand New Ltd", currency="USD"),
+        SourceDocument.objects.create(organisation=org, doc_type=DocumentType.PAYMENT, number="PAY-1",
+                                      date=date(2026, 3, 2), payment_account_code="200", currency_code="EUR"),
+    ]
+    fresh = documents_preflight(documents=docs)
+    assert [len(fresh[d.pk]) for d in docs] == [9, 1, 0, 1]
+    snapshot = PreflightLists(organisation_ids=[org.pk], tenant_ids={org.pk: ""}, whole_lists=True)
+    # The lines loaded with the documents (as the export claim loads them) are not read again.
+    loaded = list(SourceDocument.objects.filter(pk__in=[d.pk for d in docs]).prefetch_related(
+        Prefetch("lines", queryset=DocumentLine.objects.order_by("position", "id"))).order_by("pk"))
+    assert documents_preflight(documents=loaded, lists=snapshot) == fresh
+    # The next batch, naming the same lists and contacts: no query at all.
+    with django_assert_num_queries(0):
+        assert documents_preflight(documents=loaded, lists=snapshot) == fresh
+    # A new contact name costs one query (contacts are read by name, never whole).
+    Contact.objects.create(organisation=org, xero_id="c3", name="Closed Ltd", is_active=False, status="ARCHIVED")
+    new = SourceDocument.objects.filter(pk=invoice(org, "S-4", contact="Closed Ltd").pk).prefetch_related(
+        "lines").get()
+    with django_assert_num_queries(1):
+        from_snapshot = documents_preflight(documents=[new], lists=snapshot)
+    assert from_snapshot == documents_preflight(documents=[new]) == {new.pk: [
+        "Contact Closed Ltd is archived in Xero — restore the contact in Xero and refresh lists, or choose another "
+        "contact"]}

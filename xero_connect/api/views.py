@@ -57,10 +57,47 @@ ORG = OpenApiParameter("org", OpenApiTypes.STR, OpenApiParameter.PATH, descripti
 
 
 class Pages(CursorPagination):
+    """Every list's pages, by id. `cursor` is only what an answer's `next` / `previous` link
+    carries and `page_size` a whole number from 1 to max_page_size: anything else is a 400
+    problem naming the parameter (DRF answers a bad cursor 404 and quietly ignores a bad
+    page_size, neither of which tells the host what it sent wrong)."""
+
     ordering = "id"
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def decode_cursor(self, request):
+        try:
+            cursor = super().decode_cursor(request)
+            if cursor is not None and cursor.position is not None:
+                int(cursor.position)  # the last id of a page; filtered on below as an integer
+        except (exceptions.NotFound, ValueError):
+            raise exceptions.ValidationError({self.cursor_query_param: (
+                "This is not a cursor of this list: follow the next or previous link of an answer as it is.")})
+        return cursor
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if not 1 <= size <= self.max_page_size:
+            raise exceptions.ValidationError({self.page_size_query_param: (
+                f"A whole number from 1 to {self.max_page_size}.")})
+        return size
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size, default=self.page_size)
+            elif parameter["name"] == self.cursor_query_param:
+                parameter["description"] = "The next or previous link of an answer carries it; 400 for any other."
+        return parameters
 
 
 class OrganisationScoped:
@@ -475,7 +512,7 @@ class WebhookEndpointList(OrganisationScoped, generics.ListAPIView):
         try:
             endpoint, secret = webhooks_out.endpoint_create(
                 organisation=organisation, actor=request.user, url=d["url"], events=d.get("events") or [],
-                description=d.get("description", ""), by_door=True)
+                description=d.get("description", ""))
         except ValueError as exc:
             raise exceptions.ValidationError({"url": str(exc)})
         body = s.WebhookEndpointSerializer(endpoint).data
@@ -490,7 +527,7 @@ class WebhookEndpointDetail(OrganisationScoped, generics.RetrieveDestroyAPIView)
         return get_object_or_404(WebhookEndpoint, organisation=self.get_organisation(), pk=_row_id(self.kwargs["pk"]))
 
     def perform_destroy(self, instance):
-        webhooks_out.endpoint_delete(endpoint=instance, actor=self.request.user, by_door=True)
+        webhooks_out.endpoint_delete(endpoint=instance, actor=self.request.user)
 
 
 class WebhookDeliveryList(OrganisationScoped, generics.ListAPIView):
@@ -526,7 +563,7 @@ class WebhookResendView(OrganisationScoped, APIView):
         """Send a delivery again now (same webhook-id)."""
         delivery = get_object_or_404(WebhookDelivery, endpoint__organisation=self.get_organisation(),
                                      pk=_row_id(pk))
-        webhooks_out.webhook_resend(delivery=delivery, actor=request.user, by_door=True)
+        webhooks_out.webhook_resend(delivery=delivery, actor=request.user)
         delivery.refresh_from_db()
         return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
@@ -655,7 +692,7 @@ class CategoryMappingView(CategoryScoped, APIView):
         d = data.validated_data
         tenant_id = lists_tenant_id(organisation=organisation)
         if not tenant_id:
-            raise exceptions.ValidationError("Connect Xero first: the mapping is made against its chart of accounts.")
+            raise exceptions.ValidationError(words.CONNECT_BEFORE_MAPPING)
         ours = {"organisation": organisation, "tenant_id": tenant_id}
         errors, chosen = {}, {}
         for field, model, lookup, offered in (

@@ -41,6 +41,20 @@ class APIKey(AbstractAPIKey):
     def is_platform(self) -> bool:
         return self.organisation_id is None
 
+    @property
+    def is_live(self) -> bool:
+        """Neither revoked nor expired: the key still authenticates."""
+        return not self.revoked and not self.has_expired
+
+    def reaches(self, organisation: Organisation) -> bool:
+        """Whether the key may act on `organisation`: an organisation key its own only, a
+        platform key its `organisations` (every organisation when that set is empty). One
+        query for a platform key, none for an organisation key."""
+        if not self.is_platform:
+            return self.organisation_id == organisation.pk
+        chosen = self.organisations.all()
+        return not chosen.exists() or chosen.filter(pk=organisation.pk).exists()
+
 
 class IdempotentRequest(models.Model):
     """The first answer to a request sent with an ``Idempotency-Key`` header, replayed for

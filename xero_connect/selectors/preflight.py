@@ -56,31 +56,176 @@ def document_preflight(*, document) -> list[str]:
     return documents_preflight(documents=[document]).get(document.pk, [])
 
 
-def documents_preflight(*, documents) -> dict[int, list[str]]:
-    """{document id: problems}. At most eleven queries (one more to load a queryset), however many
-    documents."""
+# The lists read whole by a drain's snapshot (Xero keeps them short: a chart of accounts, tax
+# rates, currencies, at most two tracking categories of 100 options each); contacts, which can
+# run to hundreds of thousands, are read only for the names asked about.
+_WHOLE_LISTS = ("accounts", "taxes", "currencies", "tracking")
+
+
+class PreflightLists:
+    """What the pre-flight compares documents with, for some organisations: the Xero tenant whose
+    lists count for each (`selectors.connections.lists_tenant_ids`, or `tenant_ids` given), its
+    base currency, which lists were imported from that tenant, and the rows of the lists asked
+    about so far. Rows are read on demand and kept, misses too, so asking again costs nothing.
+
+    `whole_lists=False` (what `documents_preflight` makes for one call): only the codes, tax types,
+    currencies, tracking names and contacts the documents name are read — one query per list.
+    `whole_lists=True` (an export drain's snapshot, one per drain and tenant): the short lists are
+    read whole the first time any document needs them, contacts by the names not asked yet; later
+    batches of the drain then cost no query for lists they have seen. Both give the same answers
+    for the same rows: the rows are folded by the same code. A list refreshed after the snapshot
+    was read is seen by the next drain at the latest (a drain lasts at most its max_seconds,
+    XERO_EXPORT_DRAIN_SECONDS); the caller decides what a stale "problem" is worth (the drain
+    reads the lists again before it fails a document, see services/exports/prepare.py), and Xero
+    validates every document anyway."""
+
+    def __init__(self, *, organisation_ids, tenant_ids: dict[int, str] | None = None, whole_lists: bool = False):
+        self.organisation_ids = set(organisation_ids)
+        self.whole_lists = whole_lists
+        self.base_currency = {org: (code or "").upper() for org, code in Organisation.objects.filter(
+            pk__in=self.organisation_ids).values_list("pk", "base_currency")}
+        self.tenant_of = dict(tenant_ids) if tenant_ids is not None else lists_tenant_ids(
+            organisation_ids=self.organisation_ids)
+        # "" too: an organisation never connected has lists (if any) that carry no tenant.
+        self._tenant_ids = set(self.tenant_of.values()) | {""}
+        self.imported = {(org, name) for org, name, tenant in ListSyncState.objects.filter(
+            organisation_id__in=self.organisation_ids, last_refreshed_at__isnull=False).values_list(
+            "organisation_id", "list_name", "tenant_id") if tenant == self.tenant_of.get(org, "")}
+        self.accounts, self.taxes, self.contacts, self.currencies, self.rates = {}, {}, {}, {}, {}
+        self.categories, self.options = {}, {}
+        self._active_contact_ids: dict[tuple, set] = {}
+        self._asked: dict[str, set] = defaultdict(set)
+        self._whole: set[str] = set()
+
+    def _current(self, row) -> bool:
+        return row["tenant_id"] == self.tenant_of.get(row["organisation_id"], "")
+
+    def _rows(self, model, **filters):
+        return model.objects.filter(organisation_id__in=self.organisation_ids, tenant_id__in=self._tenant_ids,
+                                    **filters)
+
+    def _todo(self, kind: str, keys: set):
+        """The keys of `kind` to read now: None for the whole list, an empty set for nothing."""
+        if not keys or kind in self._whole:
+            return set()
+        if self.whole_lists and kind in _WHOLE_LISTS:
+            self._whole.add(kind)
+            return None
+        todo = keys - self._asked[kind]
+        self._asked[kind] |= todo
+        return todo
+
+    @staticmethod
+    def _keep(rows: dict, key, row) -> None:
+        # An active row wins over an archived one with the same key.
+        if key not in rows or row["is_active"]:
+            rows[key] = row
+
+    def load(self, *, codes=(), tax_types=(), contacts=(), currencies=(), categories=(), options=()) -> None:
+        """Read what is not read yet of these keys (account codes, tax types, contact name keys,
+        upper-case currency codes, lower-case tracking category names, (category, option) pairs
+        in lower case): at most one query per list (two for currencies and tracking)."""
+        todo = self._todo("accounts", set(codes))
+        if todo is None or todo:
+            qs = self._rows(Account) if todo is None else self._rows(Account, code__in=todo)
+            for a in qs.values("organisation_id", "tenant_id", "code", "name", "is_active", "status", "type",
+                               "enable_payments"):
+                if self._current(a):
+                    self._keep(self.accounts, (a["organisation_id"], a["code"]), a)
+        todo = self._todo("taxes", set(tax_types))
+        if todo is None or todo:
+            qs = self._rows(TaxRate) if todo is None else self._rows(TaxRate, tax_type__in=todo)
+            self.taxes.update({(t["organisation_id"], t["tax_type"]): t for t in qs.values(
+                "organisation_id", "tenant_id", "tax_type", "name", "is_active", "status") if self._current(t)})
+        todo = self._todo("contacts", set(contacts))
+        if todo:
+            for c in self._rows(Contact, match_key__in=todo).values(
+                    "organisation_id", "tenant_id", "match_key", "name", "is_active", "status", "xero_id"):
+                if self._current(c):
+                    key = (c["organisation_id"], c["match_key"])
+                    self._keep(self.contacts, key, c)
+                    if c["is_active"]:
+                        self._active_contact_ids.setdefault(key, set()).add(c["xero_id"])
+        todo = self._todo("currencies", set(currencies))
+        if todo is None or todo:
+            qs = self._rows(Currency) if todo is None else self._rows(Currency, code__in=todo)
+            self.currencies.update({(c["organisation_id"], c["code"]): c for c in qs.values(
+                "organisation_id", "tenant_id", "code", "is_active") if self._current(c)})
+            rates = ExchangeRate.objects.filter(organisation_id__in=self.organisation_ids)
+            if todo is not None:
+                rates = rates.filter(currency_code__in=todo)
+            self.rates.update({(r.organisation_id, r.currency_code.upper()): r for r in rates})
+        # A whole snapshot reads the tracking options with their categories.
+        todo = self._todo("tracking", set(categories))
+        if todo is None or todo:
+            qs = self._rows(TrackingCategory).annotate(lname=Lower("name"))
+            if todo is not None:
+                qs = qs.filter(lname__in=todo)
+            for c in qs.values("organisation_id", "tenant_id", "lname", "name", "is_active", "status"):
+                if self._current(c):
+                    self._keep(self.categories, (c["organisation_id"], c["lname"]), c)
+        if todo is None:
+            self._load_options(None)
+        elif not self.whole_lists:
+            todo = self._todo("options", set(options))
+            if todo:
+                self._load_options(todo)
+
+    def _load_options(self, pairs) -> None:
+        """Tracking options: all of them (pairs None), or those named by (category, option) pairs."""
+        qs = self._rows(TrackingOption).annotate(lname=Lower("name"), lcat=Lower("category__name"))
+        if pairs is not None:
+            qs = qs.filter(lcat__in={cat for cat, _ in pairs}, lname__in={opt for _, opt in pairs})
+        for o in qs.values("organisation_id", "tenant_id", "lcat", "lname", "name", "is_active", "status"):
+            if self._current(o):
+                self._keep(self.options, (o["organisation_id"], o["lcat"], o["lname"]), o)
+
+    def contact_ids(self, *, organisation_id: int, keys) -> dict[str, str]:
+        """{contact name key: ContactID} for the keys whose contact the organisation's current
+        Xero list holds, active (read now if not read yet). A key held by two active contacts
+        is left out (sent by Name; Xero decides)."""
+        keys = {k for k in keys if k}
+        self.load(contacts=keys)
+        out = {}
+        for key in keys:
+            ids = self._active_contact_ids.get((organisation_id, key))
+            if ids and len(ids) == 1:
+                out[key] = next(iter(ids))
+        return out
+
+
+def _lines_by_doc(docs) -> dict[int, list[dict]]:
+    """{document id: its lines as dicts (account_code, tax_type, tracking, quantity, unit_amount,
+    line_amount), in order}. Lines already loaded with the documents (`prefetch_related("lines")`,
+    as the export claim does) are used as they are; the others are read in one query."""
+    out = defaultdict(list)
+    fields = ("account_code", "tax_type", "tracking", "quantity", "unit_amount", "line_amount")
+    unread = []
+    for doc in docs:
+        cached = getattr(doc, "_prefetched_objects_cache", {}).get("lines")
+        if cached is None:
+            unread.append(doc.pk)
+            continue
+        out[doc.pk] = [{"document_id": doc.pk, **{f: getattr(line, f) for f in fields}} for line in cached]
+    if unread:
+        for line in DocumentLine.objects.filter(document_id__in=unread).values("document_id", *fields).order_by(
+                "document_id", "position", "id"):
+            out[line["document_id"]].append(line)
+    return out
+
+
+def documents_preflight(*, documents, lists: PreflightLists | None = None) -> dict[int, list[str]]:
+    """{document id: problems (bookkeeper's words, in order; [] when nothing stands in the
+    way)}. `lists`: the lists to compare with (an export drain passes the snapshot it keeps,
+    covering the documents' organisations); by default they are read now for these documents.
+    At most eleven queries however many documents (one more to load a queryset, none for lines
+    prefetched with the documents), and with a drain's snapshot none for lists it has read."""
     docs = list(documents)
     if not docs:
         return {}
-    doc_ids = [d.pk for d in docs]
-    org_ids = {d.organisation_id for d in docs}
-
-    lines_by_doc = defaultdict(list)
-    for line in DocumentLine.objects.filter(document_id__in=doc_ids).values(
-            "document_id", "account_code", "tax_type", "tracking", "quantity", "unit_amount",
-            "line_amount").order_by("document_id", "position", "id"):
-        lines_by_doc[line["document_id"]].append(line)
-
-    base_currency = dict(Organisation.objects.filter(pk__in=org_ids).values_list("pk", "base_currency"))
-    tenant_of = lists_tenant_ids(organisation_ids=org_ids)
-    tenant_ids = set(tenant_of.values())
-    imported = {(org, name) for org, name, tenant in ListSyncState.objects.filter(
-        organisation_id__in=org_ids, last_refreshed_at__isnull=False).values_list(
-        "organisation_id", "list_name", "tenant_id") if tenant == tenant_of.get(org, "")}
-    tenant_ids.add("")  # an organisation never connected: its lists (if any) carry no tenant
-
-    def current(row) -> bool:
-        return row["tenant_id"] == tenant_of.get(row["organisation_id"], "")
+    lines_by_doc = _lines_by_doc(docs)
+    if lists is None:
+        lists = PreflightLists(organisation_ids={d.organisation_id for d in docs})
 
     # What the documents need, across all of them.
     codes, tax_types, contacts, currencies, categories, options = set(), set(), set(), set(), set(), set()
@@ -104,59 +249,12 @@ def documents_preflight(*, documents) -> dict[int, list[str]]:
                     categories.add(cat)
                     if opt:
                         options.add((cat, opt))
-
-    accounts = {}
-    if codes:
-        for a in Account.objects.filter(organisation_id__in=org_ids, tenant_id__in=tenant_ids, code__in=codes).values(
-                "organisation_id", "tenant_id", "code", "name", "is_active", "status", "type", "enable_payments"):
-            if not current(a):
-                continue
-            key = (a["organisation_id"], a["code"])
-            # An active row wins over an archived one with the same code.
-            if key not in accounts or a["is_active"]:
-                accounts[key] = a
-    taxes = {}
-    if tax_types:
-        taxes = {(t["organisation_id"], t["tax_type"]): t for t in TaxRate.objects.filter(
-            organisation_id__in=org_ids, tenant_id__in=tenant_ids, tax_type__in=tax_types).values(
-            "organisation_id", "tenant_id", "tax_type", "name", "is_active", "status") if current(t)}
-    contact_rows = {}
-    if contacts:
-        for c in Contact.objects.filter(
-                organisation_id__in=org_ids, tenant_id__in=tenant_ids, match_key__in=contacts).values(
-                "organisation_id", "tenant_id", "match_key", "name", "is_active", "status"):
-            if not current(c):
-                continue
-            key = (c["organisation_id"], c["match_key"])
-            if key not in contact_rows or c["is_active"]:
-                contact_rows[key] = c
-    currency_rows, rates = {}, {}
-    if currencies:
-        currency_rows = {(c["organisation_id"], c["code"]): c for c in Currency.objects.filter(
-            organisation_id__in=org_ids, tenant_id__in=tenant_ids, code__in=currencies).values(
-            "organisation_id", "tenant_id", "code", "is_active") if current(c)}
-        rates = {(r.organisation_id, r.currency_code.upper()): r for r in ExchangeRate.objects.filter(
-            organisation_id__in=org_ids, currency_code__in=currencies)}
-    category_rows, option_rows = {}, {}
-    if categories:
-        for c in TrackingCategory.objects.annotate(lname=Lower("name")).filter(
-                organisation_id__in=org_ids, tenant_id__in=tenant_ids, lname__in=categories).values(
-                "organisation_id", "tenant_id", "lname", "name", "is_active", "status"):
-            if not current(c):
-                continue
-            key = (c["organisation_id"], c["lname"])
-            if key not in category_rows or c["is_active"]:
-                category_rows[key] = c
-        if options:
-            for o in TrackingOption.objects.annotate(lname=Lower("name"), lcat=Lower("category__name")).filter(
-                    organisation_id__in=org_ids, tenant_id__in=tenant_ids, lcat__in=categories,
-                    lname__in={opt for _, opt in options}).values("organisation_id", "tenant_id", "lcat", "lname",
-                                                                    "name", "is_active", "status"):
-                if not current(o):
-                    continue
-                key = (o["organisation_id"], o["lcat"], o["lname"])
-                if key not in option_rows or o["is_active"]:
-                    option_rows[key] = o
+    lists.load(codes=codes, tax_types=tax_types, contacts=contacts, currencies=currencies, categories=categories,
+               options=options)
+    imported, base_currency = lists.imported, lists.base_currency
+    accounts, taxes, contact_rows, currency_rows, rates = (lists.accounts, lists.taxes, lists.contacts,
+                                                           lists.currencies, lists.rates)
+    category_rows, option_rows = lists.categories, lists.options
 
     out: dict[int, list[str]] = {}
     for doc in docs:
@@ -175,7 +273,7 @@ def documents_preflight(*, documents) -> dict[int, list[str]]:
                     add(f"Contact {row['name']} is {_gone(row['status'])} — restore the contact in Xero and "
                         f"refresh lists, or choose another contact")
             code = (doc.currency_code or "").upper()
-            if code and code != (base_currency.get(org) or "").upper() and (org, ListName.CURRENCIES) in imported:
+            if code and code != base_currency.get(org, "") and (org, ListName.CURRENCIES) in imported:
                 row = currency_rows.get((org, code))
                 if row is None or not row["is_active"]:
                     rate = rates.get((org, code))

@@ -26,7 +26,9 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from .. import roles
 from ..models import DocumentLine, DocumentType, ExportRecord, ExportState, HostCategory, SourceDocument
+from ..roles import Action
 from ..selectors.mapping import line_category_kind
 from . import documents
 from .mapping import categories_register, mapping_suggest
@@ -323,7 +325,10 @@ def _register_categories(organisation, docs, lines) -> int:
 
 def documents_upsert(*, organisation, actor, elements: list) -> list[ElementResult]:
     """Create, update or leave each of up to MAX_BATCH documents; one result per element,
-    in the order given. Raises ValueError for a batch that is not a list or too long."""
+    in the order given. Raises ValueError for a batch that is not a list or too long;
+    AdminRequired (a PermissionDenied) first unless the actor may IMPORT_DOCUMENTS
+    (roles.require_actor: the host API's key of the organisation, an Admin, or the app itself)."""
+    roles.require_actor(actor=actor, organisation=organisation, action=Action.IMPORT_DOCUMENTS)
     if not isinstance(elements, list):
         raise ValueError("documents must be a list.")
     if len(elements) > MAX_BATCH:

@@ -34,6 +34,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .. import messages as words
+from .. import roles
 from ..models import (
     DocumentType,
     ExportRecord,
@@ -45,6 +46,7 @@ from ..models import (
     XeroDrift,
     XeroWebhookEvent,
 )
+from ..roles import Action
 from ..xero import errors
 from ..xero.accounting import AccountingApi, parse_xero_date
 from .exports import exports_enqueue
@@ -522,7 +524,9 @@ class DriftActionRefused(Exception):
 
 def drift_accept(*, record: ExportRecord, actor) -> ExportRecord:
     """Accept Xero's version: Xero's Status and Total become what the record is compared with,
-    the change is written into `drift_note`, and the record stops being flagged."""
+    the change is written into `drift_note`, and the record stops being flagged. AdminRequired
+    (a PermissionDenied) unless the actor may RESOLVE_DRIFT (roles.require_actor)."""
+    roles.require_actor(actor=actor, organisation=record.organisation, action=Action.RESOLVE_DRIFT)
     with transaction.atomic():
         record = ExportRecord.objects.select_for_update().select_related("document").get(pk=record.pk)
         if record.xero_drift not in (XeroDrift.CHANGED, XeroDrift.VOIDED, XeroDrift.DELETED):
@@ -548,8 +552,11 @@ def drift_reexport_as_new(*, record: ExportRecord, suffix: str, actor) -> Export
     numbered `<number><suffix>` (the suffix the Admin confirmed), with its own ledger record
     linked from the old one (`replaced_by`), queued for export. The old record keeps its Xero
     id and its drift. Raises DriftActionRefused (not voided/deleted, already replaced, empty
-    suffix, number taken or longer than Xero's 255 characters)."""
-
+    suffix, number taken or longer than Xero's 255 characters); AdminRequired (a
+    PermissionDenied) before anything else unless the actor may both RESOLVE_DRIFT and REEXPORT
+    (roles.require_actor)."""
+    for action in (Action.RESOLVE_DRIFT, Action.REEXPORT):
+        roles.require_actor(actor=actor, organisation=record.organisation, action=action)
     suffix = (suffix or "").strip()
     with transaction.atomic():
         record = ExportRecord.objects.select_for_update().select_related("document").get(pk=record.pk)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from .. import messages as words
 from .. import roles
 from ..models import Account, CategoryMapping, HostCategory, TaxRate, TrackingOption
+from ..roles import Action
 from ..selectors import mapping as selectors
 from ..selectors.connections import current_connection, lists_tenant_id
 from ..xero import errors
@@ -186,7 +187,10 @@ def mapping_save(*, organisation, actor, category: HostCategory, account: Accoun
                  tax_rate: TaxRate | None = None, tracking_option: TrackingOption | None = None) -> CategoryMapping:
     """Confirm what `category` means in the Xero organisation linked now (checked: active, of
     that Xero organisation, of a fitting class — else MappingRefused). Items waiting as "Needs
-    mapping" go back in the queue (and out, once they resolve)."""
+    mapping" go back in the queue (and out, once they resolve). AdminRequired (a
+    PermissionDenied) unless the actor may MAP (roles.require_actor: an Admin, an API key of
+    the organisation, or None for the app itself)."""
+    roles.require_actor(actor=actor, organisation=organisation, action=Action.MAP)
     if category.organisation_id != organisation.pk:
         raise MappingRefused("That category belongs to another organisation.")
     tenant_id = lists_tenant_id(organisation=organisation)
@@ -206,7 +210,9 @@ def mapping_save(*, organisation, actor, category: HostCategory, account: Accoun
 @transaction.atomic
 def mapping_accept_suggestions(*, organisation, actor) -> int:
     """Confirm every suggestion of the Xero organisation linked now in one go (each checked as
-    in `mapping_save`; one that no longer fits is left as a suggestion). Returns how many."""
+    in `mapping_save`; one that no longer fits is left as a suggestion). Returns how many.
+    AdminRequired unless the actor may MAP, as in `mapping_save`."""
+    roles.require_actor(actor=actor, organisation=organisation, action=Action.MAP)
     tenant_id = lists_tenant_id(organisation=organisation)
     confirmed = 0
     for m in CategoryMapping.objects.filter(organisation=organisation, tenant_id=tenant_id, is_suggestion=True
@@ -305,7 +311,9 @@ def mapping_create_account(*, organisation, actor, category: HostCategory, code:
     and map `category` to it. Refused before any call (MappingRefused) when the type does not
     fit the category or the code or name is already in the chart; Xero's own refusal comes back
     as MappingRefused with Xero's message verbatim; other Xero failures (connection, limits,
-    outage) as MappingRefused in messages.py's words."""
+    outage) as MappingRefused in messages.py's words. AdminRequired before anything else
+    unless the actor may MAP, as in `mapping_save`."""
+    roles.require_actor(actor=actor, organisation=organisation, action=Action.MAP)
     code, name, account_type = (code or "").strip(), " ".join((name or "").split()), (account_type or "").strip()
     if category.organisation_id != organisation.pk:
         raise MappingRefused("That category belongs to another organisation.")

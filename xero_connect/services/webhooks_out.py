@@ -23,6 +23,8 @@ import os
 import socket
 import time
 import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -52,6 +54,40 @@ class AddressRefused(Exception):
     pass
 
 
+# Inside `listeners_read_once` (an export drain): whether any endpoint is active, once read.
+_listening: ContextVar[dict | None] = ContextVar("webhooks_out_listening", default=None)
+
+
+@contextmanager
+def listeners_read_once():
+    """Within this block, whether any webhook endpoint is active is read once, at the first
+    document event, not once per event (an export drain wraps its run in it: one query per
+    drain instead of one per batch). When one is, every event still reads the endpoints that
+    want it (`webhooks_emit`), so one disabled or deleted meanwhile gets nothing. When none is,
+    an endpoint added while the block runs gets the events from the next block on (the next
+    drain, at most XERO_EXPORT_DRAIN_SECONDS later), not those of this one. Nests: an inner
+    block keeps the outer one's answer."""
+    if _listening.get() is not None:
+        yield
+        return
+    token = _listening.set({})
+    try:
+        yield
+    finally:
+        _listening.reset(token)
+
+
+def _anyone_listening() -> bool:
+    """Whether any webhook endpoint is active (one query; none again inside `listeners_read_once`)."""
+    seen = _listening.get()
+    if seen is not None and "active" in seen:
+        return seen["active"]
+    active = WebhookEndpoint.objects.filter(is_active=True).exists()
+    if seen is not None:
+        seen["active"] = active
+    return active
+
+
 # --- endpoints ------------------------------------------------------------------------------
 
 
@@ -70,10 +106,11 @@ def endpoint_url_check(url: str) -> str:
 
 
 def _require_admin(organisation, actor, by_door: bool) -> None:
-    """Organisation endpoints are an Admin's to change. `by_door=True` when the door already
-    decided (an API key, made by an Admin, that reaches the organisation; staff in the admin)."""
+    """Organisation endpoints are an Admin's (or an API key's of the organisation,
+    roles.API_KEY_ACTIONS) to change. `by_door=True` only where the door already decided for
+    someone the roles table does not know: platform staff in the Django admin."""
     if organisation is not None and not by_door:
-        roles.require(user=actor, organisation=organisation, action=Action.MANAGE_API_KEYS)
+        roles.require_actor(actor=actor, organisation=organisation, action=Action.MANAGE_API_KEYS)
 
 
 def endpoint_create(*, organisation: Organisation | None, actor, url: str, events=(), description: str = "",
@@ -158,7 +195,7 @@ def documents_event(*, event_type: str, record_ids) -> int:
     """`document.exported` / `document.failed` / `document.waiting` for these ledger records,
     with the ids the host knows (its organisation's external_id, the document's type and number)."""
     record_ids = list(record_ids)
-    if not record_ids or not WebhookEndpoint.objects.filter(is_active=True).exists():
+    if not record_ids or not _anyone_listening():
         return 0
     rows = (ExportRecord.objects.filter(pk__in=record_ids)
             .values_list("organisation_id", "document_id", "document__doc_type", "document__number", "state",
@@ -189,7 +226,7 @@ def document_changed_in_xero_event(*, record: ExportRecord, before: dict, after:
     deleted), its words, Xero's Status, Total, amount paid and due (Decimals, sent as strings).
     Carries the ids the host knows: the organisation's external_id, the document's type and
     number. Returns the deliveries recorded (0 when nobody listens)."""
-    if not WebhookEndpoint.objects.filter(is_active=True).exists():
+    if not _anyone_listening():
         return 0
     document = record.document
     item = {"document": {"id": document.pk, "type": document.doc_type, "number": document.number,

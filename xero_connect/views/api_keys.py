@@ -17,6 +17,7 @@ from ..selectors.connections import current_connection
 from ..services import api_keys as services
 from ..services import connect_links
 from .base import can, organisation_view
+from .shown_once import never_cached, shown_once_keep, shown_once_take
 
 
 class APIKeyForm(forms.Form):
@@ -34,17 +35,18 @@ class APIKeyForm(forms.Form):
 
 def _page(request, *, form=None, new_key="", status=200):
     organisation = request.organisation
-    return render(request, "xero_connect/api_keys/page.html", {
+    return never_cached(render(request, "xero_connect/api_keys/page.html", {
         "organisation": organisation, "keys": services.api_keys_of(organisation=organisation),
         "can_manage": can(request, Action.MANAGE_API_KEYS), "form": form or APIKeyForm(), "new_key": new_key,
         "admin_names": roles.admin_names(organisation), "now": timezone.now(),
-    }, status=status)
+    }, status=status), secret=new_key)
 
 
 @organisation_view(Action.VIEW)
 @require_http_methods(["GET"])
 def api_keys_page(request):
-    return _page(request)
+    """The keys; a key just made is shown here once (views/shown_once.py), never on a reload."""
+    return _page(request, new_key=shown_once_take(request, what="api_key", organisation=request.organisation))
 
 
 @organisation_view(Action.MANAGE_API_KEYS)
@@ -58,7 +60,8 @@ def api_key_create(request):
     api_key, key = services.api_key_create(organisation=request.organisation, actor=request.user,
                                            name=form.cleaned_data["name"],
                                            expiry_date=form.cleaned_data["expiry_date"])
-    return _page(request, new_key=key)
+    shown_once_keep(request, what="api_key", organisation=request.organisation, secret=key)
+    return redirect("api_keys_page", org_slug=request.organisation.slug)
 
 
 @organisation_view(Action.MANAGE_API_KEYS)

@@ -11,6 +11,7 @@ from ..models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from ..roles import Action
 from ..services import webhooks_out
 from .base import can, organisation_view
+from .shown_once import never_cached, shown_once_keep, shown_once_take
 
 
 class EndpointForm(forms.Form):
@@ -26,11 +27,11 @@ def _page(request, *, form=None, secret="", status=200):
     endpoints = WebhookEndpoint.objects.filter(organisation=organisation)
     deliveries = (WebhookDelivery.objects.filter(endpoint__organisation=organisation)
                   .select_related("endpoint").order_by("-created_at", "-id")[:50])
-    return render(request, "xero_connect/webhooks/page.html", {
+    return never_cached(render(request, "xero_connect/webhooks/page.html", {
         "organisation": organisation, "endpoints": endpoints, "deliveries": deliveries,
         "can_manage": can(request, Action.MANAGE_API_KEYS), "form": form or EndpointForm(), "secret": secret,
         "admin_names": roles.admin_names(organisation),
-    }, status=status)
+    }, status=status), secret=secret)
 
 
 def _endpoint_or_404(request, endpoint_id):
@@ -43,7 +44,8 @@ def _endpoint_or_404(request, endpoint_id):
 @organisation_view(Action.VIEW)
 @require_http_methods(["GET"])
 def webhooks_page(request):
-    return _page(request)
+    """The endpoints and deliveries; a new endpoint's signing secret is shown here once."""
+    return _page(request, secret=shown_once_take(request, what="webhook", organisation=request.organisation))
 
 
 @organisation_view(Action.MANAGE_API_KEYS)
@@ -60,7 +62,8 @@ def webhook_endpoint_create(request):
         except ValueError as exc:
             form.add_error("url", str(exc))
         else:
-            return _page(request, secret=secret)
+            shown_once_keep(request, what="webhook", organisation=request.organisation, secret=secret)
+            return redirect("webhooks_page", org_slug=request.organisation.slug)
     return _page(request, form=form, status=400)
 
 

@@ -50,7 +50,9 @@ class DrainResult:
     # The organisation's tax rates (tax type → effective rate) read once per drain for the
     # totals check, not once per batch.
     tax_rates: dict | None = None
-    contact_ids: dict = field(default_factory=dict)  # tenant id → {contact name key: ContactID or None}
+    # The lists the pre-flight compares with, and the contacts' Xero ids, read once per drain:
+    # tenant id → selectors.preflight.PreflightLists (see prepare._preflight for how fresh).
+    preflight_lists: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -43,7 +43,7 @@ from ...config import xero_config
 from ...models import ExportAttempt, ExportRecord, ExportState, Organisation, XeroConnection
 from ...selectors.connections import current_connection, presentation
 from ...xero import errors
-from .. import payloads
+from .. import payloads, webhooks_out
 from ..xero_access import NoCallSlot, api_for, connection_usable, record_xero_failure
 from .claims import (DrainResult, Item, _claim, _next_resource, _original_batches, exports_recover_stale,
                      idempotency_key)
@@ -94,7 +94,16 @@ def exports_drain(*, organisation_id: int, max_seconds: float | None = None) -> 
     One budgeted client serves the whole run: each call's slot in the shared rate budget is
     given back by the next call's reservation (one SQL statement a call), and by `close()` at
     the end of the run or before an inline sleep.
+
+    Read once per drain, not per batch: the lists the pre-flight compares with (prepare._preflight)
+    and whether any webhook endpoint listens (webhooks_out.listeners_read_once); a change to
+    either while the drain runs is seen by the next drain at the latest.
     """
+    with webhooks_out.listeners_read_once():
+        return _drain(organisation_id=organisation_id, max_seconds=max_seconds)
+
+
+def _drain(*, organisation_id: int, max_seconds: float | None) -> DrainResult:
     result = DrainResult()
     organisation = Organisation.objects.get(pk=organisation_id)
     deadline = time.monotonic() + (max_seconds if max_seconds is not None else xero_config().export_drain_seconds)

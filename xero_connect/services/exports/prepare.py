@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ...config import xero_config
-from ...models import Contact, DocumentType, ExportAttempt, ExportRecord, ExportState, WebhookEvent, XeroConnection
+from ...models import DocumentType, ExportAttempt, ExportRecord, ExportState, WebhookEvent, XeroConnection
 from ...names import contact_name_key
 from ...selectors import preflight
 from .. import payloads, webhooks_out
@@ -20,8 +20,28 @@ from .outcomes import _attempt, _fail, _requeue, _save, park_waiting
 Outcome = ExportAttempt.Outcome
 
 
-def _preflight(documents) -> dict[int, list[str]]:
-    return preflight.documents_preflight(documents=documents)
+def _preflight(docs, *, organisation_id: int, tenant_id: str, result: DrainResult) -> dict[int, list[str]]:
+    """Pre-flight against the drain's snapshot of the lists of the Xero organisation `tenant_id`
+    (read once per drain and tenant: `preflight.PreflightLists`). A list refreshed while the drain
+    runs is seen by the next drain at the latest; but a document is never failed on an old
+    snapshot: when the snapshot finds problems, the lists are read again (the new snapshot serves
+    the rest of the drain) and only what they still find counts. What the old snapshot let
+    through, Xero validates."""
+    lists = result.preflight_lists.get(tenant_id)
+    fresh = lists is None
+    if fresh:
+        lists = result.preflight_lists[tenant_id] = _snapshot(organisation_id, tenant_id)
+    problems = preflight.documents_preflight(documents=docs, lists=lists)
+    failing = [d for d in docs if problems.get(d.pk)]
+    if failing and not fresh:
+        lists = result.preflight_lists[tenant_id] = _snapshot(organisation_id, tenant_id)
+        problems.update(preflight.documents_preflight(documents=failing, lists=lists))
+    return problems
+
+
+def _snapshot(organisation_id: int, tenant_id: str) -> preflight.PreflightLists:
+    return preflight.PreflightLists(organisation_ids=[organisation_id], tenant_ids={organisation_id: tenant_id},
+                                    whole_lists=True)
 
 
 def _elsewhere(record: ExportRecord, tenant_id: str) -> bool:
@@ -34,20 +54,6 @@ def _tenant_name(tenant_id: str) -> str:
     return f"the Xero organisation {connection.tenant_name}" if connection else "another Xero organisation"
 
 
-def _contact_ids(*, organisation_id: int, tenant_id: str, docs) -> dict[str, str]:
-    """{names.contact_name_key(name): ContactID} for the documents' contacts that the current
-    Xero organisation's list holds, active. A key held by two contacts is left out (sent by
-    Name; Xero decides)."""
-    keys = {contact_name_key(d.contact_name) for d in docs if contact_name_key(d.contact_name)}
-    if not keys:
-        return {}
-    found: dict[str, set] = {}
-    for key, xero_id in Contact.objects.filter(organisation_id=organisation_id, tenant_id=tenant_id,
-                                               match_key__in=keys, is_active=True).values_list("match_key", "xero_id"):
-        found.setdefault(key, set()).add(xero_id)
-    return {key: ids.pop() for key, ids in found.items() if len(ids) == 1}
-
-
 def _prepare(records: list[ExportRecord], *, organisation_id: int, tenant_id: str,
              result: DrainResult) -> list[Item]:
     """Pre-flight and payloads for a send to the Xero organisation `tenant_id`. Items that
@@ -57,17 +63,12 @@ def _prepare(records: list[ExportRecord], *, organisation_id: int, tenant_id: st
     records = park_needs_mapping(records, organisation_id=organisation_id, tenant_id=tenant_id, result=result,
                                  park=park_waiting)
     docs = [r.document for r in records]
-    problems = _preflight(docs)
+    problems = _preflight(docs, organisation_id=organisation_id, tenant_id=tenant_id, result=result)
     failed, deferred, ready, kept_elsewhere = [], [], [], []
-    # Contact ids are read once per drain (and tenant) for the names not seen yet, misses too.
-    known = result.contact_ids.setdefault(tenant_id, {})
-    keys = {contact_name_key(d.contact_name) for d in docs if contact_name_key(d.contact_name)}
-    missing = keys - known.keys()
-    if missing:
-        found = _contact_ids(organisation_id=organisation_id, tenant_id=tenant_id,
-                             docs=[d for d in docs if contact_name_key(d.contact_name) in missing])
-        known.update({key: found.get(key) for key in missing})
-    contact_ids = {key: known[key] for key in keys if known[key]}
+    # Contact ids come from the same snapshot: read once per drain and tenant for the names not
+    # seen yet, misses too.
+    contact_ids = result.preflight_lists[tenant_id].contact_ids(
+        organisation_id=organisation_id, keys={contact_name_key(d.contact_name) for d in docs})
     for r in records:
         doc = r.document
         if r.xero_id and _elsewhere(r, tenant_id):
