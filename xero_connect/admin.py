@@ -5,6 +5,7 @@ leaves an audit row with actor=request.user (a BulkJob, or a ConnectionEvent for
 and says what it did in the message bar. Disconnect confirms first on an intermediate page.
 """
 from django.contrib import admin, messages
+from django.core.paginator import Paginator
 from django.db.models import CharField, Count, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
@@ -164,9 +165,6 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "organisation"]
 
 
-TOKEN_FIELDS = {"access_token_encrypted", "refresh_token_encrypted"}
-
-
 @admin.register(m.XeroConnection)
 class XeroConnectionAdmin(OrganisationActions, admin.ModelAdmin):
     list_display = ["organisation", "tenant_name", "status", "is_current", "connected_by", "connected_at",
@@ -176,7 +174,8 @@ class XeroConnectionAdmin(OrganisationActions, admin.ModelAdmin):
     list_select_related = ["organisation", "connected_by"]
     date_hierarchy = "connected_at"
     actions = ["refresh_lists", "health_check", "retry_failed_exports", "reconcile_with_xero", "disconnect_xero"]
-    exclude = sorted(TOKEN_FIELDS | {"refresh_lock_until", "refresh_lock_owner"})
+    # Tokens need no exclude: an EncryptedTextField is never editable, so never in a form, and shows redacted.
+    exclude = ["refresh_lock_owner", "refresh_lock_until"]
     readonly_fields = ["organisation", "status", "is_current", "tenant_id", "tenant_name", "xero_connection_id",
                        "auth_event_id", "short_code", "xero_base_currency", "scopes", "xero_user_name",
                        "xero_user_email", "access_token_expires_at", "refresh_token_issued_at", "connected_by",
@@ -209,7 +208,6 @@ class ConnectionEventAdmin(ReadOnlyAdmin):
 @admin.register(m.PendingAuthorisation)
 class PendingAuthorisationAdmin(ReadOnlyAdmin):
     list_display = ["organisation", "user", "auth_event_id", "created_at", "expires_at", "completed_at"]
-    exclude = ["access_token_encrypted", "refresh_token_encrypted"]
 
 
 class ListItemAdmin(admin.ModelAdmin):
@@ -275,21 +273,45 @@ def _export_documents(modeladmin, request, documents) -> None:
             messages.SUCCESS if queued else messages.WARNING)
 
 
+class KeysFirstPaginator(Paginator):
+    """Reads a page's primary keys first, then its rows: `WHERE id IN (SELECT id … ORDER BY …
+    LIMIT 100 OFFSET n)`. The inner query skips the `n` rows on the ordering's index alone; the
+    joins of `list_select_related` are made for the page's 100 rows only (issue #18: page 500 of
+    the ledger on PostgreSQL joined the document and organisation of 50,000 skipped rows first,
+    ≈ 290 ms). Still one query per page. A DISTINCT queryset (a search that may repeat rows)
+    is paged the ordinary way."""
+
+    def page(self, number):
+        number = self.validate_number(number)
+        if self.object_list.query.distinct:
+            return super().page(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        keys = self.object_list.values("pk")[bottom:top]
+        return self._get_page(self.object_list.filter(pk__in=keys), number, self)
+
+
 class LargeTableAdmin(admin.ModelAdmin):
     """Changelists of tables that reach 100,000s of rows (issue #18): no count of the whole table
     beside the filtered one, dates filtered by range instead of a date hierarchy (which reads
-    every distinct year), ordering an index serves, and search by exact number or Xero id on
-    indexed columns instead of LIKE '%…%' over every row."""
+    every distinct year), ordering an index serves, pages whose offset is skipped on that index
+    (KeysFirstPaginator), and search by exact number or Xero id on indexed columns instead of
+    LIKE '%…%' over every row."""
 
     show_full_result_count = False
+    paginator = KeysFirstPaginator
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         if not term:
             return queryset, False
-        documents = m.SourceDocument.objects.filter(number=term).values("pk")
         if queryset.model is m.SourceDocument:
-            return queryset.filter(pk__in=documents), False
+            return queryset.filter(number=term), False
+        # The documents' ids as values, not a subquery: `document_id IN (1, 2) OR xero_id = …` is
+        # two index look-ups on PostgreSQL, where `IN (SELECT …) OR …` filters every row.
+        documents = list(m.SourceDocument.objects.filter(number=term).values_list("pk", flat=True))
         return queryset.filter(Q(document_id__in=documents) | Q(xero_id=term)), False
 
 

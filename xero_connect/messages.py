@@ -34,6 +34,12 @@ STATE_NAMES = {
 }
 
 SIGN_IN_NOT_ACCEPTED = "Xero no longer accepts this connection's sign-in"
+# A stored token no key in TOKEN_ENCRYPTION_KEYS opens (the key was removed too early).
+SIGN_IN_UNREADABLE = "The stored Xero sign-in can no longer be read with this app's encryption keys"
+# A webhook endpoint's signing secret no key in TOKEN_ENCRYPTION_KEYS opens: nothing is sent unsigned.
+WEBHOOK_SECRET_UNREADABLE = ("Not sent: this endpoint's signing secret can no longer be read with the app's "
+                             "encryption keys (a key was removed). Ask the platform's operators to put the key "
+                             "back, or add the endpoint again to get a new secret.")
 REMOVED_FACT = "The app was removed from Xero's Connected Apps for this organisation"
 
 STATE_FACTS = {

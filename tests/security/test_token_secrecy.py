@@ -24,7 +24,7 @@ def _staff_client():
 def test_admin_never_shows_tokens_in_plain_or_encrypted_form(org):
     conn = factories.make_connection(org, access_token=ACCESS, refresh_token=REFRESH)
     client = _staff_client()
-    secrets = [ACCESS, REFRESH, conn.access_token_encrypted, conn.refresh_token_encrypted]
+    secrets = [ACCESS, REFRESH, conn.access_token_encrypted.ciphertext, conn.refresh_token_encrypted.ciphertext]
     for url in (f"/admin/xero_connect/xeroconnection/{conn.pk}/change/", "/admin/xero_connect/xeroconnection/",
                 "/admin/xero_connect/connectionevent/"):
         body = client.get(url).content.decode()

@@ -127,7 +127,7 @@ def test_callback_exchanges_with_the_verifier_and_reads_this_auth_events_connect
     assert "authEventId=11111111-1111-4111-8111-111111111111" in calls_to(rsps, "GET", "/connections")[0].request.url
     assert [t["tenantName"] for t in pending.tenants] == ["Xero Org 1", "Xero Org 2"]
     assert pending.chosen_tenant_id == "" and pending.xero_user_email == "xu@example.com"
-    assert pending.get_access_token() and "access" not in pending.access_token_encrypted
+    assert pending.get_access_token() and "access" not in pending.access_token_encrypted.ciphertext
 
 
 # --- complete ---------------------------------------------------------------------------

@@ -130,7 +130,7 @@ def test_finish_in_two_tabs_the_loser_gets_a_clear_page_and_its_tokens_are_revok
     winner = XeroConnection.objects.get(organisation=org, is_current=True)
     assert winner.auth_event_id == tab1.auth_event_id
     tab2.refresh_from_db()
-    assert tab2.access_token_encrypted == "" and tab2.refresh_token_encrypted == ""
+    assert not tab2.access_token_encrypted and not tab2.refresh_token_encrypted
     with pytest.raises(errors.ReauthorisationRequired):
         oauth.refresh(refresh_token=loser_token)  # revoked in Xero
     assert oauth.refresh(refresh_token=winner.get_refresh_token()).access_token  # the winner still works

@@ -6,6 +6,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core import mail
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
@@ -221,3 +222,23 @@ def test_production_settings_refuse_loopback_after_resolving_the_name():
     assert "allow False" in out and "sent" not in out
     assert "refused https://localhost:8443/h localhost resolves to" in out
     assert out.count("refused") == 3
+
+
+def test_an_endpoint_whose_secret_no_key_opens_sends_nothing_unsigned_and_delivers_once_the_key_is_back(
+        org, admin_user, listener, settings):
+    host = listener()
+    endpoint, secret = make_endpoint(org, admin_user, host.url)
+    webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_FAILED, record_ids=[failed_document(org).pk])
+    kept = list(settings.TOKEN_ENCRYPTION_KEYS)
+    settings.TOKEN_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # the sealing key removed too early
+    run_due(endpoint)
+    assert host.received == []
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    assert delivery.status == WebhookDelivery.Status.PENDING and "signing secret can no longer be read" in \
+        delivery.last_error
+    settings.TOKEN_ENCRYPTION_KEYS = kept  # the operators put it back
+    run_due(endpoint)
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED and len(host.received) == 1
+    headers, body = host.received[0]
+    Webhook(secret).verify(body, {k.lower(): v for k, v in headers.items()})

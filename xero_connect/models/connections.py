@@ -2,8 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .. import crypto
 from ..messages import NOT_CONNECTED, STATE_NAMES  # one name per state
+from .fields import EncryptedTextField
 from .organisations import Organisation
 
 
@@ -41,8 +41,9 @@ class XeroConnection(models.Model):
     xero_user_name = models.CharField(max_length=255, blank=True)
     xero_user_email = models.CharField(max_length=255, blank=True)
 
-    access_token_encrypted = models.TextField(blank=True, editable=False)
-    refresh_token_encrypted = models.TextField(blank=True, editable=False)
+    # Sealed (fields.EncryptedTextField): decrypted only by the code that uses the token.
+    access_token_encrypted = EncryptedTextField()
+    refresh_token_encrypted = EncryptedTextField()
     access_token_expires_at = models.DateTimeField(null=True, blank=True)
     refresh_token_issued_at = models.DateTimeField(null=True, blank=True)
     # A short lease so that exactly one process refreshes at a time (see services.tokens).
@@ -75,20 +76,22 @@ class XeroConnection(models.Model):
         connection is made by a person signing in, so an empty link means the person left)."""
         return person_name(self.connected_by)
 
-    # Tokens: only ever held encrypted on the row.
+    # Tokens: only ever held encrypted on the row (the field seals what is assigned).
     def get_access_token(self) -> str:
-        return crypto.decrypt(self.access_token_encrypted)
+        """Raises crypto.TokenDecryptionError when no configured key opens it."""
+        return self.access_token_encrypted.reveal()
 
     def get_refresh_token(self) -> str:
-        return crypto.decrypt(self.refresh_token_encrypted)
+        """Raises crypto.TokenDecryptionError when no configured key opens it."""
+        return self.refresh_token_encrypted.reveal()
 
     def set_tokens(self, *, access_token: str, refresh_token: str | None, expires_at, now=None) -> None:
         """Store a token response. Keeps the old refresh token when the provider sends none."""
         now = now or timezone.now()
-        self.access_token_encrypted = crypto.encrypt(access_token)
+        self.access_token_encrypted = access_token
         self.access_token_expires_at = expires_at
         if refresh_token:
-            self.refresh_token_encrypted = crypto.encrypt(refresh_token)
+            self.refresh_token_encrypted = refresh_token
             self.refresh_token_issued_at = now
         self.last_refreshed_at = now
 
@@ -198,8 +201,9 @@ class PendingAuthorisation(models.Model):
     scopes = models.TextField(blank=True)
     xero_user_name = models.CharField(max_length=255, blank=True)
     xero_user_email = models.CharField(max_length=255, blank=True)
-    access_token_encrypted = models.TextField(blank=True, editable=False)
-    refresh_token_encrypted = models.TextField(blank=True, editable=False)
+    # Sealed (fields.EncryptedTextField): decrypted only by the code that uses the token.
+    access_token_encrypted = EncryptedTextField()
+    refresh_token_encrypted = EncryptedTextField()
     access_token_expires_at = models.DateTimeField(null=True, blank=True)
     chosen_tenant_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -207,7 +211,9 @@ class PendingAuthorisation(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
 
     def get_access_token(self) -> str:
-        return crypto.decrypt(self.access_token_encrypted)
+        """Raises crypto.TokenDecryptionError when no configured key opens it."""
+        return self.access_token_encrypted.reveal()
 
     def get_refresh_token(self) -> str:
-        return crypto.decrypt(self.refresh_token_encrypted)
+        """Raises crypto.TokenDecryptionError when no configured key opens it."""
+        return self.refresh_token_encrypted.reveal()

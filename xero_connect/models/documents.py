@@ -169,7 +169,7 @@ class ExportRecord(models.Model):
             models.Index(fields=["organisation", "xero_drift"]),
             models.Index(fields=["tenant_id", "xero_id"]),
             models.Index(fields=["organisation", "doc_type", "doc_date"]),
-            models.Index(fields=["organisation", "state"]),
+            # (organisation, state) alone is the prefix of the two indexes below.
             models.Index(fields=["state", "next_attempt_at"]),
             # Issue #18: a claim reads its batch in this order and stops after 50 rows, whatever
             # the queue's length; a job's counts by state are read from the index.
@@ -178,6 +178,9 @@ class ExportRecord(models.Model):
             # The admin's ledger changelist (newest first) and its search by exact Xero id.
             models.Index(fields=["doc_date", "id"], name="exportrecord_date_idx"),
             models.Index(fields=["xero_id"], name="exportrecord_xero_id_idx"),
+            # The portal's 30-day picture (selectors.portal.daily_activity) counts exports per day
+            # from this index alone: organisation, state and the time are all in it.
+            models.Index(fields=["organisation", "state", "exported_at"], name="exportrecord_exported_day_idx"),
         ]
         ordering = ["-doc_date", "id"]
 
@@ -209,6 +212,10 @@ class ExportAttempt(ByPersonMixin, models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        indexes = [
+            # The portal's 30-day picture counts failed attempts per day from this index alone.
+            models.Index(fields=["outcome", "started_at", "record"], name="exportattempt_failed_day_idx"),
+        ]
 
 
 class BulkJob(ByPersonMixin, models.Model):

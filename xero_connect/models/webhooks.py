@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .. import crypto
+from .fields import EncryptedTextField
 from .organisations import Organisation
 
 
@@ -28,7 +28,7 @@ class WebhookEndpoint(models.Model):
     url = models.URLField(max_length=2000)
     description = models.CharField(max_length=200, blank=True)
     events = models.JSONField(default=list, blank=True, help_text="Event types to send; empty = all.")
-    secret_encrypted = models.TextField(editable=False)
+    secret_encrypted = EncryptedTextField(blank=False)  # Sealed: assign the secret, read it with get_secret()
     is_active = models.BooleanField(default=True)
     disabled_reason = models.TextField(blank=True)
     failing_since = models.DateTimeField(null=True, blank=True, editable=False)
@@ -43,7 +43,8 @@ class WebhookEndpoint(models.Model):
         return self.url
 
     def get_secret(self) -> str:
-        return crypto.decrypt(self.secret_encrypted)
+        """Raises crypto.TokenDecryptionError when no configured key opens it."""
+        return self.secret_encrypted.reveal()
 
     def wants(self, event_type: str) -> bool:
         return not self.events or event_type in self.events

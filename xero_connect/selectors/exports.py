@@ -143,7 +143,10 @@ class Section:
         return self.page < self.pages
 
 
-def ledger_queryset(*, organisation, date_from=None, date_to=None, search: str = "", doc_types=None):
+def range_records(*, organisation, date_from=None, date_to=None, doc_types=None):
+    """The organisation's ledger rows (ExportRecord queryset) whose document date is within
+    [date_from, date_to] (either end open when None) and of `doc_types` (all when empty): the
+    range the ledger shows and "Export everything not yet exported" sends."""
     qs = ExportRecord.objects.filter(organisation=organisation)
     if date_from:
         qs = qs.filter(doc_date__gte=date_from)
@@ -151,6 +154,11 @@ def ledger_queryset(*, organisation, date_from=None, date_to=None, search: str =
         qs = qs.filter(doc_date__lte=date_to)
     if doc_types:
         qs = qs.filter(doc_type__in=list(doc_types))
+    return qs
+
+
+def ledger_queryset(*, organisation, date_from=None, date_to=None, search: str = "", doc_types=None):
+    qs = range_records(organisation=organisation, date_from=date_from, date_to=date_to, doc_types=doc_types)
     search = (search or "").strip()
     if search:
         qs = qs.filter(Q(document__number__icontains=search) | Q(document__contact_name__icontains=search))

@@ -10,6 +10,11 @@ transaction is held open while Xero answers — on SQLite a transaction would lo
 database. If a process dies after Xero rotated the token but before storing it, the lease
 expires and the next refresh uses the previous refresh token, which Xero still honours for a
 30-minute grace period: the rotation is not lost.
+
+Tokens are decrypted here, on use, never when a row is read (models.fields.EncryptedTextField).
+A stored access token no configured key opens is simply not usable (a refresh replaces it); a
+refresh token no key opens can never be used again: the connection is marked "needs
+reconnect" (the Admins are emailed, as for invalid_grant) and ReauthorisationRequired raised.
 """
 import logging
 import time
@@ -19,10 +24,11 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from .. import connection_states
+from .. import connection_states, crypto
 from .. import messages as words
 from ..config import xero_config
 from ..models import ConnectionEvent, ConnectionStatus, XeroConnection
+from ..models.fields import Sealed
 from ..observability import metrics
 from ..xero import errors, oauth
 from .connection_problems import connection_mark_problem
@@ -42,8 +48,22 @@ def _usable_token(connection: XeroConnection, stale_token: str | None, now) -> s
     """The stored access token, if fresh and not the one the caller saw rejected."""
     if not _fresh_enough(connection, now):
         return None
-    token = connection.get_access_token()
+    token = token_plaintext(connection.access_token_encrypted, what=f"connection={connection.pk} access")
+    if not token:
+        return None  # unreadable: a refresh replaces it
     return None if stale_token and token == stale_token else token
+
+
+def token_plaintext(sealed: Sealed, *, what: str) -> str:
+    """The plaintext of a stored token (a models.fields.Sealed), or "" when none is stored or
+    no key in TOKEN_ENCRYPTION_KEYS opens it — then logged as xero.token.unreadable, naming
+    `what` (e.g. "connection=12 refresh"), never the token. Such a token can be used for
+    nothing: callers treat it as absent."""
+    try:
+        return sealed.reveal()
+    except crypto.TokenDecryptionError:
+        log.error("xero.token.unreadable %s (no key in TOKEN_ENCRYPTION_KEYS opens it)", what)
+        return ""
 
 
 def _check_usable(connection: XeroConnection) -> None:
@@ -59,6 +79,10 @@ def access_token(connection_id: int, *, stale_token: str | None = None, force: b
     """A usable access token for the connection, refreshing it (once, for everyone) if needed.
 
     `stale_token` is a token Xero just rejected with 401: it is never returned again.
+    Raises errors.ReauthorisationRequired when a person must sign in again (disconnected,
+    needs reconnect, no refresh token, invalid_grant, or a refresh token no configured key
+    can decrypt), XeroUnavailable when another process holds the lease too long, and the
+    seam's other errors.XeroError from the refresh call.
     """
     owner = uuid.uuid4().hex
     deadline = time.monotonic() + LEASE_SECONDS + xero_config().http_timeout
@@ -73,16 +97,31 @@ def access_token(connection_id: int, *, stale_token: str | None = None, force: b
                     return token
             lease_free = connection.refresh_lock_until is None or connection.refresh_lock_until <= now
             if lease_free:
-                connection.refresh_lock_until = now + timedelta(seconds=LEASE_SECONDS)
-                connection.refresh_lock_owner = owner
-                connection.save(update_fields=["refresh_lock_until", "refresh_lock_owner"])
-                refresh_token = connection.get_refresh_token()
+                refresh_token = _readable_refresh_token(connection)
+                if refresh_token:
+                    connection.refresh_lock_until = now + timedelta(seconds=LEASE_SECONDS)
+                    connection.refresh_lock_owner = owner
+                    connection.save(update_fields=["refresh_lock_until", "refresh_lock_owner"])
                 break
         if time.monotonic() > deadline:
             raise errors.XeroUnavailable("Another process is refreshing this connection's token; try again shortly.")
         time.sleep(POLL_SECONDS)
         force = False  # someone else refreshed: their token is as good as ours
+    if not refresh_token:
+        raise errors.ReauthorisationRequired(f"{words.SIGN_IN_UNREADABLE}.")
     return _refresh_holding_lease(connection_id, owner, refresh_token)
+
+
+def _readable_refresh_token(connection: XeroConnection) -> str:
+    """The connection's refresh token (one is stored: _check_usable), or "" when no configured
+    key decrypts it; then the connection (locked by the caller's transaction) is marked
+    "needs reconnect"."""
+    refresh_token = token_plaintext(connection.refresh_token_encrypted,
+                                    what=f"connection={connection.pk} tenant={connection.tenant_id} refresh")
+    if not refresh_token:
+        connection_mark_problem(connection, status=ConnectionStatus.NEEDS_RECONNECT,
+                                reason=f"{words.SIGN_IN_UNREADABLE}.", details={"error": "token_unreadable"})
+    return refresh_token
 
 
 def _refresh_holding_lease(connection_id: int, owner: str, refresh_token: str) -> str:

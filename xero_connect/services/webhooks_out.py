@@ -39,6 +39,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from .. import crypto, roles
+from .. import messages as words
 from ..models import ExportRecord, Organisation, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from ..roles import Action
 from ..selectors.connections import presentation
@@ -125,7 +126,7 @@ def endpoint_create(*, organisation: Organisation | None, actor, url: str, event
         raise ValueError(f"Unknown event(s): {', '.join(unknown)}.")
     secret = _new_secret()
     endpoint = WebhookEndpoint.objects.create(organisation=organisation, url=url, events=sorted(set(events)),
-                                              description=description, secret_encrypted=crypto.encrypt(secret),
+                                              description=description, secret_encrypted=secret,  # sealed by the field
                                               created_by=actor)
     log.info("xero.webhooks.endpoint.created endpoint=%s organisation=%s by=%s", endpoint.pk,
              getattr(organisation, "pk", None), getattr(actor, "pk", None))
@@ -298,6 +299,9 @@ def _deliver(delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> bool:
             error = f"The endpoint answered {code}."
     except AddressRefused as exc:
         error = str(exc)
+    except crypto.TokenDecryptionError:
+        # Never sent unsigned; retried on the schedule, so a key put back in time delivers it.
+        error = words.WEBHOOK_SECRET_UNREADABLE
     except requests.RequestException as exc:
         error = f"Could not reach the endpoint: {type(exc).__name__}."
     ok = not error

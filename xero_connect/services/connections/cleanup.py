@@ -8,6 +8,7 @@ import logging
 
 from ...models import XeroConnection
 from ...xero import errors, oauth
+from ..tokens import token_plaintext  # "" for a token no configured key opens: the step is skipped
 
 log = logging.getLogger("xero.connections")
 
@@ -63,8 +64,9 @@ def _clear_old_authorisations(*, connection: XeroConnection, old: XeroConnection
     new_token = connection.get_access_token()
     if old is not None:
         if old.has_tokens and _revoke_is_safe(old) and old.auth_event_id != connection.auth_event_id:
-            refresh_token = old.get_refresh_token()
-            report["old_authorisation_revoked"] = _outcome_of(lambda: oauth.revoke(refresh_token=refresh_token))
+            refresh_token = token_plaintext(old.refresh_token_encrypted, what=f"connection={old.pk} refresh")
+            report["old_authorisation_revoked"] = (_outcome_of(lambda: oauth.revoke(refresh_token=refresh_token))
+                                                   if refresh_token else "not possible: token unreadable")
         if (old.xero_connection_id and old.xero_connection_id != connection.xero_connection_id
                 and not _in_use_elsewhere(connection_id=old.xero_connection_id, exclude_pk=connection.pk)):
             report["old_connection_deleted"] = _outcome_of(

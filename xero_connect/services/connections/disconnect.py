@@ -11,6 +11,7 @@ from ... import connection_states, roles
 from ...models import ConnectionStatus, XeroConnection
 from ...roles import Action
 from ...xero import oauth
+from ..tokens import token_plaintext
 from .cleanup import _in_use_elsewhere, _outcome_of, _revoke_is_safe
 
 log = logging.getLogger("xero.connections")
@@ -28,7 +29,8 @@ def connection_disconnect(*, organisation, actor, as_staff: bool = False) -> Xer
     if connection is None:
         return None
     report: dict = {}
-    refresh_token = connection.get_refresh_token() if connection.has_tokens else ""
+    # An unreadable token (no configured key opens it) is as good as none: nothing to remove in Xero with.
+    refresh_token = token_plaintext(connection.refresh_token_encrypted, what=f"connection={connection.pk} refresh")
     if refresh_token and connection.status != S.NEEDS_RECONNECT and connection.xero_connection_id and not \
             _in_use_elsewhere(connection_id=connection.xero_connection_id, exclude_pk=connection.pk):
         # Tokens are fetched directly (not through services.tokens): a refresh failing here
@@ -36,9 +38,10 @@ def connection_disconnect(*, organisation, actor, as_staff: bool = False) -> Xer
         def delete():
             nonlocal refresh_token
             expires = connection.access_token_expires_at
+            token = ""
             if expires and expires > timezone.now() + DISCONNECT_TOKEN_MARGIN:
-                token = connection.get_access_token()
-            else:
+                token = token_plaintext(connection.access_token_encrypted, what=f"connection={connection.pk} access")
+            if not token:
                 fresh = oauth.refresh(refresh_token=refresh_token)
                 token, refresh_token = fresh.access_token, fresh.refresh_token or refresh_token
             oauth.delete_connection(access_token=token, connection_id=connection.xero_connection_id)

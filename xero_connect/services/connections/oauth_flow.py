@@ -27,7 +27,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ... import connection_states, crypto, roles
+from ... import connection_states, roles
 from ... import messages as words
 from ...config import xero_config
 from ...models import (ConnectionEvent, ExportRecord, ExportState, Organisation, PendingAuthorisation,
@@ -35,6 +35,7 @@ from ...models import (ConnectionEvent, ExportRecord, ExportState, Organisation,
 from ...roles import Action
 from ...xero import errors, oauth
 from .. import exports, lists, xero_access
+from ..tokens import token_plaintext
 from .cleanup import _adopt_shared_connections, _clear_old_authorisations, _in_use_elsewhere, _outcome_of
 from .failures import (ConnectionFlowError, FinishedElsewhere, FinishRefusedByXero, SignInCancelled, SignInRefused,
                        SignInTimedOut, SwitchConfirmationRequired, SwitchConsequence)
@@ -163,8 +164,8 @@ def oauth_callback(*, session, user, params) -> PendingAuthorisation:
         replaces=XeroConnection.objects.filter(pk=entry.get("replaces")).first() if entry.get("replaces") else None,
         auth_event_id=auth_event_id or tenants[0]["authEventId"], tenants=tenants, scopes=" ".join(tokens.scopes),
         xero_user_name=tokens.xero_user_name, xero_user_email=tokens.xero_user_email,
-        access_token_encrypted=crypto.encrypt(tokens.access_token),
-        refresh_token_encrypted=crypto.encrypt(tokens.refresh_token or ""),
+        # Plaintext in, sealed by the field (models.fields.EncryptedTextField).
+        access_token_encrypted=tokens.access_token, refresh_token_encrypted=tokens.refresh_token,
         access_token_expires_at=tokens.expires_at,
         chosen_tenant_id=tenants[0]["tenantId"] if len(tenants) == 1 else "",
         expires_at=min(now + PENDING_TTL, tokens.expires_at),
@@ -281,7 +282,10 @@ def connection_complete(*, pending: PendingAuthorisation, actor, tenant_id: str,
         return _wait_for_completed(pending)
     pending.chosen_tenant_id = tenant_id
 
-    access_token = pending.get_access_token()
+    access_token = token_plaintext(pending.access_token_encrypted, what=f"pending={pending.pk} access")
+    if not access_token:  # the key that sealed it was dropped meanwhile: only a new sign-in helps
+        PendingAuthorisation.objects.filter(pk=pending.pk).update(completed_at=None)
+        raise SignInTimedOut(organisation=organisation, detail="pending sign-in token unreadable")
     try:
         details = _organisation_details(tenant_id=tenant_id, access_token=access_token)
     except errors.XeroError as exc:
@@ -316,7 +320,7 @@ class _LostRace(Exception):
 def _discard_pending(pending: PendingAuthorisation) -> None:
     """The loser of two "Finish" presses: its authorisation is revoked in Xero (best effort;
     a failure is logged, never shown as the outcome) and its tokens are wiped here."""
-    refresh_token = pending.get_refresh_token() if pending.refresh_token_encrypted else ""
+    refresh_token = token_plaintext(pending.refresh_token_encrypted, what=f"pending={pending.pk} refresh")
     outcome = _outcome_of(lambda: oauth.revoke(refresh_token=refresh_token)) if refresh_token else "no token"
     PendingAuthorisation.objects.filter(pk=pending.pk).update(access_token_encrypted="", refresh_token_encrypted="")
     log.info("xero.connection.finish_lost organisation=%s pending=%s revoke=%s", pending.organisation_id, pending.pk,
@@ -387,8 +391,11 @@ def pending_currency_mismatch(*, pending, tenant_id: str, organisation) -> dict 
     Best effort: None when it matches or cannot be told right now."""
     if not tenant_id or pending.completed_at is not None:
         return None
+    access_token = token_plaintext(pending.access_token_encrypted, what=f"pending={pending.pk} access")
+    if not access_token:
+        return None
     try:
-        details = _organisation_details(tenant_id=tenant_id, access_token=pending.get_access_token())
+        details = _organisation_details(tenant_id=tenant_id, access_token=access_token)
     except errors.XeroError:
         return None
     xero_currency = (details.get("BaseCurrency") or "").upper()
@@ -423,7 +430,7 @@ def pending_discard(*, pending: PendingAuthorisation, actor) -> None:
     if not PendingAuthorisation.objects.filter(pk=pending.pk, completed_at__isnull=True).update(
             completed_at=timezone.now()):
         return
-    token = pending.get_access_token() if pending.access_token_encrypted else ""
+    token = token_plaintext(pending.access_token_encrypted, what=f"pending={pending.pk} access")
     if token and pending.expires_at > timezone.now():
         for tenant in pending.tenants:
             if tenant.get("id") and not _in_use_elsewhere(tenant_id=tenant["tenantId"], connection_id=tenant["id"]):

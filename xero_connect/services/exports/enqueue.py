@@ -2,7 +2,6 @@
 the failed ones again, and the ones that waited for the connection."""
 import logging
 import math
-from datetime import date
 
 from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
@@ -11,7 +10,7 @@ from django.utils import timezone
 from ... import task_queue
 from ...config import xero_config
 from ...models import BulkJob, ExportRecord, ExportState
-from ...selectors.exports import in_other_xero_organisation
+from ...selectors.exports import in_other_xero_organisation, range_records
 from ..payloads import KINDS
 from .jobs import jobs_refresh
 from .ledger import ledger_sync
@@ -101,17 +100,6 @@ def exports_enqueue(*, records, actor, update_existing: bool = False, job: BulkJ
 
 def _new_job(*, organisation, actor, kind, params) -> BulkJob:
     return BulkJob.objects.create(organisation=organisation, actor=actor, kind=kind, params=params)
-
-
-def range_records(*, organisation, date_from: date | None, date_to: date | None, doc_types=None):
-    qs = ExportRecord.objects.filter(organisation=organisation)
-    if date_from:
-        qs = qs.filter(doc_date__gte=date_from)
-    if date_to:
-        qs = qs.filter(doc_date__lte=date_to)
-    if doc_types:
-        qs = qs.filter(doc_type__in=list(doc_types))
-    return qs
 
 
 def exports_enqueue_selected(*, organisation, actor, record_ids, update_existing=False) -> BulkJob:
