@@ -68,6 +68,99 @@ def wait_for(predicate, *, timeout, what, interval=0.5):
     raise SystemExit(f"timed out after {timeout}s waiting for {what}")
 
 
+class CpuMeter:
+    """What limited a run: the machine's CPU (all cores, from /proc/stat) and the CPU of this
+    run's own processes (each started process and its children, PostgreSQL's server and
+    backends), sampled while the run goes so a process that ends early still counts. Linux."""
+
+    def __init__(self, roots: dict):
+        self.roots = roots  # label → pid whose process tree is counted under that label
+        self.seen: dict[int, tuple[str, float, float]] = {}  # pid → (label, first, last CPU-s)
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.sessions: dict[str, int] = {}  # PostgreSQL: what the workers' sessions were doing, by sample
+        self.samples = 0
+
+    @staticmethod
+    def _machine() -> tuple[float, float]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait (clock ticks)
+
+    def _stats(self) -> dict[int, tuple[int, float]]:
+        out = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / self.tick)
+        return out
+
+    def _sessions(self) -> None:
+        """PostgreSQL only: what each other session of the bench database is doing right now
+        (running a statement, waiting for a lock — which one —, or idle: its worker is busy in
+        Python or asleep on pacing)."""
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            return
+        with connection.cursor() as cur:
+            cur.execute("SELECT state, wait_event_type, wait_event, count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                        "AND backend_type = 'client backend' GROUP BY 1, 2, 3")
+            for state, kind, event, n in cur.fetchall():
+                what = state if state != "active" else (f"waiting on {kind}:{event}" if kind else "running SQL")
+                self.sessions[what] = self.sessions.get(what, 0) + n
+        self.samples += 1
+
+    def sample(self) -> None:
+        self._sessions()
+        stats = self._stats()
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _) in stats.items():
+            children.setdefault(ppid, []).append(pid)
+        for label, root in self.roots.items():
+            todo = [root]
+            while todo:
+                pid = todo.pop()
+                if pid in stats:
+                    first = self.seen.get(pid, (label, stats[pid][1] if self.started else 0.0))[1]
+                    self.seen[pid] = (label, first, stats[pid][1])
+                todo.extend(children.get(pid, []))
+
+    def start(self) -> None:
+        self.started = False
+        self.t0, self.machine0, self.load0 = time.monotonic(), self._machine(), os.getloadavg()
+        self.sample()
+        self.started = True
+
+    def report(self, share: float) -> str:
+        """The CPU picture and what limited the run, whose share of the ceiling was `share` %."""
+        self.sample()
+        elapsed = time.monotonic() - self.t0
+        total, idle = (a - b for a, b in zip(self._machine(), self.machine0))
+        cores = os.cpu_count() or 1
+        busy_cores = cores * (total - idle) / max(total, 1)
+        per_label: dict[str, float] = {}
+        for label, first, last in self.seen.values():
+            per_label[label] = per_label.get(label, 0.0) + last - first
+        ours = sum(per_label.values()) / max(elapsed, 1e-9)
+        others = max(busy_cores - ours, 0.0)
+        parts = ", ".join(f"{label} {cpu / elapsed:.2f}" for label, cpu in sorted(per_label.items()))
+        saturated = busy_cores >= 0.9 * cores
+        verdict = ("Xero's limits: calls started on their pacing slots" if share >= 90 else f"CPU: the machine was saturated ({busy_cores:.2f} of {cores} cores busy, "
+                   f"{others:.2f} of them by other programs)" if saturated else
+                   f"not the machine's CPU ({cores - busy_cores:.2f} of {cores} cores idle): pacing or workers")
+        seen = sum(self.sessions.values())
+        sessions = ", ".join(f"{what} {100 * n / seen:.0f}%" for what, n in
+                             sorted(self.sessions.items(), key=lambda kv: -kv[1])[:6]) if seen else "not sampled"
+        return (f"database sessions      {seen / max(self.samples, 1):.0f} on average: {sessions}\n"
+                f"CPU during the export  machine {busy_cores:.2f} of {cores} cores busy (load average "
+                f"{self.load0[0]:.1f} → {os.getloadavg()[0]:.1f}); this run's processes {ours:.2f} cores ({parts}); "
+                f"other programs {others:.2f} cores\nlimited by             {verdict}")
+
+
 def _as_postgres(cmd: str) -> list[str]:
     # PostgreSQL refuses to run as root: use the postgres account then.
     return ["su", "postgres", "-s", "/bin/bash", "-c", cmd] if os.getuid() == 0 else ["bash", "-c", cmd]
@@ -102,7 +195,8 @@ def main():
     parser.add_argument("--clusters", type=int, default=1,
                         help="qcluster processes (one big cluster: several small ones prefetch each other's tasks)")
     parser.add_argument("--q-workers", type=int, default=10,
-                        help="workers per cluster; at least tenants × drains, a drain holds its worker while pacing")
+                        help="workers per cluster; with fewer than tenants × drains, a drain gives its worker back "
+                             "between batches while another task waits (a task start per batch)")
     parser.add_argument("--drains", type=int, default=2, help="worker tasks draining one tenant at once")
     parser.add_argument("--faults", choices=["none", "mix"], default="none")
     parser.add_argument("--timeout", type=float, default=1200)
@@ -127,8 +221,12 @@ def main():
     procs: list[subprocess.Popen] = []
     if args.stub:
         stub_port = free_port()
+        # No sandbox and no web server here: the workers run as in production, DEBUG off (with
+        # DEBUG on, Django keeps and formats every SQL statement: CPU a real worker does not spend),
+        # and drains last XERO_EXPORT_DRAIN_SECONDS as configured (a drain told to run longer than
+        # django-q2's Q_TIMEOUT is killed mid-batch by the cluster's guard).
         env.update({"XERO_API_URL": f"http://127.0.0.1:{stub_port}/api.xro/2.0", "XERO_SANDBOX_ENABLED": "false",
-                    "XERO_EXPORT_DRAIN_SECONDS": str(min(args.timeout, 3600))})
+                    "DEBUG": "false"})
     pg = start_postgres(workdir) if args.postgres else None
     if pg:
         env["DATABASE_URL"] = pg["url"]
@@ -138,6 +236,7 @@ def main():
         log = open(workdir / f"{name}.log", "w")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+        proc.bench_name = name
         procs.append(proc)
         return proc
 
@@ -148,12 +247,18 @@ def main():
         import django
 
         django.setup()
+        def meter() -> CpuMeter:
+            roots = {proc.bench_name: proc.pid for proc in procs}
+            if pg:
+                roots["PostgreSQL"] = int((pg["root"] / "data" / "postmaster.pid").read_text().split()[0])
+            return CpuMeter(roots)
+
         if args.stub:
             start([PY, str(ROOT / "bench" / "xero_stub.py"), "--port", str(stub_port), "--minute-seconds",
                    str(args.minute_seconds)], "stub")
-            run_stub(args, start, env["XERO_API_URL"])
+            run_stub(args, start, env["XERO_API_URL"], meter)
         else:
-            run(args, site, start, workdir)
+            run(args, site, start, workdir, meter)
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -169,7 +274,7 @@ def main():
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run(args, site, start, workdir):
+def run(args, site, start, workdir, meter):
     from django.contrib.auth import get_user_model
     from django.db import transaction
     from django.db.models import Count, Min, Max
@@ -267,7 +372,9 @@ def run(args, site, start, workdir):
     total = per_tenant * len(orgs)
     print(f"exporting {total:,} documents for {len(orgs)} tenants; minute = {args.minute_seconds}s; "
           f"faults = {args.faults}", flush=True)
-    started_at, elapsed = export_all([org for org, _ in orgs], admin, total, timeout=args.timeout, interval=1.0)
+    cpu = meter()
+    started_at, elapsed = export_all([org for org, _ in orgs], admin, total, timeout=args.timeout, interval=1.0,
+                                     meter=cpu)
     sandbox.clear_faults()
     after = sandbox.counts()
 
@@ -319,17 +426,21 @@ attempt outcomes       {outcomes}
 lost / duplicated      {lost} / {duplicated}   (counted in the sandbox; failed in the ledger: {failed})
 ledger ↔ sandbox ids   {ledger_mismatch} mismatches in a sample of {min(200, per_tenant) * len(orgs)}
 pacing interval        {args.minute_seconds * 1.02 / 60:.2f}s per tenant (margin 2%)
+{pacing_picture(attempts, [org for org, _ in orgs], args.minute_seconds * 1.02 / 60)}
+{cpu.report(share)}
 """ + "\n".join("  " + line for line in timeline))
 
 
-def export_all(organisations, admin, total: int, *, timeout: float, interval: float):
+def export_all(organisations, admin, total: int, *, timeout: float, interval: float, meter: CpuMeter):
     """Queue each organisation's whole range and wait (bounded by `timeout`) until `total`
-    records are exported or failed. Returns (when the export started, seconds it took)."""
+    records are exported or failed, sampling `meter` meanwhile. Returns (when the export
+    started, seconds it took)."""
     from django.utils import timezone
 
     from xero_connect.models import ExportRecord, ExportState
     from xero_connect.services import exports
 
+    meter.start()
     t0 = time.monotonic()
     started_at = timezone.now()
     for org in organisations:
@@ -338,6 +449,7 @@ def export_all(organisations, admin, total: int, *, timeout: float, interval: fl
         print(f"  queued {org.slug} in {time.monotonic() - t:.2f}s", flush=True)
 
     def finished():
+        meter.sample()
         done = ExportRecord.objects.filter(state__in=[ExportState.EXPORTED, ExportState.FAILED]).count()
         print(f"\r  {done:,}/{total:,} done after {time.monotonic() - t0:5.1f}s", end="", flush=True)
         return done >= total
@@ -374,7 +486,31 @@ def ceiling_share(attempts, organisations, minute_seconds: float) -> tuple[float
     return 100 * achieved / allowed, window, achieved, allowed
 
 
-def run_stub(args, start, api_url):
+def pacing_picture(attempts, organisations, interval: float) -> str:
+    """How far apart each organisation's export calls started, against the pacing interval:
+    gaps at the interval mean the drains were waiting on Xero's pacing (idle, as they should);
+    longer gaps mean our side (CPU, workers, the database) was late."""
+    from django.db.models import Min
+
+    from xero_connect.models import ExportAttempt
+
+    gaps = []
+    for org in organisations:
+        starts = sorted(row["s"] for row in attempts.filter(
+            record__organisation=org, outcome=ExportAttempt.Outcome.EXPORTED).values("idempotency_key").annotate(
+            s=Min("started_at")).order_by())
+        gaps += [(b - a).total_seconds() for a, b in zip(starts, starts[1:])]
+    if not gaps:
+        return "calls per organisation  none"
+    gaps.sort()
+    mean = sum(gaps) / len(gaps)
+    on_time = sum(1 for g in gaps if g <= interval * 1.1) / len(gaps)
+    return (f"gaps between calls     mean {mean:.2f}s, p50 {gaps[len(gaps) // 2]:.2f}s, "
+            f"p90 {gaps[int(len(gaps) * 0.9)]:.2f}s, max {gaps[-1]:.2f}s (pacing {interval:.2f}s); "
+            f"{100 * on_time:.0f}% of calls within 10% of their slot")
+
+
+def run_stub(args, start, api_url, meter):
     """50 organisations (say) at Xero's real minute against the instant stub (see the module
     docstring): bulk-created documents, direct connections, real django-q2 workers."""
     import json
@@ -382,7 +518,7 @@ def run_stub(args, start, api_url):
     from datetime import timedelta
 
     from django.contrib.auth import get_user_model
-    from django.db.models import Count
+    from django.db.models import Count, Max, Min
     from django.utils import timezone
 
     from xero_connect import connection_states
@@ -427,7 +563,8 @@ def run_stub(args, start, api_url):
     total = per_tenant * len(orgs)
     print(f"exporting {total:,} documents for {len(orgs)} organisations; minute = {args.minute_seconds}s; "
           f"Xero = bench/xero_stub.py (instant, NOT the validating sandbox)", flush=True)
-    started_at, elapsed = export_all(orgs, admin, total, timeout=args.timeout, interval=2.0)
+    cpu = meter()
+    started_at, elapsed = export_all(orgs, admin, total, timeout=args.timeout, interval=2.0, meter=cpu)
     got = stats()
     lost = duplicated = 0
     for i, org in enumerate(orgs):
@@ -437,6 +574,9 @@ def run_stub(args, start, api_url):
         lost += len(wanted - set(made))
     attempts = ExportAttempt.objects.filter(started_at__gte=started_at)
     share, window, achieved, allowed = ceiling_share(attempts, orgs, args.minute_seconds)
+    span = attempts.aggregate(first=Min("started_at"), last=Max("started_at"))
+    run_seconds = (span["last"] - span["first"]).total_seconds() if span["first"] else 0.0
+    whole = 100 * got["calls"] / max(len(orgs) * 60 * run_seconds / args.minute_seconds + len(orgs), 1)
     outcomes = dict(attempts.values_list("outcome").annotate(n=Count("id")).order_by())
     print(f"""
 Xero                   bench/xero_stub.py: instant answers, Xero's limits applied, NOTHING validated
@@ -444,10 +584,13 @@ organisations          {len(orgs)} × {per_tenant:,} documents = {total:,}
 minute                 {args.minute_seconds}s (60 calls per organisation per minute, 50 documents per call)
 elapsed                {elapsed:.1f}s to all done
 share of the ceiling   {share:.1f}% — {achieved} calls started in the {window:.1f}s steady-state window; Xero allows {allowed:.1f} (goal ≥ 90%)
+whole run              {whole:.1f}% — {got['calls']} calls from the first call to the last ({run_seconds:.1f}s); Xero allows {len(orgs) * 60 * run_seconds / args.minute_seconds + len(orgs):.1f} (each organisation's first call + its minute's pace)
 429s received          {got['api_429']} (goal 0)
 calls at the stub      {got['calls']}; idempotent replays {got['replays']}
 attempt outcomes       {outcomes}
 lost / duplicated      {lost} / {duplicated} (counted at the stub; goal 0 / 0)
+{pacing_picture(attempts, orgs, args.minute_seconds * 1.02 / 60)}
+{cpu.report(share)}
 """)
 
 

@@ -7,6 +7,8 @@ transaction commits (`enqueue_on_commit`), so a worker never loads a row that is
 there yet.
 """
 from django.db import transaction
+from django_q.brokers import get_broker
+from django_q.conf import Conf
 from django_q.tasks import async_task
 
 CONNECTION_PROBLEM_NOTIFY = "xero_connect.tasks.connections.connection_problem_notify"
@@ -46,3 +48,17 @@ def enqueue_on_commit(task: str, *args, times: int = 1, **options) -> None:
             async_task(task, *args, **options)
 
     transaction.on_commit(start)
+
+
+def workers_wanted() -> bool:
+    """Whether a task is waiting for a django-q2 worker right now: the broker holds more tasks
+    (queued, taken ahead by a cluster, or running) than Q_CLUSTER's `workers` — one cluster
+    assumed; with several, a long-running task may give its worker back more often than
+    needed. On a broker that cannot count what a cluster took ahead (Redis), only the queued
+    ones count. Always False when tasks run inline (Q_CLUSTER `sync`). One query."""
+    if Conf.SYNC:
+        return False
+    broker = get_broker()
+    if Conf.ORM:
+        return broker.get_connection().filter(key=broker.list_key).count() > int(Conf.WORKERS or 1)
+    return (broker.queue_size() or 0) > 0

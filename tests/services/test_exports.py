@@ -20,7 +20,7 @@ from xero_connect.models import (
     ExportState,
     RateBudget,
 )
-from xero_connect.services import exports
+from xero_connect.services import exports, ratelimits
 from xero_connect.services.documents import LineSpec, document_create
 
 FAST = dict(
@@ -371,3 +371,37 @@ def test_export_documents_command_sends_the_range_and_shows_progress(org, admin_
     call_command("export_documents", org=org.slug, reexport=True, timeout=30)
     assert [c[0] for c in xero.calls] == ["PUT", "POST"]  # the re-export updated them, one call
     assert len(xero.created()) == 3
+
+
+def test_a_drain_gives_its_worker_back_between_batches_when_another_task_waits(
+        org, admin_user, connection, xero, async_queue, monkeypatch, django_capture_on_commit_callbacks):
+    """A drain does not sleep on Xero's pacing (one call a second per organisation) while a task
+    of another organisation waits for a worker: after its batch it ends, nothing claimed, and a
+    continuation is queued behind that task; the continuation sends the rest, each document once."""
+    from django_q.conf import Conf
+    from django_q.models import OrmQ
+    from django_q.tasks import async_task
+
+    from xero_connect import task_queue
+
+    for i in range(100):
+        make_invoice(org, f"INV-{i:04d}")
+    with django_capture_on_commit_callbacks(execute=False):
+        exports.exports_enqueue(records=records(org), actor=admin_user)
+    monkeypatch.setattr(Conf, "WORKERS", 1)
+    async_task(task_queue.EXPORT_SWEEP)  # the running drain's own task: nobody waits yet
+    with override_settings(XERO_LIMIT_MINUTE_SECONDS=600.0):  # calls 10.2 s apart
+        async_task(task_queue.EXPORT_SWEEP)  # another organisation's work, waiting for a worker
+        with django_capture_on_commit_callbacks(execute=True):
+            first = drain(org)
+    assert first.calls == 1 and first.exported == 50
+    assert records(org).filter(state=ExportState.QUEUED).count() == 50  # left for the continuation
+    assert not records(org).filter(state=ExportState.EXPORTING).exists()  # nothing kept claimed
+    assert OrmQ.objects.count() == 3  # the continuation, behind the waiting task
+    OrmQ.objects.all().delete()  # the waiting task has its worker …
+    RateBudget.objects.update(next_call_at=None)  # … and the organisation's next slot has come
+    second = drain(org)
+    assert second.calls == 1 and second.exported == 50
+    numbers = [el["InvoiceNumber"] for el in xero.created()]
+    assert sorted(numbers) == [f"INV-{i:04d}" for i in range(100)]  # each exactly once
+    assert ratelimits.budget_snapshot(tenant_id=connection.tenant_id)["in_flight"] == 0  # slots given back

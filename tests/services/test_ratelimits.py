@@ -86,3 +86,83 @@ def test_an_unused_slot_is_handed_back(db):
     again = ratelimits.reserve_call(tenant_id="t1", max_wait=0)
     # Without the hand-back, the next slot would be one interval (0.102 s) later.
     assert again.ok and again.start_at < r.start_at + timedelta(seconds=0.05)
+
+
+def test_a_call_costs_one_statement_and_the_next_reservation_gives_the_last_one_back(db, django_assert_num_queries):
+    from xero_connect.xero.http import Limits
+
+    ratelimits.release_call(ratelimits.reserve_call(tenant_id="t1", max_wait=5))  # the rows exist from here on
+    with django_assert_num_queries(1):
+        first = ratelimits.reserve_call(tenant_id="t1", max_wait=5)
+    with django_assert_num_queries(1):  # gives `first` back and books its headers, then books the next call
+        second = ratelimits.reserve_call(tenant_id="t1", max_wait=5, release=first,
+                                         limits=Limits(day_remaining=4321, minute_remaining=41))
+    budget = RateBudget.objects.get(scope="tenant:t1")
+    assert [lease["id"] for lease in budget.leases] == [second.lease_id]
+    assert (budget.reported_day_remaining, budget.reported_minute_remaining) == (4321, 41)
+    assert budget.day_count == 3 and budget.in_flight == 1
+    with django_assert_num_queries(1):
+        ratelimits.release_call(second, limits=Limits(day_remaining=4320, minute_remaining=40))
+    budget.refresh_from_db()
+    assert budget.leases == [] and budget.in_flight == 0 and budget.reported_day_remaining == 4320
+
+
+def test_a_refused_reservation_still_gives_the_last_call_back(db):
+    first = ratelimits.reserve_call(tenant_id="t1", max_wait=5)
+    refused = ratelimits.reserve_call(tenant_id="t1", max_wait=0, release=first)  # the next slot is 0.1 s away
+    assert not refused.ok and refused.reason == "pacing"
+    assert ratelimits.budget_snapshot(tenant_id="t1")["in_flight"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_reserving_at_once_never_share_a_slot_nor_exceed_the_concurrent_limit():
+    """Threads (each its own database connection) call the same tenant at once, each call
+    lasting several spacings: every booked start is at least one spacing after the one before,
+    and never more than the concurrent limit (3 here) are in flight at once."""
+    import threading
+    import time
+
+    from django.db import connection as db_connection
+
+    ratelimits.release_call(ratelimits.reserve_call(tenant_id="t1", max_wait=5))
+    calls, refusals, errors, lock = [], [], [], threading.Lock()
+
+    def worker():
+        try:
+            done = 0
+            for _ in range(400):  # bounded: asks until it has made its 4 calls
+                r = ratelimits.reserve_call(tenant_id="t1", max_wait=60)
+                if not r.ok:
+                    with lock:
+                        refusals.append(r.reason)
+                    time.sleep(min(r.wait_seconds(), 0.05) or 0.01)
+                    continue
+                time.sleep(r.wait_seconds())
+                began = time.monotonic()
+                time.sleep(0.4)  # the call: about four spacings
+                with lock:
+                    calls.append((r, began, time.monotonic()))
+                ratelimits.release_call(r)
+                done += 1
+                if done == 4:
+                    return
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            db_connection.close()
+
+    with override_settings(XERO_LIMIT_TENANT_CONCURRENT=3):
+        threads = [threading.Thread(target=worker) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    assert errors == [] and not any(t.is_alive() for t in threads)
+    assert len(calls) == 24 and len({r.lease_id for r, _, _ in calls}) == 24
+    starts = sorted(r.start_at for r, _, _ in calls)
+    gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:])]
+    assert min(gaps) >= 6.0 * 1.02 / 60 - 1e-3
+    most_at_once = max(sum(1 for _, b, e in calls if b <= began < e) for _, began, _ in calls)
+    assert most_at_once <= 3 and "concurrent" in refusals  # the limit was reached, and held
+    budget = RateBudget.objects.get(scope="tenant:t1")
+    assert budget.day_count == 25 and budget.leases == []

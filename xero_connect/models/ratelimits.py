@@ -5,7 +5,7 @@ class RateBudget(models.Model):
     """Xero's call limits as one budget shared by every process and machine.
 
     One row per tenant (scope="tenant:<id>") and one for the whole app (scope="app").
-    Updated under a row lock by xero_connect.services.ratelimits.
+    Updated by xero_connect.services.ratelimits, one statement a call that locks the rows it decides on.
     """
 
     scope = models.CharField(max_length=100, unique=True)

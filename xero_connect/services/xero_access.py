@@ -9,8 +9,11 @@ the shared rate budget (services.ratelimits) around every request, as Sentry's
   5 at once, the day's 5,000, the app's 10,000 a minute, and any Retry-After in force — see
   XERO_FACTS.md "Rate limits"), waiting for it up to `max_wait` seconds; when no slot comes
   in time, `NoCallSlot(retry_at, reason)` is raised and nothing is sent;
-- after: give the concurrency slot back, book Xero's X-*-Remaining headers, and book a 429's
-  Retry-After so every worker stops calling that tenant (or, for `appminute`, anyone) until then.
+- after: give the concurrency slot back, book Xero's X-*-Remaining headers (one SQL statement),
+  and book a 429's Retry-After so every worker stops calling that tenant (or, for `appminute`,
+  anyone) until then. A client made with `release_with_next_call=True` (a caller making calls
+  one after another, like the export drain) hands the slot and the headers to its next
+  reservation instead, so each call costs one statement; such a caller calls `close()` when done.
 
 No caller touches ratelimits itself; callers only decide what a 429 or a missing slot means
 for their own work (the export runner puts its items back and schedules a run).
@@ -59,14 +62,18 @@ class NoCallSlot(Exception):
         return errors.RateLimited(retry_after=max(seconds, 0.0), problem=problem)
 
 
-def _reserve_slot(tenant_id: str, *, max_wait: float, deadline: float | None = None) -> ratelimits.Reservation:
+def _reserve_slot(tenant_id: str, *, max_wait: float, deadline: float | None = None,
+                  release: ratelimits.Reservation | None = None, limits: Limits | None = None,
+                  ) -> ratelimits.Reservation:
     """Wait (sleeping) until the tenant's next call slot is due and return it; NoCallSlot when
     none comes within `max_wait` seconds (at least ALWAYS_WAIT_SPACINGS call spacings) or
-    before `deadline` (a time.monotonic() value)."""
+    before `deadline` (a time.monotonic() value). `release` (a previous call's reservation)
+    is given back and its `limits` booked by the first ask, whatever it answers."""
     max_wait = max(max_wait, ALWAYS_WAIT_SPACINGS * ratelimits.tenant_interval())
     give_up = deadline if deadline is not None else time.monotonic() + max_wait
     while True:
-        reservation = ratelimits.reserve_call(tenant_id=tenant_id, max_wait=max_wait)
+        reservation = ratelimits.reserve_call(tenant_id=tenant_id, max_wait=max_wait, release=release, limits=limits)
+        release = limits = None
         wait = reservation.wait_seconds()
         if reservation.ok:
             if wait:
@@ -80,15 +87,36 @@ def _reserve_slot(tenant_id: str, *, max_wait: float, deadline: float | None = N
 class BudgetedAccountingApi(AccountingApi):
     """An AccountingApi whose every request holds a slot of the shared budget (module doc)."""
 
-    def __init__(self, *, tenant_id: str, token_provider, max_wait: float, deadline: float | None = None):
+    def __init__(self, *, tenant_id: str, token_provider, max_wait: float, deadline: float | None = None,
+                 release_with_next_call: bool = False):
         super().__init__(tenant_id=tenant_id, token_provider=token_provider)
         self.max_wait = max_wait
         self.deadline = deadline  # time.monotonic() after which no wait may end
         self.rate_limited_until: datetime | None = None  # set when Xero answered 429
         self._held: ratelimits.Reservation | None = None
+        self.release_with_next_call = release_with_next_call
+        self.connection_id: int | None = None  # the XeroConnection whose tokens it uses (api_for)
+        # A finished call whose slot (and headers) the next reservation gives back (and books).
+        self._finished: tuple[ratelimits.Reservation, Limits | None] | None = None
+        # The earliest moment this client's next call can start (one pacing interval after its
+        # last booked one; other callers of the tenant may push it later). None before a call.
+        self.next_slot_at: datetime | None = None
 
     def _reserve(self) -> ratelimits.Reservation:
-        return _reserve_slot(self.tenant_id, max_wait=self.max_wait, deadline=self.deadline)
+        finished, self._finished = self._finished, None
+        release, limits = finished if finished else (None, None)
+        reservation = _reserve_slot(self.tenant_id, max_wait=self.max_wait, deadline=self.deadline, release=release,
+                                    limits=limits)
+        self.next_slot_at = reservation.start_at + timedelta(seconds=ratelimits.tenant_interval())
+        return reservation
+
+    def close(self) -> None:
+        """Give back the slot of the last call (and book its headers) when the client was made
+        with `release_with_next_call`; nothing otherwise. Safe to call twice. A process that
+        dies first frees the slot when its lease runs out."""
+        finished, self._finished = self._finished, None
+        if finished:
+            ratelimits.release_call(finished[0], limits=finished[1])
 
     @contextmanager
     def call_slot(self):
@@ -111,9 +139,10 @@ class BudgetedAccountingApi(AccountingApi):
         return self._reserve()
 
     def track_response(self, ticket, *, limits: Limits | None, error: errors.XeroError | None) -> None:
-        ratelimits.release_call(ticket)
-        if limits is not None:
-            ratelimits.record_limits(tenant_id=self.tenant_id, limits=limits)
+        if self.release_with_next_call and not isinstance(error, errors.RateLimited):
+            self._finished = (ticket, limits)
+        else:
+            ratelimits.release_call(ticket, limits=limits)
         if isinstance(error, errors.RateLimited):
             self.rate_limited_until = ratelimits.record_rate_limited(
                 tenant_id=self.tenant_id, retry_after=error.retry_after, problem=error.problem)
@@ -126,17 +155,21 @@ class BudgetedAccountingApi(AccountingApi):
 
 
 def api_for(connection: XeroConnection, *, max_wait: float = BACKGROUND_MAX_WAIT,
-            deadline: float | None = None) -> BudgetedAccountingApi:
+            deadline: float | None = None, release_with_next_call: bool = False) -> BudgetedAccountingApi:
     """An Accounting API client for the connection's tenant: refresh-once-on-401 and the
     shared rate budget around every request. Each request waits up to `max_wait` seconds for
-    its slot (and never past `deadline`, a time.monotonic() value) or raises NoCallSlot."""
+    its slot (and never past `deadline`, a time.monotonic() value) or raises NoCallSlot.
+    With `release_with_next_call`, each call's slot is given back by the next reservation
+    (one statement a call) and the caller must `close()` the client when done (module doc)."""
     connection_id = connection.pk
 
     def token_provider(stale_token):
         return tokens.access_token(connection_id, stale_token=stale_token)
 
-    return BudgetedAccountingApi(tenant_id=connection.tenant_id, token_provider=token_provider, max_wait=max_wait,
-                                 deadline=deadline)
+    api = BudgetedAccountingApi(tenant_id=connection.tenant_id, token_provider=token_provider, max_wait=max_wait,
+                                deadline=deadline, release_with_next_call=release_with_next_call)
+    api.connection_id = connection_id
+    return api
 
 
 def api_for_new_sign_in(*, tenant_id: str, access_token: str,

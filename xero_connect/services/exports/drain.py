@@ -61,6 +61,13 @@ CONNECTION_ERRORS = (errors.ReauthorisationRequired, errors.ConnectionRevoked, e
 # The shortest pause of the drain's wait for the next due item (an item due now or just past is
 # waited for this long rather than not at all, so the loop never spins).
 MIN_INLINE_SLEEP = 0.01  # seconds
+# A drain whose next call slot is further away than this gives its worker back when another
+# task waits for one (task_queue.workers_wanted), instead of sleeping on Xero's pacing (one
+# call per tenant every ~1 s): a continuation run goes to the back of the queue. Shorter waits
+# are slept: giving the worker back costs a task's start, more than this wait.
+YIELD_WAIT_SECONDS = 0.25
+# How often a drain asks the broker whether a task waits for a worker (one query).
+YIELD_CHECK_SECONDS = 1.0
 
 
 def schedule_drain(*, organisation_id: int, at) -> None:
@@ -80,7 +87,13 @@ def exports_drain(*, organisation_id: int, max_seconds: float | None = None) -> 
     """Send the organisation's due queued items, batch after batch, within the shared budget.
 
     Waits up to XERO_EXPORT_MAX_INLINE_WAIT happen here; longer ones (a 429's Retry-After, a
-    backoff) become a scheduled run. The periodic sweeper catches anything else.
+    backoff) become a scheduled run. The periodic sweeper catches anything else. When the next
+    call slot is more than YIELD_WAIT_SECONDS away and another task waits for a worker, the run
+    ends between batches (nothing claimed) and a continuation is queued behind that task.
+
+    One budgeted client serves the whole run: each call's slot in the shared rate budget is
+    given back by the next call's reservation (one SQL statement a call), and by `close()` at
+    the end of the run or before an inline sleep.
 
     Read once per drain, not per batch: the lists the pre-flight compares with (prepare._preflight)
     and whether any webhook endpoint listens (webhooks_out.listeners_read_once); a change to
@@ -103,6 +116,9 @@ def _drain(*, organisation_id: int, max_seconds: float | None) -> DrainResult:
     periodic = xero_config().export_periodic_seconds
     next_recovery = next_job_refresh = next_connection_check = 0.0
     connection = None
+    api = None  # the run's budgeted client, for `connection`
+    yielded = False
+    next_yield_check = 0.0
     current = None  # (resource, doc types) of the last full batch
     try:
         while time.monotonic() < deadline:
@@ -118,6 +134,11 @@ def _drain(*, organisation_id: int, max_seconds: float | None) -> DrainResult:
                 result.waiting += park_waiting(organisation_id=organisation_id,
                                                reason=_connection_reason(connection))
                 break
+            if api is None or (api.connection_id, api.tenant_id) != (connection.pk, connection.tenant_id):
+                if api is not None:
+                    api.close()
+                api = api_for(connection, max_wait=xero_config().export_max_inline_wait, deadline=deadline,
+                              release_with_next_call=True)
             nxt = current or _next_resource(organisation_id=organisation_id)
             if nxt is None:
                 next_due = ExportRecord.objects.filter(organisation_id=organisation_id,
@@ -126,26 +147,40 @@ def _drain(*, organisation_id: int, max_seconds: float | None) -> DrainResult:
                     break
                 wait = (next_due - timezone.now()).total_seconds()
                 if wait <= max_inline and time.monotonic() + wait < deadline:
+                    api.close()  # no call slot is held while sleeping
                     time.sleep(max(wait, MIN_INLINE_SLEEP))
                     continue
                 result.next_run_at = next_due
                 schedule_drain(organisation_id=organisation_id, at=next_due)
                 break
             resource, doc_types = nxt
+            if (api.next_slot_at is not None and time.monotonic() >= next_yield_check
+                    and (api.next_slot_at - timezone.now()).total_seconds() > YIELD_WAIT_SECONDS):
+                next_yield_check = time.monotonic() + YIELD_CHECK_SECONDS
+                if task_queue.workers_wanted():  # more to send, but not before the slot: give the worker back
+                    yielded = True
+                    break
             records = _claim(organisation_id=organisation_id, doc_types=doc_types, limit=batch_size)
             current = nxt if len(records) >= batch_size else None
             if not records:
                 continue  # another worker took them
             result.jobs.update(r.job_id for r in records if r.job_id)
-            if not _process_batch(records, resource, connection, organisation_id, deadline, result):
+            if not _process_batch(records, resource, connection, organisation_id, result, api):
                 break
             if time.monotonic() >= next_job_refresh:
                 jobs_refresh(job_ids=result.jobs)
                 next_job_refresh = time.monotonic() + periodic
     finally:
-        if result.jobs:
+        if api is not None:
+            api.close()
+        # A run that gave its worker back leaves the counts to its continuation (and to the
+        # periodic refresh): counting the jobs costs more than the batch it did.
+        if result.jobs and not (yielded and time.monotonic() < next_job_refresh):
             jobs_refresh(job_ids=result.jobs)
-    if time.monotonic() >= deadline and ExportRecord.objects.filter(
+    if yielded:
+        with transaction.atomic():
+            kick_drains(organisation_id=organisation_id, queued=1)
+    elif time.monotonic() >= deadline and ExportRecord.objects.filter(
             organisation_id=organisation_id, state=ExportState.QUEUED).filter(due_filter(timezone.now())).exists():
         with transaction.atomic():
             kick_drains(organisation_id=organisation_id, queued=1)
@@ -154,12 +189,12 @@ def _drain(*, organisation_id: int, max_seconds: float | None) -> DrainResult:
     return result
 
 
-def _process_batch(records, resource, connection, organisation_id, deadline, result) -> bool:
-    """One claimed batch: pre-flight, look up the in-doubt ones, send the rest. False when the
-    drain should stop (no call slot soon: a run is scheduled)."""
+def _process_batch(records, resource, connection, organisation_id, result, api) -> bool:
+    """One claimed batch: pre-flight, look up the in-doubt ones, send the rest, through the
+    run's budgeted client `api`. False when the drain should stop (no call slot soon: a run is
+    scheduled)."""
     # Every call waits up to XERO_EXPORT_MAX_INLINE_WAIT for its slot in the shared budget;
     # beyond that NoCallSlot says when to come back (the items are put back, a run is scheduled).
-    api = api_for(connection, max_wait=xero_config().export_max_inline_wait, deadline=deadline)
     items = []
     try:
         items = _prepare(records, organisation_id=organisation_id, tenant_id=connection.tenant_id, result=result)
@@ -169,7 +204,7 @@ def _process_batch(records, resource, connection, organisation_id, deadline, res
         was_in_doubt = {it.record.pk: it.record.idempotency_key for it in doubtful}
         if doubtful:
             try:
-                _lookup(api, resource, doubtful, connection, result, deadline)
+                _lookup(api, resource, doubtful, connection, result, api.deadline)
             except errors.XeroError as exc:
                 if isinstance(exc, CONNECTION_ERRORS + (errors.RateLimited,)):
                     raise
