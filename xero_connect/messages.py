@@ -40,6 +40,7 @@ SIGN_IN_UNREADABLE = "The stored Xero sign-in can no longer be read with this ap
 WEBHOOK_SECRET_UNREADABLE = ("Not sent: this endpoint's signing secret can no longer be read with the app's "
                              "encryption keys (a key was removed). Ask the platform's operators to put the key "
                              "back, or add the endpoint again to get a new secret.")
+PLATFORM_ENDPOINTS_STAFF_ONLY = "Webhook endpoints for every organisation are made by platform staff in the admin."
 REMOVED_FACT = "The app was removed from Xero's Connected Apps for this organisation"
 
 STATE_FACTS = {

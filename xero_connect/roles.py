@@ -30,7 +30,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 ADMIN_ONLY_ACTIONS = frozenset(Action.values) - frozenset(_MEMBER_ACTIONS)
 # What platform staff may do to any organisation from the Django admin (not from the
 # organisation's own pages, where membership rules apply to everyone).
-STAFF_ACTIONS = frozenset({Action.DISCONNECT, Action.DIAGNOSE, Action.REFRESH_LISTS, Action.EXPORT})
+STAFF_ACTIONS = frozenset({Action.DISCONNECT, Action.DIAGNOSE, Action.REFRESH_LISTS, Action.EXPORT,
+                           Action.MANAGE_API_KEYS})
 # What an API key may do inside the organisations it reaches, checked by the services
 # (`require_actor`) like a person's role: the work the API offers. A key is made by an Admin
 # (MANAGE_API_KEYS), who may revoke it; its webhook endpoints are managed under MANAGE_API_KEYS.
@@ -95,14 +96,15 @@ def api_key_of(actor) -> APIKey | None:
         return None
 
 
-def require_actor(*, actor, organisation: Organisation, action: str) -> None:
+def require_actor(*, actor, organisation: Organisation, action: str, as_staff: bool = False) -> None:
     """The services' check (docs/architecture.md "Who may"): a service that takes `actor=` and
     changes an organisation's data calls this first. `actor=None` is the app itself (a worker, a
     management command, a follow-up of a person's already-checked request) and passes; an API
     key's actor passes for API_KEY_ACTIONS while the key is live (not revoked, not expired) and
-    reaches the organisation; a person must hold a role that allows `action`. Else
+    reaches the organisation; a person must hold a role that allows `action` (or, with `as_staff`
+    from the Django admin's doors, be active platform staff and `action` in STAFF_ACTIONS). Else
     AdminRequired (a PermissionDenied)."""
-    if actor is None:
+    if actor is None or (as_staff and staff_may(user=actor, action=action)):
         return
     api_key = api_key_of(actor)
     if api_key is None:

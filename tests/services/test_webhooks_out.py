@@ -7,7 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from cryptography.fernet import Fernet
+from django.contrib.auth import get_user_model
 from django.core import mail
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -175,7 +177,9 @@ def test_loopback_is_refused_under_production_settings(org, admin_user, listener
 
 def test_only_endpoints_that_want_the_event_get_it_and_platform_endpoints_hear_everyone(org, other_org, admin_user):
     mine, _ = make_endpoint(org, admin_user, "http://127.0.0.1:9/a", events=[WebhookEvent.DOCUMENT_EXPORTED])
-    platform, _ = webhooks_out.endpoint_create(organisation=None, actor=admin_user, url="http://127.0.0.1:9/p")
+    staff = get_user_model().objects.create_user("platform-staff", is_staff=True)
+    platform, _ = webhooks_out.endpoint_create(organisation=None, actor=staff, url="http://127.0.0.1:9/p",
+                                               as_staff=True)
     webhooks_out.documents_event(event_type=WebhookEvent.DOCUMENT_FAILED,
                                  record_ids=[failed_document(org).pk, failed_document(other_org, "X-1").pk])
     assert sorted(WebhookDelivery.objects.values_list("endpoint_id", "organisation_id")) == [
@@ -242,3 +246,15 @@ def test_an_endpoint_whose_secret_no_key_opens_sends_nothing_unsigned_and_delive
     assert delivery.status == WebhookDelivery.Status.DELIVERED and len(host.received) == 1
     headers, body = host.received[0]
     Webhook(secret).verify(body, {k.lower(): v for k, v in headers.items()})
+
+
+def test_endpoints_for_every_organisation_are_platform_staffs_and_the_staff_flag_is_no_bypass(org, admin_user):
+    staff = get_user_model().objects.create_user("platform-staff", is_staff=True)
+    for actor, as_staff in ((admin_user, False), (admin_user, True), (staff, False)):
+        with pytest.raises(PermissionDenied):
+            webhooks_out.endpoint_create(organisation=None, actor=actor, url="http://127.0.0.1:9/p", as_staff=as_staff)
+    # Staff in the admin reach an organisation's endpoints too; an Admin of the organisation does not need the flag.
+    endpoint, _ = webhooks_out.endpoint_create(organisation=org, actor=staff, url="http://127.0.0.1:9/o",
+                                               as_staff=True)
+    webhooks_out.endpoint_enable(endpoint=endpoint, actor=admin_user)
+    assert WebhookEndpoint.objects.filter(organisation=None).count() == 0

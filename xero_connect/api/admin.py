@@ -70,7 +70,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         try:
             endpoint, secret = webhooks_out.endpoint_create(
                 organisation=obj.organisation, actor=request.user, url=obj.url,
-                events=form.cleaned_data.get("events") or [], description=obj.description, by_door=True)
+                events=form.cleaned_data.get("events") or [], description=obj.description, as_staff=True)
         except ValueError as exc:
             messages.error(request, str(exc))
             return
@@ -106,6 +106,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def resend(self, request, queryset):
         n = 0
         for delivery in queryset.select_related("endpoint"):
-            webhooks_out.webhook_resend(delivery=delivery, actor=request.user, by_door=True)
+            webhooks_out.webhook_resend(delivery=delivery, actor=request.user, as_staff=True)
             n += 1
         self.message_user(request, f"Sending {n} deliveries again.")

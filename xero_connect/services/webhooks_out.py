@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
@@ -106,20 +107,23 @@ def endpoint_url_check(url: str) -> str:
     return url
 
 
-def _require_admin(organisation, actor, by_door: bool) -> None:
+def _require_admin(organisation, actor, as_staff: bool) -> None:
     """Organisation endpoints are an Admin's (or an API key's of the organisation,
-    roles.API_KEY_ACTIONS) to change. `by_door=True` only where the door already decided for
-    someone the roles table does not know: platform staff in the Django admin."""
-    if organisation is not None and not by_door:
-        roles.require_actor(actor=actor, organisation=organisation, action=Action.MANAGE_API_KEYS)
+    roles.API_KEY_ACTIONS) to change; platform-wide ones (no organisation) platform staff's, in
+    the Django admin (`as_staff=True` there: the staff status is checked here, it is no bypass).
+    AdminRequired / PermissionDenied otherwise."""
+    if organisation is not None:
+        roles.require_actor(actor=actor, organisation=organisation, action=Action.MANAGE_API_KEYS, as_staff=as_staff)
+    elif not (actor is None or (as_staff and roles.staff_may(user=actor, action=Action.MANAGE_API_KEYS))):
+        raise PermissionDenied(words.PLATFORM_ENDPOINTS_STAFF_ONLY)
 
 
 def endpoint_create(*, organisation: Organisation | None, actor, url: str, events=(), description: str = "",
-                    by_door: bool = False) -> tuple[WebhookEndpoint, str]:
+                    as_staff: bool = False) -> tuple[WebhookEndpoint, str]:
     """A new endpoint; returns it with its signing secret (shown once). Organisation endpoints
     need an Admin (AdminRequired); platform-wide ones are made in the admin. ValueError for a
     bad address or an unknown event."""
-    _require_admin(organisation, actor, by_door)
+    _require_admin(organisation, actor, as_staff)
     endpoint_url_check(url)
     unknown = sorted(set(events) - set(WebhookEvent.values))
     if unknown:
@@ -133,22 +137,22 @@ def endpoint_create(*, organisation: Organisation | None, actor, url: str, event
     return endpoint, secret
 
 
-def endpoint_delete(*, endpoint: WebhookEndpoint, actor, by_door: bool = False) -> None:
-    _require_admin(endpoint.organisation, actor, by_door)
+def endpoint_delete(*, endpoint: WebhookEndpoint, actor, as_staff: bool = False) -> None:
+    _require_admin(endpoint.organisation, actor, as_staff)
     log.info("xero.webhooks.endpoint.deleted endpoint=%s by=%s", endpoint.pk, getattr(actor, "pk", None))
     endpoint.delete()
 
 
-def endpoint_enable(*, endpoint: WebhookEndpoint, actor, by_door: bool = False) -> None:
-    _require_admin(endpoint.organisation, actor, by_door)
+def endpoint_enable(*, endpoint: WebhookEndpoint, actor, as_staff: bool = False) -> None:
+    _require_admin(endpoint.organisation, actor, as_staff)
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=True, disabled_reason="", failing_since=None)
     _start_drain(endpoint.pk)
 
 
-def webhook_resend(*, delivery: WebhookDelivery, actor, by_door: bool = False) -> None:
+def webhook_resend(*, delivery: WebhookDelivery, actor, as_staff: bool = False) -> None:
     """Send this delivery again now (same webhook-id), with a fresh retry schedule."""
     endpoint = delivery.endpoint
-    _require_admin(endpoint.organisation, actor, by_door)
+    _require_admin(endpoint.organisation, actor, as_staff)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status=WebhookDelivery.Status.PENDING, attempts=0,
                                                           next_attempt_at=timezone.now())
     log.info("xero.webhooks.resend delivery=%s by=%s", delivery.pk, getattr(actor, "pk", None))
