@@ -266,6 +266,11 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
 }
+# Messages live in the server-side session, never in a cookie: the Django admin shows a new API
+# key's or webhook endpoint's secret once as a message, and the cookie storage is signed, not
+# encrypted (anyone holding the browser's cookies could read it).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Xero Connect API",
     "DESCRIPTION": "The host system's door: organisations, their Xero connection, lists, documents and exports.",
@@ -273,7 +278,6 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"DocumentTypeEnum": "xero_connect.models.documents.DocumentType",
                             "WebhookEventEnum": "xero_connect.models.webhooks.WebhookEvent",

@@ -200,3 +200,16 @@ def test_export_selected_records_through_the_real_export_service(staff_client, s
     assert job.actor == staff and job.total == 2
     assert set(records.values_list("state", "queued_by", "job")) == {(ExportState.QUEUED, staff.pk, job.pk)}
     assert f"Acme Widgets: 2 documents queued for export (job #{job.pk})." in _messages(response)
+
+
+def test_a_secret_the_admin_shows_once_never_travels_in_a_cookie(staff_client):
+    """The admin shows a new webhook endpoint's signing secret as a message: messages live in the
+    server-side session (a signed cookie is readable by whoever holds the browser's cookies)."""
+    response = staff_client.post(reverse("admin:xero_connect_webhookendpoint_add"),
+                                 {"url": "http://127.0.0.1:9/p", "description": "", "is_active": "on"})
+    assert response.status_code == 302
+    assert "messages" not in response.cookies and "whsec_" not in str(response.cookies)
+    page = staff_client.get(response["Location"])
+    assert b"whsec_" in page.content  # shown once, from the session
+    again = staff_client.get(response["Location"])
+    assert b"whsec_" not in again.content
