@@ -1,7 +1,7 @@
 """/api/v1/: the schema, its docs (vendored assets, no CDN) and the endpoints. Everything under
 /organisations/<org>/ is scoped to the organisations the key reaches (404 outside)."""
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import problems, views
 
@@ -10,8 +10,6 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="api_schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema", authentication_classes=[],
                                                  permission_classes=[]), name="api_docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api_schema", authentication_classes=[],
-                                                permission_classes=[]), name="api_redoc"),
     path("organisations/", views.OrganisationList.as_view(), name="api_organisations"),
     path(org, views.OrganisationDetail.as_view(), name="api_organisation"),
     path(org + "connection/", views.ConnectionView.as_view(), name="api_connection"),
