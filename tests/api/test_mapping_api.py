@@ -194,3 +194,9 @@ def test_documents_sent_by_api_with_host_categories_wait_then_go_out_once_mapped
     [sent] = xero.created()
     assert sent["LineItems"][0]["AccountCode"] == "200"
     assert sent["LineItems"][0]["Tracking"] == [{"Name": "Region", "Option": "North"}]
+
+
+def test_the_unpaged_categories_list_refuses_paging_parameters_by_name(api):
+    for params in ({"cursor": "garbage"}, {"page_size": "abc"}, {"page_size": "10"}):
+        response = api.get(f"{BASE}/categories/", params)
+        assert response.status_code == 400 and set(params) <= {e["field"] for e in response.json()["errors"]}, response.json()

@@ -577,6 +577,15 @@ class CategoryFilters(serializers.Serializer):
     kind = serializers.ChoiceField(choices=HostCategory.Kind.choices, required=False)
     state = serializers.ChoiceField(choices=s.MAPPING_STATES, required=False)
 
+    def validate(self, attrs):
+        """The categories list answers every category at once: a paging parameter is a 400 naming
+        it, not silently ignored (the paged lists answer 400 to a bad one too)."""
+        sent = [name for name in ("cursor", "page_size") if name in self.initial_data]
+        if sent:
+            raise serializers.ValidationError({name: "This list is not paged: it answers every category at once."
+                                               for name in sent})
+        return attrs
+
 
 def _person(user) -> str:
     return (user.get_full_name() or user.get_username()) if user else ""
