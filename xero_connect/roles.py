@@ -19,7 +19,7 @@ class Action(models.TextChoices):
     REEXPORT = "reexport", "re-export documents already in Xero"
     RESOLVE_DRIFT = "resolve_drift", "act on documents changed in Xero"
     MAP = "map", "change the account mapping"
-    MANAGE_API_KEYS = "manage_api_keys", "manage API keys"
+    MANAGE_API_KEYS = "manage_api_keys", "manage API keys and webhooks"
 
 
 _MEMBER_ACTIONS = {Action.VIEW, Action.EXPORT, Action.REFRESH_LISTS, Action.DIAGNOSE}

@@ -73,7 +73,11 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
         indexes = [models.Index(fields=["status", "next_attempt_at"]), models.Index(fields=["endpoint", "status"])]
+
+    def __str__(self):
+        return f"{self.get_event_type_display()} ({self.message_id})"
 
 
 class WebhookAttempt(models.Model):
