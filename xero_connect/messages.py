@@ -41,6 +41,8 @@ WEBHOOK_SECRET_UNREADABLE = ("Not sent: this endpoint's signing secret can no lo
                              "encryption keys (a key was removed). Ask the platform's operators to put the key "
                              "back, or add the endpoint again to get a new secret.")
 PLATFORM_ENDPOINTS_STAFF_ONLY = "Webhook endpoints for every organisation are made by platform staff in the admin."
+# The API's 404 when Django's get_object_or_404 would name an internal model.
+API_NOT_FOUND = "Not found, or not within what this key may reach."
 REMOVED_FACT = "The app was removed from Xero's Connected Apps for this organisation"
 
 STATE_FACTS = {

@@ -9,6 +9,8 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .. import messages as words
+
 CONTENT_TYPE = "application/problem+json"
 log = logging.getLogger("xero.api")
 
@@ -42,7 +44,10 @@ def _flatten(detail, prefix="") -> list[dict]:
 
 def exception_handler(exc, context):
     if isinstance(exc, Http404):
-        exc = exceptions.NotFound(str(exc) or "Not found.")
+        text = str(exc)
+        # get_object_or_404 says "No <Model> matches the given query.": an internal model name.
+        exc = exceptions.NotFound(words.API_NOT_FOUND if not text or text.endswith("matches the given query.")
+                                  else text)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or "You may not do this.")
     response = drf_exception_handler(exc, context)
