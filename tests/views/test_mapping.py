@@ -1,6 +1,7 @@
 """The Account mapping page (#15): Admins edit, Members read, what is offered fits."""
 from tests import factories
 from tests.services.test_mapping import chart, sale
+from xero_connect import roles
 from xero_connect.models import Account, CategoryMapping, HostCategory
 
 
@@ -37,6 +38,7 @@ def test_a_member_reads_the_page_without_forms(member_client, org, admin_user):
     sale(org, "INV-1")
     page = member_client.get(f"/o/{org.slug}/mapping/").content.decode()
     assert "COFFEE-WHOLESALE" in page and "<select" not in page and "Only an Admin" in page
+    assert f"Ask {roles.display_name(admin_user)}" in page  # whom to ask, as every other page says
     assert member_client.post(f"/o/{org.slug}/mapping/suggestions/").status_code == 403
 
 

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import messages as words
-from .. import parsing
+from .. import parsing, roles
 from ..models import Account, HostCategory, TaxRate, TrackingOption
 from ..roles import Action
 from ..selectors import mapping as selectors
@@ -30,6 +30,7 @@ def mapping_index(request):
                   "accounts": accounts.get(r.category.kind, []), "taxes": taxes.get(r.category.kind, []),
                   "options": options if r.category.kind == Kind.DIMENSION else []} for r in rows],
         "can_edit": can(request, Action.MAP),
+        "admin_names": [] if can(request, Action.MAP) else roles.admin_names(organisation),
         "has_suggestions": any(r.state == "suggested" for r in rows),
         "connected": bool(tenant_id),
         "words": words,
