@@ -56,6 +56,8 @@ STATE_FACTS = {
 SIGN_IN_CANCELLED = "You cancelled the sign-in to Xero."
 SIGN_IN_REFUSED = "Xero refused the sign-in."
 CONNECT_BEFORE_MAPPING = "Connect Xero first: the mapping is made against its chart of accounts."
+ACCOUNTS_STILL_IMPORTING = ("Xero's chart of accounts is still being imported, so there is nothing to choose from "
+                            "yet. Reload this page in a few seconds.")
 RECONCILE_ACTION = "Check exported documents in Xero (voided, changed, paid)"
 SAVE_AS_CSV_UTF8 = "Save it as “CSV UTF-8” and try again."
 NOTHING_HAPPENED_YET = "Nothing has happened yet."

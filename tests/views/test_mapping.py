@@ -68,3 +68,12 @@ def test_export_data_says_how_many_need_mapping_and_whom_to_ask(client, org, adm
     client.force_login(member_user)
     member_page = client.get(f"/o/{org.slug}/exports/").content.decode()
     assert "Ask Alice Admin (an Admin) to map the categories" in member_page
+
+
+def test_right_after_finish_the_page_says_the_accounts_are_still_being_imported(admin_client, org, admin_user):
+    connection = factories.make_connection(org, actor=admin_user)
+    sale(org, "INV-1")
+    page = admin_client.get(f"/o/{org.slug}/mapping/").content.decode()
+    assert "still being imported" in page  # empty choices explained, not a page that looks broken
+    chart(org, connection.tenant_id)
+    assert "still being imported" not in admin_client.get(f"/o/{org.slug}/mapping/").content.decode()

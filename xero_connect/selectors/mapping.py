@@ -22,6 +22,8 @@ from ..models import (
     DocumentLine,
     DocumentType,
     HostCategory,
+    ListName,
+    ListSyncState,
     SourceDocument,
     TaxRate,
     TrackingOption,
@@ -91,6 +93,14 @@ def tracking_choices(*, organisation, tenant_id: str):
     return (TrackingOption.objects.filter(organisation=organisation, tenant_id=tenant_id, is_active=True,
                                           category__is_active=True)
             .select_related("category").order_by("category__name", "name"))
+
+
+def accounts_imported(*, organisation, tenant_id: str) -> bool:
+    """Whether the chart of accounts of the Xero organisation `tenant_id` has been read at least
+    once (it is imported in the background right after Finish, so for a few seconds it is not)."""
+    return (ListSyncState.objects.filter(organisation=organisation, list_name=ListName.ACCOUNTS, tenant_id=tenant_id,
+                                         last_refreshed_at__isnull=False).exists()
+            or Account.objects.filter(organisation=organisation, tenant_id=tenant_id).exists())
 
 
 def choices(*, organisation, tenant_id: str) -> tuple[dict, dict, list]:

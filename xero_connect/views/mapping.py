@@ -33,6 +33,8 @@ def mapping_index(request):
         "admin_names": [] if can(request, Action.MAP) else roles.admin_names(organisation),
         "has_suggestions": any(r.state == "suggested" for r in rows),
         "connected": bool(tenant_id),
+        "accounts_importing": bool(tenant_id) and not selectors.accounts_imported(organisation=organisation,
+                                                                                  tenant_id=tenant_id),
         "words": words,
     }
     return render(request, "xero_connect/mapping/index.html", context)
