@@ -95,7 +95,10 @@ class ExportState(models.TextChoices):
 class ExportRecord(models.Model):
     """The ledger: one row per document, saying where it stands with Xero."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="export_records")
+    # No index of its own: every composite index of the ledger starts with the organisation (the
+    # claim's, the pages', the day counts'), and each index is one more entry every write pays.
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="export_records",
+                                     db_index=False)
     document = models.OneToOneField(SourceDocument, on_delete=models.CASCADE, related_name="export_record")
     # Copied from the document so the Export Data page filters on one indexed table.
     doc_type = models.CharField(max_length=30, choices=DocumentType.choices)
@@ -138,7 +141,9 @@ class ExportRecord(models.Model):
     xero_total = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     total_difference = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     total_note = models.CharField(max_length=300, blank=True)
-    job = models.ForeignKey("BulkJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="records")
+    # Served by the (job, state) index below, not one of its own (see organisation).
+    job = models.ForeignKey("BulkJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="records",
+                            db_index=False)
     # Drift (#16): the document's state in Xero as last seen (models.drift.XeroDrift), Xero's
     # Status, what Xero says is paid and due, the Total we compare against (as sent, or as
     # accepted) and Xero's Total when it differs, Xero's UpdatedDateUTC of what we applied
