@@ -81,3 +81,14 @@ def test_a_refused_form_is_answered_in_place_and_keeps_nothing(admin_client, org
     response = admin_client.post(f"/o/{org.slug}/api-keys/new/", {"name": ""})
     assert response.status_code == 400 and not APIKey.objects.exists()
     assert not [k for k in admin_client.session.keys() if k.startswith("shown_once:")]
+
+
+def test_the_webhooks_page_names_each_endpoints_events_in_words_with_their_codes(admin_client, org, admin_user):
+    from xero_connect.models import WebhookEvent
+    from xero_connect.services import webhooks_out
+    webhooks_out.endpoint_create(organisation=org, actor=admin_user, url="http://127.0.0.1:9/a",
+                                 events=[WebhookEvent.DOCUMENT_FAILED, WebhookEvent.DOCUMENT_EXPORTED])
+    webhooks_out.endpoint_create(organisation=org, actor=admin_user, url="http://127.0.0.1:9/b")
+    page = admin_client.get(f"/o/{org.slug}/webhooks/").content.decode()
+    assert "A document is in Xero <code>document.exported</code>; A document failed to export" in page
+    assert "All events" in page

@@ -46,6 +46,10 @@ class WebhookEndpoint(models.Model):
         """Raises crypto.TokenDecryptionError when no configured key opens it."""
         return self.secret_encrypted.reveal()
 
+    def event_choices(self) -> list[tuple[str, str]]:
+        """[(event code, its words)] of the events it hears, in WebhookEvent's order; [] = all."""
+        return [(value, label) for value, label in WebhookEvent.choices if value in self.events]
+
     def wants(self, event_type: str) -> bool:
         return not self.events or event_type in self.events
 
