@@ -177,11 +177,9 @@ def _drain(*, organisation_id: int, max_seconds: float | None) -> DrainResult:
         # periodic refresh): counting the jobs costs more than the batch it did.
         if result.jobs and not (yielded and time.monotonic() < next_job_refresh):
             jobs_refresh(job_ids=result.jobs)
-    if yielded:
-        with transaction.atomic():
-            kick_drains(organisation_id=organisation_id, queued=1)
-    elif time.monotonic() >= deadline and ExportRecord.objects.filter(
-            organisation_id=organisation_id, state=ExportState.QUEUED).filter(due_filter(timezone.now())).exists():
+    # A run that gave its worker back, or ran out of time with items due, queues its continuation.
+    if yielded or (time.monotonic() >= deadline and ExportRecord.objects.filter(
+            organisation_id=organisation_id, state=ExportState.QUEUED).filter(due_filter(timezone.now())).exists()):
         with transaction.atomic():
             kick_drains(organisation_id=organisation_id, queued=1)
     log.info("xero.exports.drain organisation=%s calls=%s exported=%s failed=%s rescheduled=%s waiting=%s",
