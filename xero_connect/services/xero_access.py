@@ -88,14 +88,14 @@ class BudgetedAccountingApi(AccountingApi):
     """An AccountingApi whose every request holds a slot of the shared budget (module doc)."""
 
     def __init__(self, *, tenant_id: str, token_provider, max_wait: float, deadline: float | None = None,
-                 release_with_next_call: bool = False):
+                 release_with_next_call: bool = False, connection_id: int | None = None):
         super().__init__(tenant_id=tenant_id, token_provider=token_provider)
         self.max_wait = max_wait
         self.deadline = deadline  # time.monotonic() after which no wait may end
         self.rate_limited_until: datetime | None = None  # set when Xero answered 429
         self._held: ratelimits.Reservation | None = None
         self.release_with_next_call = release_with_next_call
-        self.connection_id: int | None = None  # the XeroConnection whose tokens it uses (api_for)
+        self.connection_id = connection_id  # the XeroConnection whose tokens it uses (api_for); None at sign-in
         # A finished call whose slot (and headers) the next reservation gives back (and books).
         self._finished: tuple[ratelimits.Reservation, Limits | None] | None = None
         # The earliest moment this client's next call can start (one pacing interval after its
@@ -166,10 +166,9 @@ def api_for(connection: XeroConnection, *, max_wait: float = BACKGROUND_MAX_WAIT
     def token_provider(stale_token):
         return tokens.access_token(connection_id, stale_token=stale_token)
 
-    api = BudgetedAccountingApi(tenant_id=connection.tenant_id, token_provider=token_provider, max_wait=max_wait,
-                                deadline=deadline, release_with_next_call=release_with_next_call)
-    api.connection_id = connection_id
-    return api
+    return BudgetedAccountingApi(tenant_id=connection.tenant_id, token_provider=token_provider, max_wait=max_wait,
+                                 deadline=deadline, release_with_next_call=release_with_next_call,
+                                 connection_id=connection_id)
 
 
 def api_for_new_sign_in(*, tenant_id: str, access_token: str,
