@@ -23,7 +23,7 @@ from django.utils import timezone
 from ...config import xero_config
 from ...models import DocumentLine, DocumentType, ExportAttempt, ExportRecord, ExportState
 from .. import payloads
-from .enqueue import due_filter
+from .enqueue import due_filter, organisations_with
 
 log = logging.getLogger("xero.exports")
 Outcome = ExportAttempt.Outcome
@@ -80,18 +80,29 @@ def idempotency_key(*, tenant_id: str, resource: str, method: str, items: list[I
 def exports_recover_stale(*, organisation_id: int | None = None) -> int:
     """Records found "exporting" with a claim older than the lease: their worker died. Those
     with a call in flight are in doubt (looked up in Xero before sending again); the others
-    simply go back in the queue. Returns how many were recovered."""
+    simply go back in the queue. Without `organisation_id`, every organisation's (found one
+    organisation at a time through the work index). Returns how many were recovered (at most
+    STALE_RECOVERY_MAX per call)."""
     now = timezone.now()
     cutoff = now - timedelta(seconds=xero_config().export_claim_lease)
     stale = ExportRecord.objects.filter(state=ExportState.EXPORTING, claimed_at__lt=cutoff)
-    if organisation_id:
-        stale = stale.filter(organisation_id=organisation_id)
-    ids = list(stale.values_list("pk", flat=True)[:STALE_RECOVERY_MAX])
+    org_ids = [organisation_id] if organisation_id else organisations_with(stale)
+    recovered = 0
+    for org_id in org_ids:
+        recovered += _recover(stale.filter(organisation_id=org_id), now=now,
+                              limit=STALE_RECOVERY_MAX - recovered)
+        if recovered >= STALE_RECOVERY_MAX:
+            break
+    return recovered
+
+
+def _recover(stale, *, now, limit: int) -> int:
+    ids = list(stale.values_list("pk", flat=True)[:limit])
     if not ids:
         return 0
     with transaction.atomic():
         in_flight = set(ExportAttempt.objects.filter(record_id__in=ids, outcome="").values_list("record_id", flat=True))
-        base = ExportRecord.objects.filter(pk__in=ids, state=ExportState.EXPORTING, claimed_at__lt=cutoff)
+        base = stale.filter(pk__in=ids)
         base.filter(pk__in=in_flight).update(state=ExportState.QUEUED, in_doubt=True, next_attempt_at=now,
                                              claimed_by="")
         base.exclude(pk__in=in_flight).update(state=ExportState.QUEUED, next_attempt_at=now, claimed_by="")
@@ -118,23 +129,35 @@ def _claim(*, organisation_id: int, doc_types: list[str], limit: int) -> list[Ex
         keys = {key for _, in_doubt, key in rows if in_doubt and key}
         if keys:  # only a batch holding in-doubt records pays for finding their batch mates
             mates = _in_doubt_batch_mates(organisation_id=organisation_id, doc_types=doc_types, ids=ids, keys=keys)
-            ExportRecord.objects.filter(pk__in=mates, state=ExportState.QUEUED).update(
-                state=ExportState.EXPORTING, claimed_at=now, claimed_by=token)
+            _by_pk(mates, state=ExportState.QUEUED).update(state=ExportState.EXPORTING, claimed_at=now,
+                                                           claimed_by=token)
             ids += mates
     lines = Prefetch("document__lines", queryset=DocumentLine.objects.order_by("position", "id"))
     related = ["document"]
     if DocumentType.PAYMENT in doc_types:  # a payment needs the Xero id of the invoice it pays
         related.append("document__paid_document__export_record")
     # Read by primary key (the ids just claimed; `claimed_by` still decides which are ours),
-    # without the columns no step of the export reads.
-    return list(ExportRecord.objects.filter(pk__in=ids, claimed_by=token, state=ExportState.EXPORTING)
-                .select_related(*related).defer(*CLAIM_UNREAD).prefetch_related(lines).order_by("pk"))
+    # without the columns no step of the export reads. The state is checked here, not in SQL
+    # (see _by_pk).
+    return [r for r in ExportRecord.objects.filter(pk__in=ids, claimed_by=token).select_related(*related)
+            .defer(*CLAIM_UNREAD).prefetch_related(lines).order_by("pk") if r.state == ExportState.EXPORTING]
+
+
+def _by_pk(ids, *, state: str):
+    """Records `ids`, known to be in `state` because this transaction locked them so (SELECT …
+    FOR UPDATE SKIP LOCKED, PostgreSQL): reached by primary key. A `state = …` condition
+    would be true and, worse, would offer the planner the partial work index: with statistics
+    taken while the queue was empty it believes one record is queued and scans the whole index
+    (every organisation's queue) instead of 50 primary keys. SQLite takes no row locks, so
+    there the state is still checked (one writer at a time: the check and the write agree)."""
+    records = ExportRecord.objects.filter(pk__in=ids)
+    return records if db_connection.features.has_select_for_update_skip_locked else records.filter(state=state)
 
 
 def _claim_update(candidates, *, now, token: str) -> list[tuple]:
     """Take the `candidates` (a queryset of pks, locked with SKIP LOCKED on PostgreSQL) in one
-    statement: UPDATE … SET state=exporting WHERE id IN (candidates) AND state=queued
-    RETURNING (id, in_doubt, idempotency_key). PostgreSQL and SQLite ≥ 3.35 both run it."""
+    statement: UPDATE … SET state=exporting WHERE id IN (candidates) RETURNING (id, in_doubt,
+    idempotency_key). PostgreSQL and SQLite ≥ 3.35 both run it."""
     meta = ExportRecord._meta
     qn = db_connection.ops.quote_name
     sub_sql, sub_params = candidates.query.sql_with_params()
@@ -144,18 +167,22 @@ def _claim_update(candidates, *, now, token: str) -> list[tuple]:
     table = qn(meta.db_table)
     # MATERIALIZED: the candidates are chosen once (as an IN (subquery) PostgreSQL may run the
     # LIMITed, SKIP LOCKED subquery again per row and take more than the batch).
-    # On PostgreSQL the rows are then reached by primary key (= ANY(ARRAY(…)), an index scan
-    # whatever the statistics say): as `IN (SELECT …)`, with statistics older than a large
-    # enqueue (few "queued" rows as far as the planner knows) it read every queued record
-    # through the state index at each claim — 20–40 ms of the server's CPU per batch.
-    ours = "= ANY(ARRAY(SELECT c.pk FROM c))" if db_connection.vendor == "postgresql" else "IN (SELECT c.pk FROM c)"
+    # On PostgreSQL the rows are then reached by primary key alone (= ANY(ARRAY(…))): they are
+    # locked, and FOR UPDATE re-checked `state = queued` on each. With a state condition here too,
+    # and statistics older than a large enqueue (few "queued" rows as far as the planner knows),
+    # it read every queued record through an index holding the state at each claim — 20–60 ms
+    # of the server's CPU per batch (see _by_pk). SQLite, which locks no rows, checks the state.
+    if db_connection.features.has_select_for_update_skip_locked:
+        ours, params = "= ANY(ARRAY(SELECT c.pk FROM c))", []
+    else:
+        ours, params = f"IN (SELECT c.pk FROM c) AND {table}.{col['state']} = %s", [ExportState.QUEUED]
     sql = (f"WITH c AS MATERIALIZED ({sub_sql}) "
            f"UPDATE {table} SET {col['state']} = %s, {col['claimed_at']} = %s, {col['claimed_by']} = %s "
-           f"WHERE {table}.{pk} {ours} AND {table}.{col['state']} = %s "
+           f"WHERE {table}.{pk} {ours} "
            f"RETURNING {table}.{pk}, {table}.{col['in_doubt']}, {table}.{col['idempotency_key']}")
     claimed_at = meta.get_field("claimed_at").get_db_prep_save(now, db_connection)
     with db_connection.cursor() as cursor:
-        cursor.execute(sql, [*sub_params, ExportState.EXPORTING, claimed_at, token, ExportState.QUEUED])
+        cursor.execute(sql, [*sub_params, ExportState.EXPORTING, claimed_at, token, *params])
         return [(pk_, bool(in_doubt), key) for pk_, in_doubt, key in cursor.fetchall()]
 
 

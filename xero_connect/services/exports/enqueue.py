@@ -4,12 +4,12 @@ import logging
 import math
 
 from django.db import transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from ... import task_queue
 from ...config import xero_config
-from ...models import BulkJob, ExportRecord, ExportState
+from ...models import BulkJob, ExportRecord, ExportState, Organisation
 from ...selectors.exports import in_other_xero_organisation, range_records
 from ..payloads import KINDS
 from .jobs import jobs_refresh
@@ -170,3 +170,16 @@ def exports_release_needs_mapping(*, organisation, actor=None) -> int:
 
 def due_filter(now) -> Q:
     return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+
+
+def organisations_with(records) -> list[int]:
+    """Ids of the organisations holding at least one of `records` (an ExportRecord queryset in a
+    work state — queued, exporting, waiting — not yet narrowed to an organisation): one EXISTS
+    per organisation through the ledger's partial work index, so the cost follows the number of
+    organisations, never the ledger's size, whatever the planner's statistics say."""
+    # A correlated subquery with LIMIT 1 (not EXISTS, which the planner may turn into a hash join
+    # over every matching record): run once per organisation, with the organisation in the index
+    # condition.
+    first = records.filter(organisation_id=OuterRef("pk")).order_by().values("pk")[:1]
+    return list(Organisation.objects.annotate(first_record=Subquery(first)).filter(first_record__isnull=False)
+                .order_by("pk").values_list("pk", flat=True))

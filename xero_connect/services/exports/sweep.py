@@ -7,7 +7,7 @@ from django.utils import timezone
 from ...models import ExportRecord, ExportState, Organisation
 from ...selectors.connections import current_connection
 from ..xero_access import connection_usable
-from .enqueue import due_filter, exports_release_waiting, kick_drains
+from .enqueue import due_filter, exports_release_waiting, kick_drains, organisations_with
 from .claims import exports_recover_stale
 
 log = logging.getLogger("xero.exports")
@@ -19,14 +19,11 @@ def exports_sweep() -> int:
     exports_recover_stale()
     now = timezone.now()
     started = 0
-    waiting_orgs = set(ExportRecord.objects.filter(state=ExportState.WAITING_FOR_CONNECTION)
-                       .values_list("organisation_id", flat=True).distinct())
+    waiting_orgs = organisations_with(ExportRecord.objects.filter(state=ExportState.WAITING_FOR_CONNECTION))
     for org in Organisation.objects.filter(pk__in=waiting_orgs):
         if connection_usable(current_connection(organisation=org)):
             exports_release_waiting(organisation=org)
-    due = (ExportRecord.objects.filter(state=ExportState.QUEUED).filter(due_filter(now))
-           .values_list("organisation_id", flat=True).distinct())
-    for org_id in set(due):
+    for org_id in organisations_with(ExportRecord.objects.filter(state=ExportState.QUEUED).filter(due_filter(now))):
         with transaction.atomic():
             kick_drains(organisation_id=org_id, queued=1)
         started += 1
