@@ -48,7 +48,7 @@ from ..xero_access import NoCallSlot, api_for, connection_usable, record_xero_fa
 from .claims import (DrainResult, Item, _claim, _next_resource, _original_batches, exports_recover_stale,
                      idempotency_key)
 from .enqueue import due_filter, kick_drains
-from .jobs import jobs_refresh
+from .jobs import jobs_finish_if_done, jobs_refresh
 from .lookups import _lookup, _lookup_failed
 from .outcomes import (_fail, _finish_open_attempts, _outage_wait, _record_elements, _requeue, _save, _send_starts,
                        _unavailable, _whole_batch_refused, park_waiting)
@@ -68,6 +68,13 @@ MIN_INLINE_SLEEP = 0.01  # seconds
 YIELD_WAIT_SECONDS = 0.25
 # How often a drain asks the broker whether a task waits for a worker (one query).
 YIELD_CHECK_SECONDS = 1.0
+# A drain counts its jobs' records (for their stored counts) every XERO_EXPORT_PERIODIC_SECONDS,
+# or less often for a big job: at most this many records per second on average (a 3,000-record
+# job every 3 s, a 100,000-record job every 100 s). So counting costs a bounded amount per batch
+# whatever the job's size (issue #18), where a fixed period cost a job the square of its size.
+# The progress bar counts live (selectors.exports.job_progress); a job is finished and counted
+# as soon as nothing of it is left to send (jobs.jobs_finish_if_done).
+JOB_COUNT_RECORDS_PER_SECOND = 1000
 
 
 def schedule_drain(*, organisation_id: int, at) -> None:
@@ -114,7 +121,8 @@ def _drain(*, organisation_id: int, max_seconds: float | None) -> DrainResult:
     # XERO_EXPORT_PERIODIC_SECONDS (and the counts once more at the end), and the resource goes
     # on being drained while it fills whole batches.
     periodic = xero_config().export_periodic_seconds
-    next_recovery = next_job_refresh = next_connection_check = 0.0
+    next_recovery = next_connection_check = 0.0
+    next_job_refresh = time.monotonic() + periodic
     connection = None
     api = None  # the run's budgeted client, for `connection`
     yielded = False
@@ -168,15 +176,16 @@ def _drain(*, organisation_id: int, max_seconds: float | None) -> DrainResult:
             if not _process_batch(records, resource, connection, organisation_id, result, api):
                 break
             if time.monotonic() >= next_job_refresh:
-                jobs_refresh(job_ids=result.jobs)
-                next_job_refresh = time.monotonic() + periodic
+                counted = jobs_refresh(job_ids=result.jobs)
+                next_job_refresh = time.monotonic() + max(periodic, counted / JOB_COUNT_RECORDS_PER_SECOND)
     finally:
         if api is not None:
             api.close()
-        # A run that gave its worker back leaves the counts to its continuation (and to the
-        # periodic refresh): counting the jobs costs more than the batch it did.
-        if result.jobs and not (yielded and time.monotonic() < next_job_refresh):
-            jobs_refresh(job_ids=result.jobs)
+        # A job with nothing left to send is counted and finished now; one still under way is
+        # left to the periodic count (a run that gave its worker back after one batch would
+        # otherwise count the whole job per batch).
+        if result.jobs:
+            jobs_finish_if_done(job_ids=result.jobs)
     # A run that gave its worker back, or ran out of time with items due, queues its continuation.
     if yielded or (time.monotonic() >= deadline and ExportRecord.objects.filter(
             organisation_id=organisation_id, state=ExportState.QUEUED).filter(due_filter(timezone.now())).exists()):

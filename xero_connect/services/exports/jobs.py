@@ -31,10 +31,13 @@ def job_summary(job: BulkJob) -> str:
     return ", ".join(parts) + "."
 
 
-def jobs_refresh(*, job_ids) -> None:
-    """Store each job's counts; a job with nothing queued or being sent is done."""
+def jobs_refresh(*, job_ids) -> int:
+    """Store each job's counts; a job with nothing queued or being sent is done. Returns how
+    many records were counted (the cost: one index-only count per job, in the job's size)."""
+    counted = 0
     for job in BulkJob.objects.filter(pk__in=set(j for j in job_ids if j)):
         counts = job_counts(job)
+        counted += sum(counts.values())
         job.done = counts.get(ExportState.EXPORTED, 0)
         job.failed = counts.get(ExportState.FAILED, 0)
         job.waiting = counts.get(ExportState.WAITING_FOR_CONNECTION, 0)
@@ -52,3 +55,15 @@ def jobs_refresh(*, job_ids) -> None:
             job.started_at = job.started_at or timezone.now()
             fields += ["status", "started_at"]
         job.save(update_fields=fields)
+    return counted
+
+
+def jobs_finish_if_done(*, job_ids) -> None:
+    """Refresh the jobs among `job_ids` that have nothing left queued or being sent (which
+    finishes them, with their summary): one EXISTS each through the (job, state) index, bounded
+    whatever the job's size; a job still under way is not counted here (see
+    drain.JOB_COUNT_RECORDS_PER_SECOND)."""
+    done = [job_id for job_id in set(job_ids) if job_id and not ExportRecord.objects.filter(
+        job_id=job_id, state__in=PENDING).exists()]
+    if done:
+        jobs_refresh(job_ids=done)
