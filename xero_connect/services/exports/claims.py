@@ -223,8 +223,11 @@ def _original_batches(items: list[Item], was_in_doubt: dict[int, str]) -> list[l
             by_key.setdefault(key, []).append(it)
     members: dict[str, set] = {}
     if by_key:
-        for key, pk in ExportRecord.objects.filter(idempotency_key__in=list(by_key)).values_list(
-                "idempotency_key", "pk"):
+        # A request's elements are one organisation's (the key has no index: this rare path reads
+        # that organisation's ledger through an index that starts with it, not every ledger).
+        organisation_id = items[0].record.organisation_id
+        for key, pk in ExportRecord.objects.filter(organisation_id=organisation_id, idempotency_key__in=list(by_key)
+                                                   ).values_list("idempotency_key", "pk"):
             members.setdefault(key, set()).add(pk)
     # A group with a member found in Xero (so that request was answered) or elsewhere goes
     # with the rest, under a new key.
