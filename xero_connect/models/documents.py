@@ -172,7 +172,6 @@ class ExportRecord(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["organisation", "xero_drift"]),
-            models.Index(fields=["tenant_id", "xero_id"]),
             models.Index(fields=["organisation", "doc_type", "doc_date"]),
             # The work index (issue #18): a claim reads its batch in this order and stops after 50
             # rows, whatever the queue's length. Partial: only records on their way hold an entry,
@@ -188,7 +187,9 @@ class ExportRecord(models.Model):
                                                          ExportState.WAITING_FOR_CONNECTION])),
             # A job's counts by state are read from the index.
             models.Index(fields=["job", "state"], name="exportrecord_job_state_idx"),
-            # The admin's ledger changelist (newest first) and its search by exact Xero id.
+            # The admin's ledger changelist (newest first) and its search by exact Xero id; a
+            # Xero id (a GUID) also finds the records drift and webhooks look up (no index on the
+            # tenant: the send start, which writes it, then touches no indexed column).
             models.Index(fields=["doc_date", "id"], name="exportrecord_date_idx"),
             models.Index(fields=["xero_id"], name="exportrecord_xero_id_idx"),
             # The portal's 30-day picture (selectors.portal.daily_activity) counts exports per day
