@@ -235,6 +235,13 @@ def child(args) -> None:
            "states": dict(ExportRecord.objects.filter(organisation=org).values_list("state").annotate(
                n=__import__("django.db.models", fromlist=["Count"]).Count("id")).order_by())}
     assert BulkJob.objects.filter(pk=job.pk).exists()
+    if connection.vendor == "postgresql":  # how many ledger updates wrote no index entry (HOT)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_force_next_flush()")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = %s",
+                           [ExportRecord._meta.db_table])
+            out["ledger_updates"], out["ledger_hot_updates"] = cursor.fetchone()
     print("RESULT " + json.dumps(out), flush=True)
 
 
@@ -317,7 +324,9 @@ def main():
         print(f"{r['vendor']:<11}{r['documents']:>10,}{r['exported']:>10,}{r['documents'] / total_cpu:>12,.0f}"
               f"{r['cpu']:>9.2f}s{(r['backend_cpu'] or 0):>10.2f}s{r['sql'] / max(r['calls'], 1):>11.1f}"
               f"{r['peak_mib']:>8.0f}Mi{r['enqueue_cpu']:>9.2f}s{r['enqueue_peak_mib']:>8.0f}Mi")
-        print(f"{'':<11}{r['calls']} calls, {r['sql']} statements")
+        hot = (f"; ledger rows updated {r['ledger_updates']:,}, of which HOT (no index entry written) "
+               f"{r['ledger_hot_updates']:,}" if "ledger_updates" in r else "")
+        print(f"{'':<11}{r['calls']} calls, {r['sql']} statements{hot}")
         if r["exported"] != r["documents"] or r["job_done"] != r["documents"]:
             print(f"  !! not everything was exported: states {r['states']}, job {r['job_status']} "
                   f"{r['job_done']}/{r['job_total']}")
