@@ -200,7 +200,7 @@ def _in_doubt_batch_mates(*, organisation_id: int, doc_types: list[str], ids: li
 
 def _next_resource(*, organisation_id: int) -> tuple[str, list[str]] | None:
     """The resource with due work, invoices first (payments need their invoice's Xero id):
-    one bounded EXISTS per resource (the claim index), never a read of the whole queue."""
+    one bounded EXISTS per resource (the ledger's work index), never a read of the whole queue."""
     now = timezone.now()
     queued = ExportRecord.objects.filter(organisation_id=organisation_id, state=ExportState.QUEUED).filter(
         due_filter(now))

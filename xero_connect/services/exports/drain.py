@@ -118,7 +118,8 @@ def _drain(*, organisation_id: int, max_seconds: float | None) -> DrainResult:
     max_inline = xero_config().export_max_inline_wait
     # Per batch, only what the batch needs: recovering dead workers' claims and refreshing the
     # jobs' counts (each reads the whole job or the organisation's claims) happen every
-    # XERO_EXPORT_PERIODIC_SECONDS (and the counts once more at the end), and the resource goes
+    # XERO_EXPORT_PERIODIC_SECONDS (the counts less often for a big job, see
+    # JOB_COUNT_RECORDS_PER_SECOND, and once more when a job is finished), and the resource goes
     # on being drained while it fills whole batches.
     periodic = xero_config().export_periodic_seconds
     next_recovery = next_connection_check = 0.0

@@ -174,7 +174,7 @@ def due_filter(now) -> Q:
 
 def organisations_with(records) -> list[int]:
     """Ids of the organisations holding at least one of `records` (an ExportRecord queryset in a
-    work state — queued, exporting, waiting — not yet narrowed to an organisation): one EXISTS
+    work state — queued, exporting, waiting — not yet narrowed to an organisation): one look-up
     per organisation through the ledger's partial work index, so the cost follows the number of
     organisations, never the ledger's size, whatever the planner's statistics say."""
     # A correlated subquery with LIMIT 1 (not EXISTS, which the planner may turn into a hash join
