@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('xero_connect', '0016_ledger_work_index_partial'),
+        ('xero_connect', '0016_ledger_queue_index_partial'),
     ]
 
     operations = [

@@ -81,8 +81,8 @@ def exports_recover_stale(*, organisation_id: int | None = None) -> int:
     """Records found "exporting" with a claim older than the lease: their worker died. Those
     with a call in flight are in doubt (looked up in Xero before sending again); the others
     simply go back in the queue. Without `organisation_id`, every organisation's (found one
-    organisation at a time through the work index). Returns how many were recovered (at most
-    STALE_RECOVERY_MAX per call)."""
+    organisation at a time, by an index that starts with the organisation and the state).
+    Returns how many were recovered (at most STALE_RECOVERY_MAX per call)."""
     now = timezone.now()
     cutoff = now - timedelta(seconds=xero_config().export_claim_lease)
     stale = ExportRecord.objects.filter(state=ExportState.EXPORTING, claimed_at__lt=cutoff)
@@ -146,7 +146,7 @@ def _claim(*, organisation_id: int, doc_types: list[str], limit: int) -> list[Ex
 def _by_pk(ids, *, state: str):
     """Records `ids`, known to be in `state` because this transaction locked them so (SELECT …
     FOR UPDATE SKIP LOCKED, PostgreSQL): reached by primary key. A `state = …` condition
-    would be true and, worse, would offer the planner the partial work index: with statistics
+    would be true and, worse, would offer the planner the partial queue index: with statistics
     taken while the queue was empty it believes one record is queued and scans the whole index
     (every organisation's queue) instead of 50 primary keys. SQLite takes no row locks, so
     there the state is still checked (one writer at a time: the check and the write agree)."""
@@ -200,7 +200,7 @@ def _in_doubt_batch_mates(*, organisation_id: int, doc_types: list[str], ids: li
 
 def _next_resource(*, organisation_id: int) -> tuple[str, list[str]] | None:
     """The resource with due work, invoices first (payments need their invoice's Xero id):
-    one bounded EXISTS per resource (the ledger's work index), never a read of the whole queue."""
+    one bounded EXISTS per resource (the ledger's queue index), never a read of the whole queue."""
     now = timezone.now()
     queued = ExportRecord.objects.filter(organisation_id=organisation_id, state=ExportState.QUEUED).filter(
         due_filter(now))

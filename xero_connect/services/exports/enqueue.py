@@ -175,8 +175,9 @@ def due_filter(now) -> Q:
 def organisations_with(records) -> list[int]:
     """Ids of the organisations holding at least one of `records` (an ExportRecord queryset in a
     work state — queued, exporting, waiting — not yet narrowed to an organisation): one look-up
-    per organisation through the ledger's partial work index, so the cost follows the number of
-    organisations, never the ledger's size, whatever the planner's statistics say."""
+    per organisation through an index that starts with the organisation and the state (the
+    ledger's queue index, or its day index for the other states), so the cost follows the
+    number of organisations, never the ledger's size, whatever the planner's statistics say."""
     # A correlated subquery with LIMIT 1 (not EXISTS, which the planner may turn into a hash join
     # over every matching record): run once per organisation, with the organisation in the index
     # condition.

@@ -22,6 +22,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='exportrecord',
-            index=models.Index(condition=models.Q(('state__in', ['queued', 'exporting', 'waiting'])), fields=['organisation', 'state', 'next_attempt_at', 'id'], name='exportrecord_work_idx'),
+            index=models.Index(condition=models.Q(('state', 'queued')), fields=['organisation', 'state', 'next_attempt_at', 'id'], name='exportrecord_queue_idx'),
         ),
     ]
