@@ -15,7 +15,8 @@ from django.utils import timezone
 from tests import factories
 from xero_connect.models import DocumentLine, DocumentType, ExportRecord, ExportState, SourceDocument
 from xero_connect.services import exports
-from xero_connect.services.exports.claims import _claim, exports_recover_stale
+from xero_connect.services.exports.claims import (NEXT_RESOURCE_LOOKAHEAD, _claim, _next_resource,
+                                                   exports_recover_stale)
 from xero_connect.services.exports.enqueue import due_filter, organisations_with
 
 postgresql_only = pytest.mark.skipif(db_connection.vendor != "postgresql",
@@ -25,9 +26,9 @@ OTHERS_QUEUED = 2000   # another organisation's queue, which a claim must not re
 OURS_QUEUED = 60
 
 
-def _ledger(org, n):
+def _ledger(org, n, doc_type=DocumentType.SALES_INVOICE):
     docs = SourceDocument.objects.bulk_create([SourceDocument(
-        organisation=org, doc_type=DocumentType.SALES_INVOICE, number=f"{org.slug}-{i:05d}",
+        organisation=org, doc_type=doc_type, number=f"{org.slug}-{doc_type}-{i:05d}",
         date=date.today() - timedelta(days=i % 28), due_date=date.today(), contact_name="Customer")
         for i in range(n)])
     DocumentLine.objects.bulk_create([DocumentLine(document=d, description="Line", quantity=1, unit_amount="10.00",
@@ -115,3 +116,34 @@ def test_on_sqlite_a_claim_walks_the_queue_index_in_order(stale_statistics):
         cursor.execute("EXPLAIN QUERY PLAN " + claim)
         plan = " | ".join(row[-1] for row in cursor.fetchall())
     assert "exportrecord_queue_idx" in plan and "TEMP B-TREE" not in plan, plan
+
+
+@postgresql_only
+def test_choosing_the_next_resource_reads_a_bounded_part_of_the_queue(stale_statistics):
+    """The big organisation's queue holds only invoices; asked first for invoices, a queue of
+    payments was read whole before payments were tried."""
+    big, ours = stale_statistics
+    _ledger(ours, OTHERS_QUEUED, doc_type=DocumentType.PAYMENT)
+    ExportRecord.objects.filter(organisation=ours).update(state=ExportState.QUEUED, next_attempt_at=timezone.now())
+    ExportRecord.objects.filter(organisation=ours, doc_type=DocumentType.SALES_INVOICE).update(
+        state=ExportState.EXPORTED)
+    found = []
+    statements = _statements(lambda: found.append(_next_resource(organisation_id=ours.pk)))
+    assert found == [("Payments", [DocumentType.PAYMENT])]
+    for sql, params in statements:
+        touched = _rows_touched(sql, params)
+        assert touched <= NEXT_RESOURCE_LOOKAHEAD + 10, (touched, sql[:300])
+
+
+def test_invoices_go_before_payments_and_a_queue_of_payments_is_still_found(admin_user):
+    org = factories.make_organisation("Order Ltd", slug="order")
+    _ledger(org, 5, doc_type=DocumentType.PAYMENT)
+    ExportRecord.objects.filter(organisation=org).update(state=ExportState.QUEUED, next_attempt_at=None)
+    assert _next_resource(organisation_id=org.pk) == ("Payments", [DocumentType.PAYMENT])
+    _ledger(org, 5, doc_type=DocumentType.BILL)
+    ExportRecord.objects.filter(organisation=org, doc_type=DocumentType.BILL).update(
+        state=ExportState.QUEUED, next_attempt_at=timezone.now())
+    resource, _ = _next_resource(organisation_id=org.pk)
+    assert resource == "Invoices"
+    ExportRecord.objects.filter(organisation=org).update(next_attempt_at=timezone.now() + timedelta(hours=1))
+    assert _next_resource(organisation_id=org.pk) is None  # nothing due yet

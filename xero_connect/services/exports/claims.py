@@ -1,8 +1,10 @@
 """Claims: which records a worker holds, and the key they are sent under (rules 1 and 2 of the
 drain, see drain.py).
 
-- `_claim` takes a batch in one `UPDATE … SET state=exporting WHERE … AND state=queued` (SELECT …
-  FOR UPDATE SKIP LOCKED first on PostgreSQL), with the in-doubt records' batch mates;
+- `_claim` takes a batch in one `UPDATE … SET state=exporting WHERE id IN (…)`: the candidates are
+  chosen `state=queued … FOR UPDATE SKIP LOCKED` on PostgreSQL (which re-checks the state on each
+  row it locks), checked `state=queued` again in the UPDATE on SQLite; with the in-doubt records'
+  batch mates;
 - `idempotency_key` is derived from the tenant, the resource and each record's id, generation and
   payload hash: the same batch rebuilt gives the same key;
 - `exports_recover_stale` puts back the claims of a worker that died (in doubt if a call was in
@@ -32,6 +34,9 @@ WORKER_ID = f"{socket.gethostname()}:{uuid.uuid4().hex[:6]}"
 # (XERO_FACTS.md, "Idempotency-Key"): 4 + 64 hex digits of SHA-256. Changing it would give every
 # in-doubt batch a new key, so a resend could land twice.
 IDEMPOTENCY_KEY_PREFIX = "xc1-"
+# Due records whose resources _next_resource looks at (4 batches' worth): the next resource is
+# chosen among them, so the choice reads a bounded part of the queue.
+NEXT_RESOURCE_LOOKAHEAD = 200
 # Stale claims put back per call of exports_recover_stale (every loop bounded): a drain calls it
 # every XERO_EXPORT_PERIODIC_SECONDS and the sweeper once a minute, so more are taken next time.
 STALE_RECOVERY_MAX = 5000
@@ -199,14 +204,21 @@ def _in_doubt_batch_mates(*, organisation_id: int, doc_types: list[str], ids: li
 
 
 def _next_resource(*, organisation_id: int) -> tuple[str, list[str]] | None:
-    """The resource with due work, invoices first (payments need their invoice's Xero id):
-    one bounded EXISTS per resource (the ledger's queue index), never a read of the whole queue."""
+    """The resource to send next for the organisation, as (resource, its doc types), or None when
+    nothing is due. Invoices first (payments need their invoice's Xero id), among the resources of
+    the next NEXT_RESOURCE_LOOKAHEAD due records in queue order: two reads of at most that many
+    entries of the queue index (due by time, and never scheduled), whatever the queue holds. A
+    check per resource read the whole queue when it held none of the resource asked for (a queue
+    of payments, asked for invoices). The order is best effort: a payment claimed before its
+    invoice is deferred by the pre-flight, not failed."""
     now = timezone.now()
-    queued = ExportRecord.objects.filter(organisation_id=organisation_id, state=ExportState.QUEUED).filter(
-        due_filter(now))
+    queued = ExportRecord.objects.filter(organisation_id=organisation_id, state=ExportState.QUEUED).order_by(
+        "next_attempt_at", "pk").values_list("doc_type", flat=True)
+    present = set(queued.filter(next_attempt_at__lte=now)[:NEXT_RESOURCE_LOOKAHEAD])
+    present |= set(queued.filter(next_attempt_at__isnull=True)[:NEXT_RESOURCE_LOOKAHEAD])
     for resource in payloads.RESOURCE_ORDER:
         types = list(payloads.DOC_TYPES_BY_RESOURCE[resource])
-        if queued.filter(doc_type__in=types).exists():
+        if present.intersection(types):
             return resource, types
     return None
 
