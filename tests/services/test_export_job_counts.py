@@ -54,3 +54,31 @@ def test_a_job_still_under_way_is_not_counted_at_the_end_of_a_run_but_shows_live
     job.refresh_from_db()
     assert (job.status, job.done) == (BulkJob.Status.DONE, 60)
     assert not records(org).exclude(state=ExportState.EXPORTED).exists()
+
+
+def test_a_job_whose_items_a_newer_job_took_over_is_finished_not_left_running(org, admin_user, connection, xero,
+                                                                               django_capture_on_commit_callbacks):
+    for i in range(3):
+        make_invoice(org, f"INV-{i:04d}")
+    with django_capture_on_commit_callbacks(execute=False):  # no worker runs: the items stay queued
+        first = exports.exports_enqueue_range(organisation=org, actor=admin_user, date_from=None, date_to=None)
+        second = exports.exports_enqueue_selected(organisation=org, actor=admin_user,
+                                                  record_ids=list(records(org).values_list("pk", flat=True)))
+    first.refresh_from_db()
+    assert first.status == BulkJob.Status.DONE  # nothing of it is left: its items go with the newer job
+    assert set(records(org).values_list("job_id", flat=True)) == {second.pk}
+    drain(org)
+    second.refresh_from_db()
+    assert (second.status, second.done) == (BulkJob.Status.DONE, 3)
+
+
+def test_the_sweeper_finishes_a_running_job_with_nothing_left_to_send(org, admin_user, connection, xero):
+    for i in range(3):
+        make_invoice(org, f"INV-{i:04d}")
+    job = exports.exports_enqueue_range(organisation=org, actor=admin_user, date_from=None, date_to=None)
+    drain(org)
+    # As when its last records were finished by a run that knew them under another job.
+    BulkJob.objects.filter(pk=job.pk).update(status=BulkJob.Status.RUNNING, done=0, summary="")
+    exports.exports_sweep()
+    job.refresh_from_db()
+    assert (job.status, job.done) == (BulkJob.Status.DONE, 3) and job.summary.startswith("3 exported")

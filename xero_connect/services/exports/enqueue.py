@@ -77,7 +77,12 @@ def exports_enqueue(*, records, actor, update_existing: bool = False, job: BulkJ
             orgs[org_id] = orgs.get(org_id, 0) + n
     considered = base.count()
     on_their_way = base.filter(state__in=(ExportState.QUEUED, ExportState.EXPORTING))
+    taken_over = set()
     if job is not None:
+        # Items already on their way join the new job; the jobs they leave are counted again
+        # below (one with nothing left is finished, not left "running").
+        taken_over = set(on_their_way.exclude(job=job).exclude(job=None).order_by().values_list("job_id", flat=True)
+                         .distinct())
         on_their_way.exclude(job=job).update(job=job)
     queued = 0
     if update_existing:
@@ -90,7 +95,7 @@ def exports_enqueue(*, records, actor, update_existing: bool = False, job: BulkJ
         BulkJob.objects.filter(pk=job.pk).update(total=F("total") + (considered - skipped),
                                                  skipped=F("skipped") + skipped)
         job.refresh_from_db()
-        jobs_refresh(job_ids=[job.pk])
+        jobs_refresh(job_ids=[job.pk, *taken_over])
     for org_id, n in orgs.items():
         kick_drains(organisation_id=org_id, queued=n)
     log.info("xero.exports.enqueued records=%s queued=%s skipped=%s job=%s", considered, queued, skipped,

@@ -67,3 +67,18 @@ def jobs_finish_if_done(*, job_ids) -> None:
         job_id=job_id, state__in=PENDING).exists()]
     if done:
         jobs_refresh(job_ids=done)
+
+
+EXPORT_KINDS = (BulkJob.Kind.EXPORT_SELECTED, BulkJob.Kind.EXPORT_RANGE, BulkJob.Kind.RETRY_FAILED,
+                BulkJob.Kind.REEXPORT)
+# Running export jobs looked at per sweep (every loop bounded; the rest next minute).
+STRANDED_JOBS_MAX = 2000
+
+
+def jobs_finish_stranded() -> None:
+    """The sweeper's safety net: export jobs still "running" with nothing left to send — their
+    last records were finished by a run that knew them under another job, or taken over by a
+    newer job — are counted and finished (one EXISTS per running job, at most
+    STRANDED_JOBS_MAX)."""
+    running = BulkJob.objects.filter(status=BulkJob.Status.RUNNING, kind__in=EXPORT_KINDS).order_by("pk")
+    jobs_finish_if_done(job_ids=list(running.values_list("pk", flat=True)[:STRANDED_JOBS_MAX]))

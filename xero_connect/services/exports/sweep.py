@@ -9,14 +9,17 @@ from ...selectors.connections import current_connection
 from ..xero_access import connection_usable
 from .enqueue import due_filter, exports_release_waiting, kick_drains, organisations_with
 from .claims import exports_recover_stale
+from .jobs import jobs_finish_stranded
 
 log = logging.getLogger("xero.exports")
 
 
 def exports_sweep() -> int:
-    """Recover stale claims, release waiting items whose connection works again, and start a
-    drain for every organisation with due queued items. Returns how many drains it started."""
+    """Recover stale claims, finish export jobs left running with nothing to send, release
+    waiting items whose connection works again, and start a drain for every organisation with
+    due queued items. Returns how many drains it started."""
     exports_recover_stale()
+    jobs_finish_stranded()
     now = timezone.now()
     started = 0
     waiting_orgs = organisations_with(ExportRecord.objects.filter(state=ExportState.WAITING_FOR_CONNECTION))
