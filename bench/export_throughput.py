@@ -11,7 +11,7 @@ sandbox (goal 0 / 0).
     .venv/bin/python bench/export_throughput.py --documents 2000 --minute-seconds 60
     .venv/bin/python bench/export_throughput.py --faults mix                  # drops after commit, 503s, 429 storms
     .venv/bin/python bench/export_throughput.py --stub --postgres --tenants 50 --minute-seconds 60 \
-        --documents 300000 --q-workers 100                                    # Xero's real minute, instant stub
+        --documents 300000 --q-workers 60 --drains 1                          # Xero's real minute, instant stub
 
 --stub replaces the validating sandbox by bench/xero_stub.py: an instant answering server that
 applies Xero's per-tenant minute and concurrency limits (429 beyond them) and counts what it
@@ -149,7 +149,8 @@ class CpuMeter:
         others = max(busy_cores - ours, 0.0)
         parts = ", ".join(f"{label} {cpu / elapsed:.2f}" for label, cpu in sorted(per_label.items()))
         saturated = busy_cores >= 0.9 * cores
-        verdict = ("Xero's limits: calls started on their pacing slots" if share >= 90 else f"CPU: the machine was saturated ({busy_cores:.2f} of {cores} cores busy, "
+        verdict = ("Xero's limits (the share is ≥ 90%: calls went out at the pace Xero allows; "
+                   "see how close to their slots above)" if share >= 90 else f"CPU: the machine was saturated ({busy_cores:.2f} of {cores} cores busy, "
                    f"{others:.2f} of them by other programs)" if saturated else
                    f"not the machine's CPU ({cores - busy_cores:.2f} of {cores} cores idle): pacing or workers")
         seen = sum(self.sessions.values())
