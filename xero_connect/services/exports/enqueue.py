@@ -81,9 +81,11 @@ def exports_enqueue(*, records, actor, update_existing: bool = False, job: BulkJ
     if job is not None:
         # Items already on their way join the new job; the jobs they leave are counted again
         # below (one with nothing left is finished, not left "running").
-        taken_over = set(on_their_way.exclude(job=job).exclude(job=None).order_by().values_list("job_id", flat=True)
-                         .distinct())
-        on_their_way.exclude(job=job).update(job=job)
+        moving = on_their_way.exclude(job=job)
+        taken_over = set(moving.order_by().values_list("job_id", flat=True).distinct())
+        if taken_over:  # (one read of the range either way: no UPDATE when nothing moves)
+            moving.update(job=job)
+        taken_over.discard(None)
     queued = 0
     if update_existing:
         queued += updatable.update(update_existing=True, **common)
