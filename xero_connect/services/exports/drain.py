@@ -3,9 +3,11 @@ its payloads (prepare), look up the in-doubt ones (lookups), send it once, recor
 element's outcome (outcomes).
 
 Exactly once into Xero rests on four rules:
-1. Claims are atomic across processes: `UPDATE … SET state=exporting WHERE id IN (…) AND
-   state=queued` (on PostgreSQL the candidates are picked with SELECT … FOR UPDATE SKIP
-   LOCKED first); a worker only works on the rows its own claim token took.
+1. Claims are atomic across processes: `UPDATE … SET state=exporting WHERE id IN (…)` of
+   candidates picked `state=queued` (SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL; the state
+   checked again in the UPDATE on SQLite); a worker only works on the rows its own claim token
+   took, and sends a batch only if its send start still finds every record under that token
+   (a claim that outlived its lease and was put back sends nothing).
 2. Every write carries an Idempotency-Key derived from the tenant, the resource, and each
    record's id, generation and payload hash. Rebuilding the same batch gives the same key, so a
    resend after a timeout is answered by Xero with the first result instead of a second copy.
@@ -261,13 +263,21 @@ def _send(api, resource: str, items: list[Item], connection: XeroConnection, res
     key = idempotency_key(tenant_id=connection.tenant_id, resource=resource, method=method, items=items)
     now = timezone.now()
     with transaction.atomic():
-        for it in items:
-            r = it.record
-            r.idempotency_key = key
-            r.tenant_id = connection.tenant_id  # where a write in doubt may have landed
-            r.claimed_at = now
-            r.attempts_count += 1
-        _send_starts([it.record.pk for it in items], key=key, tenant_id=connection.tenant_id, now=now)
+        started = _send_starts([it.record.pk for it in items], key=key, tenant_id=connection.tenant_id, now=now,
+                               claimed_by=items[0].record.claimed_by)
+        if started != len(items):  # nothing is written and nothing is sent (rule 1: one sender at a time)
+            transaction.set_rollback(True)
+    if started != len(items):
+        log.warning("xero.exports.claim_lost organisation=%s records=%s still_held=%s: the claim outlived its "
+                    "lease and was put back; whoever holds the records now sends them",
+                    connection.organisation_id, len(items), started)
+        return
+    for it in items:
+        r = it.record
+        r.idempotency_key = key
+        r.tenant_id = connection.tenant_id  # where a write in doubt may have landed
+        r.claimed_at = now
+        r.attempts_count += 1
     records = [it.record for it in items]
     result.calls += 1
     try:

@@ -180,13 +180,16 @@ def _rows_update(*, per_row: dict, common: dict | None, model, key: str, open_at
             params + set_params)
 
 
-def _send_starts(record_ids: list[int], *, key: str, tenant_id: str, now) -> None:
+def _send_starts(record_ids: list[int], *, key: str, tenant_id: str, now, claimed_by: str) -> int:
     """Before the call: the records carry the batch's Idempotency-Key, the tenant the write
     goes to (where a write in doubt may have landed) and one more attempt
     (the same for the whole batch: one UPDATE; the payload hash is stored with the outcome),
     and each gets an open attempt (no outcome yet: a call in flight) whose actor is the
     record's queued_by (and whether there is one: `by_person`), read by the database, never loaded per document (INSERT … SELECT).
-    One statement on PostgreSQL (a data-modifying CTE), two elsewhere."""
+    Only records this claim still holds (`claimed_by`: a claim put back as stale after its lease
+    — the worker stalled — has lost them, and another worker may be sending them) are started.
+    Returns how many were; the caller sends nothing unless all were.
+    One statement on PostgreSQL (a data-modifying CTE), three elsewhere."""
     a, r = ExportAttempt._meta, ExportRecord._meta
     qn = db_connection.ops.quote_name
     cols = ", ".join(qn(a.get_field(c).column)
@@ -194,26 +197,30 @@ def _send_starts(record_ids: list[int], *, key: str, tenant_id: str, now) -> Non
                                "by_person"])
     started = a.get_field("started_at").get_db_prep_save(now, db_connection)
     record_id, queued_by = qn(r.pk.column), qn(r.get_field("queued_by").column)
+    holder = qn(r.get_field("claimed_by").column)
     if db_connection.vendor == "postgresql":
         c = {name: qn(r.get_field(name).column) for name in ("idempotency_key", "tenant_id", "claimed_at",
                                                              "attempts_count", "updated_at")}
         sql = (f"WITH u AS (UPDATE {qn(r.db_table)} SET {c['idempotency_key']} = %s, {c['tenant_id']} = %s, "
                f"{c['claimed_at']} = %s, "
                f"{c['attempts_count']} = {c['attempts_count']} + 1, {c['updated_at']} = %s "
-               f"WHERE {record_id} = ANY(%s) RETURNING {record_id}, {queued_by}) "
+               f"WHERE {record_id} = ANY(%s) AND {holder} = %s RETURNING {record_id}, {queued_by}) "
                f"INSERT INTO {qn(a.db_table)} ({cols}) SELECT u.{record_id}, %s, '', CAST('[]' AS jsonb), %s, "
                f"u.{queued_by}, u.{queued_by} IS NOT NULL FROM u")
         with db_connection.cursor() as cursor:
-            cursor.execute(sql, [key, tenant_id, now, now, list(record_ids), now, key])
-        return
-    ExportRecord.objects.filter(pk__in=record_ids).update(
+            cursor.execute(sql, [key, tenant_id, now, now, list(record_ids), claimed_by, now, key])
+            return cursor.rowcount
+    started_n = ExportRecord.objects.filter(pk__in=record_ids, claimed_by=claimed_by).update(
         idempotency_key=key, tenant_id=tenant_id, claimed_at=now, attempts_count=F("attempts_count") + 1,
         updated_at=now)
+    if started_n != len(record_ids):
+        return started_n
     sql = (f"INSERT INTO {qn(a.db_table)} ({cols}) SELECT {record_id}, %s, '', '[]', %s, {queued_by}, "
            f"{queued_by} IS NOT NULL "
            f"FROM {qn(r.db_table)} WHERE {record_id} IN ({', '.join(['%s'] * len(record_ids))})")
     with db_connection.cursor() as cursor:
         cursor.execute(sql, [started, key, *record_ids])
+    return started_n
 
 
 def _save(records, fields):
