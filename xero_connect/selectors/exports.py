@@ -232,10 +232,14 @@ def _elsewhere_name(record: ExportRecord, current_tenant: str) -> str:
     return (connection.tenant_name if connection and connection.tenant_name else "") or "another Xero organisation"
 
 
+# The bulk jobs that send ledger records to Xero (their progress is counted from the records).
+EXPORT_JOB_KINDS = (BulkJob.Kind.EXPORT_SELECTED, BulkJob.Kind.EXPORT_RANGE, BulkJob.Kind.RETRY_FAILED,
+                    BulkJob.Kind.REEXPORT)
+
+
 def latest_job(*, organisation) -> BulkJob | None:
-    return (BulkJob.objects.filter(organisation=organisation, kind__in=[
-        BulkJob.Kind.EXPORT_SELECTED, BulkJob.Kind.EXPORT_RANGE, BulkJob.Kind.RETRY_FAILED, BulkJob.Kind.REEXPORT])
-        .order_by("-created_at", "-id").first())
+    return (BulkJob.objects.filter(organisation=organisation, kind__in=EXPORT_JOB_KINDS)
+            .order_by("-created_at", "-id").first())
 
 
 def job_progress(job: BulkJob) -> dict:

@@ -3,6 +3,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from ...models import BulkJob, ExportRecord, ExportState
+from ...selectors.exports import EXPORT_JOB_KINDS
 
 PENDING = (ExportState.QUEUED, ExportState.EXPORTING)
 
@@ -69,8 +70,6 @@ def jobs_finish_if_done(*, job_ids) -> None:
         jobs_refresh(job_ids=done)
 
 
-EXPORT_KINDS = (BulkJob.Kind.EXPORT_SELECTED, BulkJob.Kind.EXPORT_RANGE, BulkJob.Kind.RETRY_FAILED,
-                BulkJob.Kind.REEXPORT)
 # Running export jobs looked at per sweep (every loop bounded; the rest next minute).
 STRANDED_JOBS_MAX = 2000
 
@@ -80,5 +79,5 @@ def jobs_finish_stranded() -> None:
     last records were finished by a run that knew them under another job, or taken over by a
     newer job — are counted and finished (one EXISTS per running job, at most
     STRANDED_JOBS_MAX)."""
-    running = BulkJob.objects.filter(status=BulkJob.Status.RUNNING, kind__in=EXPORT_KINDS).order_by("pk")
+    running = BulkJob.objects.filter(status=BulkJob.Status.RUNNING, kind__in=EXPORT_JOB_KINDS).order_by("pk")
     jobs_finish_if_done(job_ids=list(running.values_list("pk", flat=True)[:STRANDED_JOBS_MAX]))
