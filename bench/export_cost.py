@@ -180,12 +180,9 @@ def child(args) -> None:
     if args.phase == "seed":
         call_command("migrate", "--noinput", verbosity=0)
         seed(args.documents)
-        # As after any bulk load (PostgreSQL's "Populating a Database": run ANALYZE afterwards),
-        # and as autovacuum keeps a running installation: without statistics, the planner takes
-        # a table written a moment ago for a small one and reads all of it (the lines of a batch
-        # by sequential scan: 11 ms instead of 0.2 ms at 150,000 lines).
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+        from export_throughput import analyze  # statistics, as after any bulk load (see there)
+
+        analyze()
         return
     org, user = Organisation.objects.get(slug="bench"), get_user_model().objects.get(username="bench")
     profile = None
