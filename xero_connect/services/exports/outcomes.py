@@ -189,7 +189,7 @@ def _send_starts(record_ids: list[int], *, key: str, tenant_id: str, now, claime
     Only records this claim still holds (`claimed_by`: a claim put back as stale after its lease
     — the worker stalled — has lost them, and another worker may be sending them) are started.
     Returns how many were; the caller sends nothing unless all were.
-    One statement on PostgreSQL (a data-modifying CTE), three elsewhere."""
+    One statement on PostgreSQL (a data-modifying CTE), two elsewhere."""
     a, r = ExportAttempt._meta, ExportRecord._meta
     qn = db_connection.ops.quote_name
     cols = ", ".join(qn(a.get_field(c).column)
